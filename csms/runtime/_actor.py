@@ -1,0 +1,191 @@
+"""Actors and the cell that runs their incarnations."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+import outcome
+import trio
+
+from ._exceptions import ActorCrashed, ActorStopped, Rejected
+from ._mailbox import STOP, Mailbox
+from ._ref import ActorRef, Ask, ReplySlot
+
+log = logging.getLogger("csms.runtime")
+
+
+class ActorContext:
+    """What an incarnation knows about itself: its address and, for actors that declare
+    ``background_tasks = True``, a nursery whose tasks live and die with the incarnation."""
+
+    __slots__ = ("_mailbox", "_nursery", "ref")
+
+    def __init__(self, ref: ActorRef, nursery: trio.Nursery | None, mailbox: Mailbox) -> None:
+        self.ref = ref
+        self._nursery = nursery
+        self._mailbox = mailbox
+
+    @property
+    def nursery(self) -> trio.Nursery:
+        if self._nursery is None:
+            raise RuntimeError(
+                f"{self.ref.kind}:{self.ref.id} has no nursery: set `background_tasks = True` "
+                "on its Actor class to run background tasks"
+            )
+        return self._nursery
+
+    def stop(self) -> None:
+        """Stop after the current message: a normal exit (a transient child stays down)."""
+        self._mailbox.request_stop(drain=False)
+
+
+class Actor:
+    """Base class of actors. One instance per incarnation: a restart builds a fresh one.
+
+    ``receive`` handles one message at a time in mailbox order; what it returns answers an ``ask``.
+    Raising ``Rejected`` refuses the message (the asker gets it) and the actor carries on; any other
+    exception is a crash for the supervisor to handle.
+
+    An actor that runs tasks beside its mailbox (a socket reader, a flush timer) sets
+    ``background_tasks = True`` and gets ``ctx.nursery``; a crash in one of them crashes the
+    actor. The others go without, which keeps an idle actor as light as a bare trio task.
+    """
+
+    background_tasks: ClassVar[bool] = False
+
+    async def on_start(self, ctx: ActorContext) -> None:
+        """Set up. Raising here is a startup failure, reported to whoever started the actor."""
+
+    async def receive(self, message: Any) -> Any:
+        raise NotImplementedError(f"{type(self).__name__} does not handle {type(message).__name__}")
+
+    async def on_stop(self, reason: BaseException | None) -> None:
+        """Final flush: shielded from cancellation and bounded by the child's shutdown timeout.
+        ``reason`` is None after a graceful stop, else the crash or cancellation."""
+
+
+def _crash_reply(ref: ActorRef, exc: BaseException) -> outcome.Error:
+    if _is_cancellation(exc):
+        return outcome.Error(ActorStopped(f"{ref.kind}:{ref.id} stopped before answering"))
+    crashed = ActorCrashed(f"{ref.kind}:{ref.id} crashed: {exc!r}")
+    crashed.__cause__ = exc
+    return outcome.Error(crashed)
+
+
+def _is_cancellation(exc: BaseException) -> bool:
+    if isinstance(exc, trio.Cancelled):
+        return True
+    if isinstance(exc, BaseExceptionGroup):
+        _, rest = exc.split(trio.Cancelled)
+        return rest is None
+    return False
+
+
+def unwrap(exc: BaseException) -> BaseException:
+    """The lone exception inside single-member groups (nurseries wrap everything)."""
+    while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
+        exc = exc.exceptions[0]
+    return exc
+
+
+def fail_leftover(ref: ActorRef, items: list[Any]) -> None:
+    """Answer asks that will never be handled, so no asker waits for a reply that cannot come."""
+    for item in items:
+        if type(item) is Ask:
+            item.reply.deliver(
+                outcome.Error(ActorStopped(f"{ref.kind}:{ref.id} stopped before handling the ask"))
+            )
+
+
+class ActorCell:
+    """Owns an actor's mailbox and ref for the life of its child spec, and runs its incarnations."""
+
+    __slots__ = ("_in_flight", "factory", "mailbox", "ref", "shutdown_timeout")
+
+    def __init__(
+        self,
+        kind: str,
+        id: str,
+        factory: Callable[[], Actor],
+        *,
+        mailbox_size: int,
+        shutdown_timeout: float,
+    ) -> None:
+        self.mailbox = Mailbox(mailbox_size)
+        self.ref = ActorRef(kind, id, self.mailbox)
+        self.factory = factory
+        self.shutdown_timeout = shutdown_timeout
+        self._in_flight: ReplySlot | None = None
+
+    def request_stop(self, *, final: bool) -> None:
+        self.mailbox.request_stop(drain=final)
+
+    def close(self) -> None:
+        """The actor will not run again: refuse new messages and answer the queued asks."""
+        fail_leftover(self.ref, self.mailbox.close())
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Run one incarnation until it stops (returns) or crashes (raises)."""
+        self.mailbox.reopen()
+        self.ref.generation += 1
+        actor = self.factory()
+        reason: BaseException | None = None
+        try:
+            if actor.background_tasks:
+                async with trio.open_nursery() as nursery:
+                    await actor.on_start(ActorContext(self.ref, nursery, self.mailbox))
+                    task_status.started()
+                    await self._loop(actor)
+                    nursery.cancel_scope.cancel()
+            else:
+                await actor.on_start(ActorContext(self.ref, None, self.mailbox))
+                task_status.started()
+                await self._loop(actor)
+        except BaseException as exc:
+            reason = unwrap(exc)
+            if self._in_flight is not None:
+                self._in_flight.deliver(_crash_reply(self.ref, reason))
+            raise
+        finally:
+            self._in_flight = None
+            with trio.CancelScope(shield=True) as flush:
+                flush.deadline = trio.current_time() + self.shutdown_timeout
+                try:
+                    await actor.on_stop(reason)
+                except Exception:
+                    log.exception(
+                        "on_stop failed", extra={"actor": f"{self.ref.kind}:{self.ref.id}"}
+                    )
+            if flush.cancelled_caught:
+                log.warning(
+                    "on_stop cut short by the shutdown timeout",
+                    extra={"actor": f"{self.ref.kind}:{self.ref.id}"},
+                )
+
+    async def _loop(self, actor: Actor) -> None:
+        get = self.mailbox.get
+        receive = actor.receive
+        while True:
+            item = await get()
+            if item is STOP:
+                return
+            if type(item) is not Ask:
+                try:
+                    await receive(item)
+                except Rejected as exc:  # nobody to answer; refusing is still not a crash
+                    log.warning(
+                        "message rejected",
+                        extra={"actor": f"{self.ref.kind}:{self.ref.id}", "reason": str(exc)},
+                    )
+                continue
+            reply: ReplySlot = item.reply
+            self._in_flight = reply
+            try:
+                result = await receive(item.message)
+            except Rejected as exc:
+                reply.deliver(outcome.Error(exc))
+            else:
+                reply.deliver(outcome.Value(result))
+            self._in_flight = None

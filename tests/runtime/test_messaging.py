@@ -1,0 +1,200 @@
+"""tell, ask and mailboxes: backpressure, fail-fast, drops, deadlines, late replies, crashes."""
+
+from __future__ import annotations
+
+import pytest
+import trio
+import trio.testing
+
+from csms.runtime import (
+    ActorCrashed,
+    ActorStopped,
+    AskTimeout,
+    ChildSpec,
+    MailboxFull,
+    Rejected,
+    RestartType,
+    Strategy,
+    Supervisor,
+)
+
+from .helpers import Journal, probe
+
+
+def one(journal: Journal, *, mailbox_size: int = 10, **kwargs: object) -> Supervisor:
+    spec = ChildSpec.actor("a", probe("a", journal), mailbox_size=mailbox_size, **kwargs)
+    return Supervisor(Strategy.ONE_FOR_ONE, [spec], name="root")
+
+
+async def test_ask_returns_the_reply_and_tell_is_processed_in_order(clock, journal):
+    sup = one(journal)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(sup.run)
+        ref = sup.ref("a")
+        for n in range(5):
+            await ref.tell(n)
+        assert await ref.ask("last", timeout=1) == "last"
+        assert [e[2] for e in journal.of("receive")] == [0, 1, 2, 3, 4, "last"]
+        await sup.stop()
+
+
+async def test_rejected_is_a_reply_not_a_crash(clock, journal):
+    sup = one(journal)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(sup.run)
+        ref = sup.ref("a")
+        with pytest.raises(Rejected, match="refuses"):
+            await ref.ask("reject", timeout=1)
+        assert await ref.ask("still here", timeout=1) == "still here"
+        assert ref.generation == 1
+        assert sup.crashes == 0
+        await sup.stop()
+
+
+async def test_tell_blocks_while_full_then_proceeds(clock, journal):
+    sup = one(journal, mailbox_size=2)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(sup.run)
+        ref = sup.ref("a")
+        gate = trio.Event()
+        await ref.tell(("wait", gate))
+        await trio.testing.wait_all_tasks_blocked()  # the actor is now inside the handler
+        await ref.tell(1)
+        await ref.tell(2)
+        sent = trio.Event()
+
+        async def third() -> None:
+            await ref.tell(3)
+            sent.set()
+
+        nursery.start_soon(third)
+        await trio.testing.wait_all_tasks_blocked()
+        assert not sent.is_set()  # backpressure: the sender waits for space
+        assert ref.mailbox_depth == 3
+        gate.set()
+        await sent.wait()
+        assert await ref.ask("end", timeout=1) == "end"
+        assert [e[2] for e in journal.of("receive")][1:] == [1, 2, 3, "end"]
+        await sup.stop()
+
+
+async def test_tell_nowait_fails_fast_and_tell_or_drop_counts(clock, journal):
+    sup = one(journal, mailbox_size=1)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(sup.run)
+        ref = sup.ref("a")
+        gate = trio.Event()
+        ref.tell_nowait(("wait", gate))
+        await trio.testing.wait_all_tasks_blocked()
+        ref.tell_nowait("queued")
+        with pytest.raises(MailboxFull):
+            ref.tell_nowait("no room")
+        assert ref.tell_or_drop("dropped") is False
+        assert ref.tell_or_drop("dropped again") is False
+        assert ref.dropped == 2
+        gate.set()
+        assert await ref.ask("end", timeout=1) == "end"
+        assert "dropped" not in [e[2] for e in journal.of("receive")]
+        await sup.stop()
+
+
+async def test_ask_deadline_covers_a_full_mailbox(clock, journal):
+    sup = one(journal, mailbox_size=1)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(sup.run)
+        ref = sup.ref("a")
+        gate = trio.Event()
+        ref.tell_nowait(("wait", gate))
+        await trio.testing.wait_all_tasks_blocked()
+        ref.tell_nowait("filler")
+        start = trio.current_time()
+        with pytest.raises(AskTimeout):
+            await ref.ask("never enqueued", timeout=2.5)
+        assert trio.current_time() - start == pytest.approx(2.5)
+        assert ref.mailbox_depth == 1  # the abandoned ask left no trace in the mailbox
+        gate.set()
+        assert await ref.ask("after", timeout=1) == "after"
+        assert "never enqueued" not in [e[2] for e in journal.of("receive")]
+        await sup.stop()
+
+
+async def test_late_reply_never_blocks_or_crashes_the_replier(clock, journal):
+    sup = one(journal)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(sup.run)
+        ref = sup.ref("a")
+        with pytest.raises(AskTimeout):
+            await ref.ask(("sleep", 10.0), timeout=1)
+        # The actor finishes the slow message, replies into the void and carries on.
+        assert await ref.ask("next", timeout=30) == "next"
+        assert ref.generation == 1
+        assert sup.crashes == 0
+        await sup.stop()
+
+
+async def test_crash_mid_ask_gives_actor_crashed_and_the_ref_survives_the_restart(clock, journal):
+    sup = one(journal)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(sup.run)
+        ref = sup.ref("a")
+        with pytest.raises(ActorCrashed) as info:
+            await ref.ask("crash", timeout=1)
+        assert isinstance(info.value.__cause__, RuntimeError)
+        assert await ref.ask("back", timeout=10) == "back"
+        assert ref.generation == 2
+        assert journal.of("stop")[0][2] == "RuntimeError"
+        await sup.stop()
+
+
+async def test_messages_queued_during_a_restart_are_kept(clock, journal):
+    sup = one(journal)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(sup.run)
+        ref = sup.ref("a")
+        await ref.tell("crash")
+        await ref.tell("kept-1")
+        await ref.tell("kept-2")
+        assert await ref.ask("kept-3", timeout=10) == "kept-3"
+        assert [e[2] for e in journal.of("receive")] == ["crash", "kept-1", "kept-2", "kept-3"]
+        await sup.stop()
+
+
+async def test_graceful_stop_drains_what_was_queued(clock, journal):
+    sup = one(journal)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(sup.run)
+        ref = sup.ref("a")
+        gate = trio.Event()
+        await ref.tell(("wait", gate))
+        await trio.testing.wait_all_tasks_blocked()
+        for n in range(3):
+            await ref.tell(n)
+        nursery.start_soon(sup.stop)
+        await trio.testing.wait_all_tasks_blocked()
+        gate.set()
+    assert [e[2] for e in journal.of("receive")][1:] == [0, 1, 2]
+    assert not ref.alive
+    with pytest.raises(ActorStopped):
+        await ref.tell("too late")
+
+
+async def test_asks_queued_for_a_temporary_actor_that_dies_are_answered(clock, journal):
+    sup = one(journal, restart=RestartType.TEMPORARY)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(sup.run)
+        ref = sup.ref("a")
+        await ref.tell("crash")
+        results: list[BaseException] = []
+
+        async def asker() -> None:
+            try:
+                await ref.ask("pending", timeout=10)
+            except (ActorStopped, ActorCrashed) as exc:
+                results.append(exc)
+
+        async with trio.open_nursery() as askers:
+            for _ in range(3):
+                askers.start_soon(asker)
+        assert [type(r) for r in results] == [ActorStopped] * 3
+        assert not ref.alive
+        await sup.stop()

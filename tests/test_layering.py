@@ -1,0 +1,32 @@
+"""Rules of the house: the pure layers import neither trio nor the actor layers."""
+
+from __future__ import annotations
+
+import ast
+import pathlib
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent / "csms"
+FORBIDDEN = ("trio", "csms.actors", "csms.runtime")
+
+
+def _imports(path: pathlib.Path) -> list[str]:
+    names: list[str] = []
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.Import):
+            names.extend(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.append(node.module)
+    return names
+
+
+@pytest.mark.parametrize("package", ["protocol", "domain", "services"])
+def test_pure_layers_import_neither_trio_nor_actors(package):
+    offenders = [
+        f"{path.relative_to(ROOT.parent)} imports {name}"
+        for path in sorted((ROOT / package).rglob("*.py"))
+        for name in _imports(path)
+        if any(name == f or name.startswith(f + ".") for f in FORBIDDEN)
+    ]
+    assert offenders == []
