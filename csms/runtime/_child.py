@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import math
+import random
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -10,8 +12,10 @@ import attrs
 import trio
 
 from ._actor import Actor, ActorCell, unwrap
-from ._policy import RestartType
+from ._policy import Backoff, RestartType
 from ._ref import ActorRef
+
+log = logging.getLogger("csms.runtime")
 
 if TYPE_CHECKING:
     from ._dynamic import DynamicSupervisor
@@ -112,6 +116,21 @@ class Child:
         self.attempts = 0  # consecutive restarts, for the backoff
         self.restarts = 0
         self.crashes = 0
+
+    def note_crash(self, supervisor: str, crash: BaseException) -> None:
+        self.crashes += 1
+        log.error(
+            "child crashed",
+            extra={"supervisor": supervisor, "child": self.spec.name, "error": repr(crash)},
+            exc_info=crash,
+        )
+
+    def next_backoff(self, backoff: Backoff, rng: random.Random, now: float) -> float:
+        """The delay before restarting; a run longer than ``reset_after`` starts the count over."""
+        if now - self.started_at >= backoff.reset_after:
+            self.attempts = 0
+        self.attempts += 1
+        return backoff.delay(self.attempts, rng)
 
     async def wait_exited(self) -> None:
         """Until the current incarnation has ended."""

@@ -232,25 +232,16 @@ class DynamicSupervisor:
                 startup = None
                 if child.stopping:
                     return
-                crashed = crash is not None
-                if crashed:
-                    child.crashes += 1
+                if crash is not None:
+                    child.note_crash(self.name, crash)
                     self.crashes += 1
-                    log.error(
-                        "child crashed",
-                        extra={"supervisor": self.name, "child": child.spec.name},
-                        exc_info=crash,
-                    )
-                if not child.spec.restart.restarts_after(crashed=crashed):
+                if not child.spec.restart.restarts_after(crashed=crash is not None):
                     return
                 now = trio.current_time()
                 if not self._window.record(now):
                     self._escalate(child)
                     return
-                if now - child.started_at >= self.backoff.reset_after:
-                    child.attempts = 0
-                child.attempts += 1
-                await trio.sleep(self.backoff.delay(child.attempts, self._rng))
+                await trio.sleep(child.next_backoff(self.backoff, self._rng, now))
                 if child.stopping:
                     return
                 child.restarts += 1

@@ -165,14 +165,9 @@ class Supervisor:
         self, child: Child, crash: BaseException | None, window: RestartWindow
     ) -> Exception | None:
         crashed = crash is not None
-        if crashed:
-            child.crashes += 1
+        if crash is not None:
+            child.note_crash(self.name, crash)
             self.crashes += 1
-            log.error(
-                "child crashed",
-                extra={"supervisor": self.name, "child": child.spec.name, "error": repr(crash)},
-                exc_info=crash,
-            )
         if not child.spec.restart.restarts_after(crashed=crashed):
             child.runnable.close()
             return None
@@ -202,11 +197,9 @@ class Supervisor:
                     f"{self.name}: more than {limit.max_restarts} restarts in {limit.within} s "
                     f"(last: {trigger.spec.name})"
                 )
-            if now - trigger.started_at >= self.backoff.reset_after:
-                trigger.attempts = 0
-            trigger.attempts += 1
+            delay = trigger.next_backoff(self.backoff, self._rng, now)
             with trio.CancelScope() as self._backoff_scope:
-                await trio.sleep(self.backoff.delay(trigger.attempts, self._rng))
+                await trio.sleep(delay)
             self._backoff_scope = None
             if self._stop_requested:
                 break
@@ -219,16 +212,8 @@ class Supervisor:
                     await self._start(member)
                     started.append(member)
             except Exception as exc:
-                trigger.crashes += 1
+                trigger.note_crash(self.name, unwrap(exc))
                 self.crashes += 1
-                log.error(
-                    "child failed to restart",
-                    extra={
-                        "supervisor": self.name,
-                        "child": trigger.spec.name,
-                        "error": repr(unwrap(exc)),
-                    },
-                )
                 await self._stop_reverse(started, final=False)
                 continue
             return None
