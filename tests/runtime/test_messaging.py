@@ -198,3 +198,15 @@ async def test_asks_queued_for_a_temporary_actor_that_dies_are_answered(clock, j
         assert [type(r) for r in results] == [ActorStopped] * 3
         assert not ref.alive
         await sup.stop()
+
+
+async def test_rejected_tell_is_logged_not_a_crash(clock, journal, caplog):
+    sup = one(journal)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(sup.run)
+        ref = sup.ref("a")
+        await ref.tell("reject")
+        assert await ref.ask("fine", timeout=1) == "fine"
+        assert ref.generation == 1
+        assert any(r.message == "message rejected" for r in caplog.records)
+        await sup.stop()
