@@ -13,6 +13,7 @@ import signal
 import attrs
 import trio
 
+from csms.config import Settings
 from csms.runtime import (
     Backoff,
     ChildSpec,
@@ -25,21 +26,16 @@ from csms.runtime import (
 log = logging.getLogger("csms.node")
 
 
-@attrs.frozen
-class NodeSettings:
-    node_id: str = "node-1"
-
-
 @attrs.define
 class Node:
     """A running node and the handles its children need."""
 
-    settings: NodeSettings
+    settings: Settings
     root: Supervisor
     stations: DynamicSupervisor
 
 
-def build_node(settings: NodeSettings) -> Node:
+def build_node(settings: Settings) -> Node:
     stations = DynamicSupervisor(name="stations")
     root = Supervisor(
         Strategy.REST_FOR_ONE,
@@ -51,13 +47,13 @@ def build_node(settings: NodeSettings) -> Node:
     return Node(settings=settings, root=root, stations=stations)
 
 
-async def serve(settings: NodeSettings) -> None:
+async def serve(settings: Settings) -> None:
     """Run a node until SIGINT or SIGTERM, then stop it in reverse order."""
     node = build_node(settings)
     async with trio.open_nursery() as nursery:
         await nursery.start(node.root.run)
-        log.info("node started", extra={"node": settings.node_id})
-        print(f"csms node {settings.node_id} running; Ctrl-C stops it", flush=True)
+        log.info("node started", extra={"node": settings.node.id})
+        print(f"csms node {settings.node.id} running; Ctrl-C stops it", flush=True)
         with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
             async for signum in signals:
                 log.info("stopping", extra={"signal": signal.Signals(signum).name})

@@ -1,0 +1,27 @@
+"""Settings loaded from one TOML file plus the environment, validated at start."""
+
+from ._loader import ConfigError
+from ._settings import (
+    ENV_ALIASES,
+    DatabaseSettings,
+    HttpSettings,
+    LogSettings,
+    NatsSettings,
+    NodeSettings,
+    OcppSettings,
+    Settings,
+    load_settings,
+)
+
+__all__ = [
+    "ENV_ALIASES",
+    "ConfigError",
+    "DatabaseSettings",
+    "HttpSettings",
+    "LogSettings",
+    "NatsSettings",
+    "NodeSettings",
+    "OcppSettings",
+    "Settings",
+    "load_settings",
+]

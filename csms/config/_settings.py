@@ -1,0 +1,152 @@
+"""The node's settings: one TOML file plus environment variables, checked at start (SPEC 12)."""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import tomllib
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+
+from ._loader import ConfigError, between, build, one_of, positive, setting
+
+#: Environment variables that set one key each (the documented integration points).
+ENV_ALIASES: Mapping[str, str] = {
+    "DATABASE_URL": "database.url",
+    "NATS_URL": "nats.url",
+    "CSMS_NODE_ID": "node.id",
+    "CSMS_LOG_LEVEL": "log.level",
+}
+#: Any key can also be set as CSMS_<SECTION>__<KEY>, e.g. CSMS_OCPP__PORT=9001.
+ENV_PREFIX = "CSMS_"
+
+
+@attrs.frozen
+class NodeSettings:
+    id: str = setting("node-1")
+
+
+@attrs.frozen
+class OcppSettings:
+    host: str = setting("0.0.0.0")
+    port: int = setting(9000, check=between(0, 65535))
+    path_prefix: str = setting("/ocpp")
+    #: 1 = Basic auth over ws, 2 = TLS + Basic auth, 3 = mutual TLS (client certificate CN = id).
+    security_profile: int = setting(1, check=one_of(1, 2, 3))
+    tls_cert: pathlib.Path | None = setting(None)
+    tls_key: pathlib.Path | None = setting(None)
+    tls_ca: pathlib.Path | None = setting(None)
+    versions: tuple[str, ...] = setting(("ocpp2.0.1", "ocpp2.1"))
+    max_message_size: int = setting(1 << 20, check=positive)
+    ping_interval: float = setting(30.0, check=positive)
+    ping_timeout: float = setting(10.0, check=positive)
+    handshake_timeout: float = setting(10.0, check=positive)
+    max_connections: int = setting(50_000, check=positive)
+    #: How long a CSMS-initiated CALL waits for the station's answer.
+    response_timeout: float = setting(30.0, check=positive)
+    heartbeat_interval: int = setting(300, check=positive)
+    #: Development only: accept unknown stations and register them on first connect.
+    auto_register: bool = setting(False)
+
+
+@attrs.frozen
+class HttpSettings:
+    host: str = setting("127.0.0.1")
+    port: int = setting(8080, check=between(0, 65535))
+
+
+@attrs.frozen
+class DatabaseSettings:
+    #: Empty: start the embedded PostgreSQL (pgserver) in ``data_dir``.
+    url: str | None = setting(None)
+    data_dir: pathlib.Path = setting(pathlib.Path(".csms"))
+    batch_max_rows: int = setting(5000, check=positive)
+    batch_max_delay_ms: float = setting(2.0, check=positive)
+    worker_threads: int = setting(4, check=between(1, 64))
+
+
+@attrs.frozen
+class NatsSettings:
+    #: Empty: no mirror, unless ``embedded`` starts a local nats-server.
+    url: str | None = setting(None)
+    embedded: bool = setting(False)
+    stream: str = setting("CSMS_EVENTS")
+
+
+@attrs.frozen
+class LogSettings:
+    level: str = setting("INFO", check=one_of("DEBUG", "INFO", "WARNING", "ERROR"))
+    json: bool = setting(False)
+
+
+@attrs.frozen
+class Settings:
+    node: NodeSettings = setting(NodeSettings())
+    ocpp: OcppSettings = setting(OcppSettings())
+    http: HttpSettings = setting(HttpSettings())
+    database: DatabaseSettings = setting(DatabaseSettings())
+    nats: NatsSettings = setting(NatsSettings())
+    log: LogSettings = setting(LogSettings())
+
+
+def _set(tree: dict[str, Any], dotted: str, value: Any) -> None:
+    *parents, leaf = dotted.split(".")
+    for part in parents:
+        node = tree.setdefault(part, {})
+        if not isinstance(node, dict):
+            raise ConfigError(part, "must be a table")
+        tree = node
+    tree[leaf] = value
+
+
+def _from_environment(env: Mapping[str, str]) -> list[tuple[str, str]]:
+    pairs = [(key, env[name]) for name, key in ENV_ALIASES.items() if name in env]
+    for name, value in env.items():
+        if name.startswith(ENV_PREFIX) and "__" in name:
+            section, _, key = name[len(ENV_PREFIX) :].partition("__")
+            pairs.append((f"{section.lower()}.{key.lower()}", value))
+    return pairs
+
+
+def _check_consistency(settings: Settings) -> None:
+    ocpp = settings.ocpp
+    if ocpp.security_profile >= 2:
+        for name in ("tls_cert", "tls_key"):
+            if getattr(ocpp, name) is None:
+                raise ConfigError(f"ocpp.{name}", "is required for security profiles 2 and 3")
+    if ocpp.security_profile == 3 and ocpp.tls_ca is None:
+        raise ConfigError("ocpp.tls_ca", "is required for security profile 3 (mutual TLS)")
+    for name in ("tls_cert", "tls_key", "tls_ca"):
+        path = getattr(ocpp, name)
+        if path is not None and not path.is_file():
+            raise ConfigError(f"ocpp.{name}", f"no such file: {path}")
+    unknown = set(ocpp.versions) - {"ocpp2.0.1", "ocpp2.1"}
+    if unknown or not ocpp.versions:
+        raise ConfigError("ocpp.versions", "must list ocpp2.0.1 and/or ocpp2.1")
+
+
+def load_settings(
+    path: pathlib.Path | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> Settings:
+    """TOML file, then environment, then ``overrides`` (dotted keys, from the command line)."""
+    data: dict[str, Any] = {}
+    if path is not None:
+        try:
+            data = tomllib.loads(path.read_text())
+        except FileNotFoundError:
+            raise ConfigError("--config", f"no such file: {path}") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(str(path), f"is not valid TOML: {exc}") from None
+    for key, value in _from_environment(os.environ if env is None else env):
+        _set(data, key, value)
+    for key, value in (overrides or {}).items():
+        if value is not None:
+            _set(data, key, value)
+    settings = build(Settings, data)
+    _check_consistency(settings)
+    return settings
