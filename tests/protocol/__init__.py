@@ -1,0 +1,1 @@
+"""Tests of the sans-IO OCPP-J layer (csms.protocol)."""
