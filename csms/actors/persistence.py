@@ -1,0 +1,389 @@
+"""The persistence actor: the node's only PostgreSQL writer, with group commit.
+
+Writers hand it typed records (``csms.domain.records``). It buffers them and flushes a batch when
+``batch_size`` records are waiting or ``flush_interval`` has passed since the oldest arrived, one
+transaction per batch, on a worker thread. ``store`` returns only after the COMMIT of the batch
+holding the records, so a station can be acknowledged once its data is durable; many writers share
+one commit (group commit).
+
+While the database is unreachable the batch is kept and retried with backoff, ``status.ready``
+goes false, and once ``max_buffered`` records are held new writers wait (backpressure): nothing
+is dropped. Records the database refuses (a constraint) fail loudly for their writer only
+(``Rejected``) while the rest of the batch is committed. On stop, everything buffered is flushed
+within the child's shutdown timeout; writers whose records could not be stored by then get
+``ActorStopped``, never a false acknowledgement.
+
+Reads do not go through the actor: ``ReadPool`` runs repository functions on a small pool of
+connections off the trio thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import random
+from collections import deque
+from collections.abc import Callable, Sequence
+from typing import Any, Concatenate, ParamSpec, TypeVar
+
+import attrs
+import trio
+
+from csms.domain.records import Record
+from csms.runtime import (
+    Actor,
+    ActorContext,
+    ActorRef,
+    ActorStopped,
+    AskTimeout,
+    ChildSpec,
+    Rejected,
+    WorkerThreads,
+)
+from csms.storage import Batch, BatchWriter, Connection, ConnectionPool, TransientError
+
+__all__ = [
+    "PersistenceActor",
+    "PersistenceSettings",
+    "PersistenceStatus",
+    "ReadPool",
+    "Write",
+    "WriteReceipt",
+    "persistence_spec",
+    "store",
+    "submit",
+]
+
+log = logging.getLogger("csms.persistence")
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+@attrs.frozen
+class PersistenceSettings:
+    database_url: str
+    batch_size: int = attrs.field(default=5000, validator=attrs.validators.ge(1))
+    flush_interval: float = attrs.field(default=0.002, validator=attrs.validators.ge(0))
+    # records held in memory (buffered and in flight) before writers are made to wait
+    max_buffered: int = attrs.field(default=50_000, validator=attrs.validators.ge(1))
+    retry_initial: float = 0.05
+    retry_max: float = 2.0
+    connect_timeout: float = 5.0
+
+
+@attrs.define
+class PersistenceStatus:
+    """Shared with the rest of the node (``/readyz``, metrics); outlives actor restarts."""
+
+    buffered: int = 0
+    committed_records: int = 0
+    committed_batches: int = 0
+    rejected_writes: int = 0
+    retries: int = 0
+    last_error: str | None = None
+    _ready: bool = False
+    _changed: trio.Event = attrs.field(factory=trio.Event, repr=False)
+
+    @property
+    def ready(self) -> bool:
+        """True while the database accepts writes."""
+        return self._ready
+
+    def set_ready(self, ready: bool) -> None:
+        if ready != self._ready:
+            self._ready = ready
+            self._changed.set()
+            self._changed = trio.Event()
+
+    async def wait_ready(self, ready: bool = True) -> None:
+        """Return once ``ready`` has this value."""
+        while self._ready != ready:
+            await self._changed.wait()
+
+
+class WriteReceipt:
+    """Completes when the records of one ``Write`` are committed, or refused."""
+
+    __slots__ = ("_done", "_error")
+
+    def __init__(self) -> None:
+        self._done = trio.Event()
+        self._error: BaseException | None = None
+
+    def _finish(self, error: BaseException | None) -> None:
+        if not self._done.is_set():
+            self._error = error
+            self._done.set()
+
+    @property
+    def done(self) -> bool:
+        return self._done.is_set()
+
+    async def wait(self) -> None:
+        """Return once committed; raise ``Rejected`` (refused) or ``ActorStopped`` (not stored)."""
+        await self._done.wait()
+        if self._error is not None:
+            raise self._error
+
+
+@attrs.frozen
+class Write:
+    """Records stored together: all of them or none. As an ``ask`` it is answered with a
+    ``WriteReceipt`` as soon as the records are buffered."""
+
+    records: tuple[Record, ...]
+    receipt: bool = True
+
+
+async def store(ref: ActorRef, *records: Record, timeout: float = math.inf) -> None:
+    """Store ``records`` durably: return after COMMIT.
+
+    Raises ``Rejected`` when the database refused them, ``ActorStopped`` when the actor stopped
+    before storing them, ``AskTimeout`` (a ``TimeoutError``) after ``timeout`` seconds. After a
+    timeout the records may still be stored later; every record kind is safe to send again.
+    """
+    with trio.move_on_after(timeout) as scope:
+        receipt: WriteReceipt = await ref.ask(Write(records), timeout=math.inf)
+        await receipt.wait()
+        return
+    assert scope.cancelled_caught
+    raise AskTimeout(f"records not stored within {timeout} s")
+
+
+async def submit(ref: ActorRef, *records: Record) -> None:
+    """Hand records over without waiting for the commit (waits only while the mailbox is full)."""
+    await ref.tell(Write(records, receipt=False))
+
+
+def persistence_spec(
+    settings: PersistenceSettings,
+    *,
+    threads: WorkerThreads | None = None,
+    status: PersistenceStatus | None = None,
+    name: str = "persistence",
+    mailbox_size: int = 1000,
+    shutdown_timeout: float = 10.0,
+) -> tuple[ChildSpec, PersistenceStatus]:
+    """The child spec of the persistence actor and the status object it keeps up to date."""
+    status = status if status is not None else PersistenceStatus()
+    threads = threads if threads is not None else WorkerThreads(1, name="db-writer")
+    spec = ChildSpec.actor(
+        name,
+        lambda: PersistenceActor(settings, threads=threads, status=status),
+        kind="persistence",
+        mailbox_size=mailbox_size,
+        shutdown_timeout=shutdown_timeout,
+    )
+    return spec, status
+
+
+class PersistenceActor(Actor):
+    background_tasks = True  # the flush loop runs beside the mailbox
+
+    def __init__(
+        self,
+        settings: PersistenceSettings,
+        *,
+        threads: WorkerThreads,
+        status: PersistenceStatus | None = None,
+    ) -> None:
+        self.settings = settings
+        self.status = status if status is not None else PersistenceStatus()
+        self._threads = threads
+        self._writer = BatchWriter(settings.database_url, connect_timeout=settings.connect_timeout)
+        # (records, receipt) per write, in arrival order; the in-flight batch is out of it
+        self._buffer: deque[tuple[tuple[Record, ...], WriteReceipt | None]] = deque()
+        self._buffered_records = 0  # in _buffer only
+        self._held = 0  # in _buffer and in flight
+        self._oldest_at = math.inf
+        self._has_data = trio.Event()
+        self._full = trio.Event()
+        self._space = trio.Event()
+        self._in_flight: tuple[Batch, list[WriteReceipt | None]] | None = None
+
+    async def on_start(self, ctx: ActorContext) -> None:
+        self.status.buffered = 0
+        ctx.nursery.start_soon(self._flush_loop)
+
+    async def receive(self, message: Any) -> Any:
+        if not isinstance(message, Write):
+            raise Rejected(f"persistence does not handle {type(message).__name__}")
+        while self._held >= self.settings.max_buffered:
+            await self._space.wait()
+        receipt = WriteReceipt() if message.receipt else None
+        self._buffer.append((message.records, receipt))
+        n = len(message.records)
+        self._buffered_records += n
+        self._held += n
+        self.status.buffered = self._held
+        if not self._has_data.is_set():
+            self._oldest_at = trio.current_time()
+            self._has_data.set()
+        if self._buffered_records >= self.settings.batch_size:
+            self._full.set()
+        return receipt
+
+    async def on_stop(self, reason: BaseException | None) -> None:
+        try:
+            if self._in_flight is not None:
+                await self._flush(*self._in_flight)
+            while self._buffer:
+                await self._flush(*self._take_batch())
+        finally:
+            self._abandon_all()
+            self._writer.close()
+
+    # -- flushing -------------------------------------------------------------------------
+
+    async def _flush_loop(self) -> None:
+        probe_delay = self.settings.retry_initial
+        while True:
+            if not self.status.ready and not self._buffer:
+                # nothing to write, but /readyz wants to know when the database is back
+                await self._probe()
+                if not self.status.ready:
+                    with trio.move_on_after(probe_delay * random.uniform(0.5, 1.0)):
+                        await self._has_data.wait()
+                    probe_delay = min(probe_delay * 2, self.settings.retry_max)
+                    continue
+            probe_delay = self.settings.retry_initial
+            await self._has_data.wait()
+            if self._buffered_records < self.settings.batch_size:
+                with trio.move_on_at(self._oldest_at + self.settings.flush_interval):
+                    await self._full.wait()
+            await self._flush(*self._take_batch())
+
+    def _take_batch(self) -> tuple[Batch, list[WriteReceipt | None]]:
+        groups: list[tuple[Record, ...]] = []
+        receipts: list[WriteReceipt | None] = []
+        size = 0
+        limit = self.settings.batch_size
+        while self._buffer and (size == 0 or size + len(self._buffer[0][0]) <= limit):
+            records, receipt = self._buffer.popleft()
+            groups.append(records)
+            receipts.append(receipt)
+            size += len(records)
+        self._buffered_records -= size
+        if not self._buffer:
+            self._has_data = trio.Event()
+            self._oldest_at = math.inf
+        else:
+            # what is left has waited for this batch already: flush it without further delay
+            self._oldest_at = trio.current_time() - self.settings.flush_interval
+        if self._buffered_records < self.settings.batch_size and self._full.is_set():
+            self._full = trio.Event()
+        batch = Batch(list(groups))
+        self._in_flight = (batch, receipts)
+        return batch, receipts
+
+    async def _flush(self, batch: Batch, receipts: list[WriteReceipt | None]) -> None:
+        """Write until settled. Runs to completion even when cancelled mid-write (the worker
+        thread is waited for), and whatever settled is acknowledged in ``finally``."""
+        try:
+            await self._write_until_settled(batch)
+        finally:
+            if batch.settled:
+                self._settle(batch, receipts)
+
+    async def _write_until_settled(self, batch: Batch) -> None:
+        delay = self.settings.retry_initial
+        while True:
+            try:
+                await self._threads.run(self._writer.write, batch)
+            except TransientError as exc:
+                self._unready(exc)
+                await trio.sleep(delay * random.uniform(0.5, 1.0))
+                delay = min(delay * 2, self.settings.retry_max)
+                continue
+            self.status.set_ready(True)
+            return
+
+    async def _probe(self) -> None:
+        try:
+            await self._threads.run(self._writer.write, Batch([]))
+        except TransientError as exc:
+            self._unready(exc)
+        else:
+            self.status.set_ready(True)
+            self.status.last_error = None
+
+    def _unready(self, exc: BaseException) -> None:
+        if self.status.ready:
+            log.error("database unreachable, holding writes", extra={"error": str(exc)})
+        self.status.set_ready(False)
+        self.status.retries += 1
+        self.status.last_error = str(exc)
+
+    def _settle(self, batch: Batch, receipts: list[WriteReceipt | None]) -> None:
+        assert batch.results is not None
+        if self._in_flight is not None and self._in_flight[0] is batch:
+            self._in_flight = None
+        stored = 0
+        for records, receipt, error in zip(batch.groups, receipts, batch.results, strict=True):
+            if error is None:
+                stored += len(records)
+                if receipt is not None:
+                    receipt._finish(None)
+                continue
+            self.status.rejected_writes += 1
+            log.error(
+                "write refused by the database",
+                extra={"records": len(records), "error": str(error)},
+            )
+            rejected = Rejected(f"the database refused the records: {error}")
+            rejected.__cause__ = error
+            if receipt is not None:
+                receipt._finish(rejected)
+        if batch.groups:
+            self.status.committed_batches += 1
+        self.status.committed_records += stored
+        self._release(batch.size)
+
+    def _release(self, n: int) -> None:
+        self._held -= n
+        self.status.buffered = self._held
+        if self._held < self.settings.max_buffered:
+            self._space.set()
+            self._space = trio.Event()
+
+    def _abandon_all(self) -> None:
+        """Whatever could not be stored before the deadline: tell the writers, never pretend."""
+        leftover: list[tuple[Sequence[Record], WriteReceipt | None]] = list(self._buffer)
+        if self._in_flight is not None:
+            batch, receipts = self._in_flight
+            leftover.extend(zip(batch.groups, receipts, strict=True))
+            self._in_flight = None
+        self._buffer.clear()
+        self._buffered_records = 0
+        lost = 0
+        for records, receipt in leftover:
+            lost += len(records)
+            if receipt is not None:
+                receipt._finish(ActorStopped("persistence stopped before storing the records"))
+        if lost:
+            log.error("persistence stopped with records not stored", extra={"records": lost})
+        self._release(lost)
+
+
+class ReadPool:
+    """Repository calls on a few pooled connections, on worker threads.
+
+    ``await reads.run(stations.get, "CP001")`` runs ``stations.get(conn, "CP001")`` in one
+    transaction on a pooled connection.
+    """
+
+    def __init__(
+        self, database_url: str, *, size: int = 4, threads: WorkerThreads | None = None
+    ) -> None:
+        self._pool = ConnectionPool(database_url, size=size)
+        self._threads = threads if threads is not None else WorkerThreads(size, name="db-read")
+
+    async def run(
+        self, fn: Callable[Concatenate[Connection, P], T], *args: P.args, **kwargs: P.kwargs
+    ) -> T:
+        if kwargs:
+            return await self._threads.run(lambda: self._pool.run(fn, *args, **kwargs))
+        return await self._threads.run(self._pool.run, fn, *args)
+
+    def close(self) -> None:
+        self._pool.close()

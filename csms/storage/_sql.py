@@ -1,0 +1,242 @@
+"""SQL of the write path and the parameters each record turns into."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from psycopg.types.json import Jsonb
+
+from csms.domain.records import CommandAudit, TransactionEventRecord, V2GEventRecord
+
+UPSERT_STATION = """
+INSERT INTO stations AS s (
+    id, registration_status, ocpp_version, vendor_name, model, serial_number, firmware_version,
+    modem_iccid, modem_imsi, last_boot_at, last_boot_reason, updated_at)
+VALUES (
+    %(station_id)s, COALESCE(%(registration_status)s, 'Pending'), %(ocpp_version)s,
+    %(vendor_name)s, %(model)s, %(serial_number)s, %(firmware_version)s, %(modem_iccid)s,
+    %(modem_imsi)s, CASE WHEN %(boot_reason)s::text IS NULL THEN NULL ELSE %(at)s END,
+    %(boot_reason)s, %(at)s)
+ON CONFLICT (id) DO UPDATE SET
+    registration_status = COALESCE(%(registration_status)s, s.registration_status),
+    ocpp_version = COALESCE(EXCLUDED.ocpp_version, s.ocpp_version),
+    vendor_name = COALESCE(EXCLUDED.vendor_name, s.vendor_name),
+    model = COALESCE(EXCLUDED.model, s.model),
+    serial_number = COALESCE(EXCLUDED.serial_number, s.serial_number),
+    firmware_version = COALESCE(EXCLUDED.firmware_version, s.firmware_version),
+    modem_iccid = COALESCE(EXCLUDED.modem_iccid, s.modem_iccid),
+    modem_imsi = COALESCE(EXCLUDED.modem_imsi, s.modem_imsi),
+    last_boot_at = COALESCE(EXCLUDED.last_boot_at, s.last_boot_at),
+    last_boot_reason = COALESCE(EXCLUDED.last_boot_reason, s.last_boot_reason),
+    updated_at = now()
+"""
+
+# A disconnect only clears presence if this node still holds the station: after a reconnect to
+# another node, the late disconnect from the old one must not erase the new presence.
+UPDATE_PRESENCE = """
+UPDATE stations SET
+    node_id = CASE WHEN %(connected)s THEN %(node_id)s END,
+    connected_since = CASE WHEN %(connected)s THEN %(at)s::timestamptz END,
+    last_seen_at = %(at)s,
+    updated_at = now()
+WHERE id = %(station_id)s AND (%(connected)s OR node_id = %(node_id)s)
+"""
+
+UPSERT_EVSE = """
+INSERT INTO evses AS e (station_id, evse_id, connector_id, status, status_at)
+VALUES (%(station_id)s, %(evse_id)s, %(connector_id)s, %(status)s, %(at)s)
+ON CONFLICT (station_id, evse_id, connector_id) DO UPDATE SET
+    status = EXCLUDED.status, status_at = EXCLUDED.status_at, updated_at = now()
+WHERE e.status_at <= EXCLUDED.status_at
+"""
+
+# Idempotent, so it may run for a retried event too: the earliest event gives started_at, an
+# Ended event ends it, the highest seqNo gives the current charging state and token.
+UPSERT_TRANSACTION = """
+INSERT INTO transactions AS t (
+    station_id, transaction_id, state, evse_id, connector_id, id_token, id_token_type,
+    charging_state, started_at, ended_at, stopped_reason, last_seq_no)
+VALUES (
+    %(station_id)s, %(transaction_id)s,
+    CASE WHEN %(event_type)s = 'Ended' THEN 'Ended' ELSE 'Active' END,
+    %(evse_id)s, %(connector_id)s, %(id_token)s, %(id_token_type)s, %(charging_state)s,
+    %(timestamp)s, CASE WHEN %(event_type)s = 'Ended' THEN %(timestamp)s::timestamptz END,
+    %(stopped_reason)s, %(seq_no)s)
+ON CONFLICT (station_id, transaction_id) DO UPDATE SET
+    state = CASE WHEN t.state = 'Ended' OR EXCLUDED.state = 'Ended' THEN 'Ended' ELSE 'Active' END,
+    started_at = LEAST(t.started_at, EXCLUDED.started_at),
+    ended_at = COALESCE(t.ended_at, EXCLUDED.ended_at),
+    stopped_reason = COALESCE(t.stopped_reason, EXCLUDED.stopped_reason),
+    evse_id = COALESCE(t.evse_id, EXCLUDED.evse_id),
+    connector_id = COALESCE(t.connector_id, EXCLUDED.connector_id),
+    id_token = CASE WHEN EXCLUDED.last_seq_no >= t.last_seq_no
+                    THEN COALESCE(EXCLUDED.id_token, t.id_token)
+                    ELSE COALESCE(t.id_token, EXCLUDED.id_token) END,
+    id_token_type = CASE WHEN EXCLUDED.last_seq_no >= t.last_seq_no
+                         THEN COALESCE(EXCLUDED.id_token_type, t.id_token_type)
+                         ELSE COALESCE(t.id_token_type, EXCLUDED.id_token_type) END,
+    charging_state = CASE WHEN EXCLUDED.last_seq_no >= t.last_seq_no
+                          THEN COALESCE(EXCLUDED.charging_state, t.charging_state)
+                          ELSE COALESCE(t.charging_state, EXCLUDED.charging_state) END,
+    last_seq_no = GREATEST(t.last_seq_no, EXCLUDED.last_seq_no),
+    updated_at = now()
+"""
+
+INSERT_TRANSACTION_EVENT = """
+INSERT INTO transaction_events (
+    station_id, transaction_id, seq_no, event_type, timestamp, trigger_reason, offline,
+    evse_id, connector_id, id_token, id_token_type, charging_state, stopped_reason, payload)
+VALUES (
+    %(station_id)s, %(transaction_id)s, %(seq_no)s, %(event_type)s, %(timestamp)s,
+    %(trigger_reason)s, %(offline)s, %(evse_id)s, %(connector_id)s, %(id_token)s,
+    %(id_token_type)s, %(charging_state)s, %(stopped_reason)s, %(payload)s)
+ON CONFLICT (station_id, transaction_id, seq_no) DO NOTHING
+RETURNING station_id, transaction_id, seq_no
+"""
+
+METER_VALUE_COLUMNS = (
+    "station_id",
+    "timestamp",
+    "evse_id",
+    "transaction_id",
+    "measurand",
+    "phase",
+    "location",
+    "context",
+    "unit",
+    "value",
+)
+COPY_METER_VALUES = (
+    f"COPY meter_values ({', '.join(METER_VALUE_COLUMNS)}) FROM STDIN (FORMAT BINARY)"
+)
+# binary COPY sends an enum as its label, so measurand, phase, location and context go as text
+METER_VALUE_TYPES = [
+    "text",
+    "timestamptz",
+    "int4",
+    "text",
+    "text",
+    "text",
+    "text",
+    "text",
+    "text",
+    "numeric",
+]
+
+# A terminal state (responded, error, timeout, failed) is never overwritten by a late "sent".
+UPSERT_COMMAND = """
+INSERT INTO commands AS c (
+    id, station_id, action, requested_by, node_id, message_id, payload, status, response,
+    error_code, error_description, requested_at, sent_at, completed_at)
+VALUES (
+    %(command_id)s, %(station_id)s, %(action)s, %(requested_by)s, %(node_id)s, %(message_id)s,
+    %(payload)s, %(status)s, %(response)s, %(error_code)s, %(error_description)s,
+    %(requested_at)s, %(sent_at)s, %(completed_at)s)
+ON CONFLICT (id) DO UPDATE SET
+    status = EXCLUDED.status,
+    node_id = COALESCE(EXCLUDED.node_id, c.node_id),
+    message_id = COALESCE(EXCLUDED.message_id, c.message_id),
+    response = COALESCE(EXCLUDED.response, c.response),
+    error_code = COALESCE(EXCLUDED.error_code, c.error_code),
+    error_description = COALESCE(EXCLUDED.error_description, c.error_description),
+    sent_at = COALESCE(EXCLUDED.sent_at, c.sent_at),
+    completed_at = COALESCE(EXCLUDED.completed_at, c.completed_at)
+WHERE c.status IN ('pending', 'sent')
+"""
+
+INSERT_SECURITY_EVENT = """
+INSERT INTO security_events (station_id, type, timestamp, tech_info)
+VALUES (%(station_id)s, %(type)s, %(timestamp)s, %(tech_info)s)
+"""
+
+UPSERT_DEVICE_VARIABLE = """
+INSERT INTO device_variables AS d (
+    station_id, component, component_instance, evse_id, connector_id, variable,
+    variable_instance, attribute_type, value, mutability, persistent, constant, data_type, unit,
+    min_limit, max_limit, values_list, updated_at)
+VALUES (
+    %(station_id)s, %(component)s, %(component_instance)s, %(evse_id)s, %(connector_id)s,
+    %(variable)s, %(variable_instance)s, %(attribute_type)s, %(value)s, %(mutability)s,
+    %(persistent)s, %(constant)s, %(data_type)s, %(unit)s, %(min_limit)s, %(max_limit)s,
+    %(values_list)s, %(at)s)
+ON CONFLICT (station_id, component, component_instance, evse_id, connector_id, variable,
+             variable_instance, attribute_type) DO UPDATE SET
+    value = COALESCE(EXCLUDED.value, d.value),
+    mutability = COALESCE(EXCLUDED.mutability, d.mutability),
+    persistent = COALESCE(EXCLUDED.persistent, d.persistent),
+    constant = COALESCE(EXCLUDED.constant, d.constant),
+    data_type = COALESCE(EXCLUDED.data_type, d.data_type),
+    unit = COALESCE(EXCLUDED.unit, d.unit),
+    min_limit = COALESCE(EXCLUDED.min_limit, d.min_limit),
+    max_limit = COALESCE(EXCLUDED.max_limit, d.max_limit),
+    values_list = COALESCE(EXCLUDED.values_list, d.values_list),
+    updated_at = EXCLUDED.updated_at
+WHERE d.updated_at <= EXCLUDED.updated_at
+"""
+
+UPDATE_FIRMWARE_STATUS = """
+UPDATE firmware_updates SET
+    status = %(status)s, status_at = %(at)s, state = COALESCE(%(state)s, state)
+WHERE station_id = %(station_id)s AND request_id = %(request_id)s AND status_at <= %(at)s
+"""
+
+INSERT_V2G_EVENT = """
+INSERT INTO v2g_events (session_id, at, kind, soc_percent, power_w, energy_exported_wh, payload)
+VALUES (%(session_id)s, %(at)s, %(kind)s, %(soc_percent)s, %(power_w)s,
+        %(energy_exported_wh)s, %(payload)s)
+"""
+
+
+def transaction_params(e: TransactionEventRecord) -> dict[str, Any]:
+    return {
+        "station_id": e.station_id,
+        "transaction_id": e.transaction_id,
+        "event_type": e.event_type,
+        "evse_id": e.evse_id,
+        "connector_id": e.connector_id,
+        "id_token": e.id_token,
+        "id_token_type": e.id_token_type,
+        "charging_state": e.charging_state,
+        "timestamp": e.timestamp,
+        "stopped_reason": e.stopped_reason,
+        "seq_no": e.seq_no,
+    }
+
+
+def transaction_event_params(e: TransactionEventRecord, payload: Jsonb) -> dict[str, Any]:
+    params = transaction_params(e)
+    params["trigger_reason"] = e.trigger_reason
+    params["offline"] = e.offline
+    params["payload"] = payload
+    return params
+
+
+def command_params(c: CommandAudit) -> dict[str, Any]:
+    return {
+        "command_id": c.command_id,
+        "station_id": c.station_id,
+        "action": c.action,
+        "requested_by": c.requested_by,
+        "node_id": c.node_id,
+        "message_id": c.message_id,
+        "payload": Jsonb(c.payload),
+        "status": c.status,
+        "response": None if c.response is None else Jsonb(c.response),
+        "error_code": c.error_code,
+        "error_description": c.error_description,
+        "requested_at": c.requested_at,
+        "sent_at": c.sent_at,
+        "completed_at": c.completed_at,
+    }
+
+
+def v2g_event_params(e: V2GEventRecord) -> dict[str, Any]:
+    return {
+        "session_id": e.session_id,
+        "at": e.at,
+        "kind": e.kind,
+        "soc_percent": e.soc_percent,
+        "power_w": e.power_w,
+        "energy_exported_wh": e.energy_exported_wh,
+        "payload": Jsonb(e.payload),
+    }

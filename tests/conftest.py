@@ -1,0 +1,76 @@
+"""Database fixtures shared by the whole suite (and nothing else).
+
+One PostgreSQL server per test run: the embedded one (``pgserver``) in a temporary directory, or
+the server at ``TEST_DATABASE_URL`` when set. A migrated template database is built once; each
+test that asks for ``database_url`` gets a fresh copy of it (CREATE DATABASE ... TEMPLATE is a
+file copy, far cheaper than running the migrations again).
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from csms.storage import EmbeddedPostgres, connect, with_database
+from csms.storage.cli import migrate_url
+
+
+@pytest.fixture(scope="session")
+def pg_admin_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """URL of a database on the test server with the right to create databases."""
+    url = os.environ.get("TEST_DATABASE_URL")
+    if url:
+        yield url
+        return
+    server = EmbeddedPostgres(tmp_path_factory.mktemp("pg"))
+    server.start()
+    try:
+        yield server.url
+    finally:
+        server.stop()
+
+
+def _create_database(admin_url: str, template: str) -> str:
+    name = f"csms_test_{uuid.uuid4().hex[:16]}"
+    with connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+    return name
+
+
+def _drop_database(admin_url: str, name: str) -> None:
+    with connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def pg_template(pg_admin_url: str) -> Iterator[str]:
+    """Name of a database holding the current schema, used only as a template."""
+    name = _create_database(pg_admin_url, "template0")
+    try:
+        migrate_url(with_database(pg_admin_url, name))
+        yield name
+    finally:
+        _drop_database(pg_admin_url, name)
+
+
+@pytest.fixture
+def database_url(pg_admin_url: str, pg_template: str) -> Iterator[str]:
+    """A fresh, fully migrated database for this test."""
+    name = _create_database(pg_admin_url, pg_template)
+    try:
+        yield with_database(pg_admin_url, name)
+    finally:
+        _drop_database(pg_admin_url, name)
+
+
+@pytest.fixture
+def empty_database_url(pg_admin_url: str) -> Iterator[str]:
+    """A fresh database with no schema at all."""
+    name = _create_database(pg_admin_url, "template0")
+    try:
+        yield with_database(pg_admin_url, name)
+    finally:
+        _drop_database(pg_admin_url, name)

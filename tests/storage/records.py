@@ -1,0 +1,56 @@
+"""Record builders shared by the storage and persistence tests."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from csms.domain.records import MeterValueRow, StationUpsert, TransactionEventRecord
+
+T0 = dt.datetime(2025, 3, 1, 12, 0, tzinfo=dt.UTC)
+
+
+def station(station_id: str = "CP001") -> StationUpsert:
+    return StationUpsert(station_id, T0, registration_status="Accepted", vendor_name="Acme")
+
+
+def meter(
+    station_id: str = "CP001", n: int = 0, *, transaction_id: str | None = None
+) -> MeterValueRow:
+    return MeterValueRow(
+        station_id,
+        T0 + dt.timedelta(seconds=n),
+        "Energy.Active.Import.Register",
+        1000 + n,
+        evse_id=1,
+        transaction_id=transaction_id,
+        context="Sample.Periodic",
+        unit="Wh",
+    )
+
+
+def tx_event(
+    seq_no: int,
+    event_type: str = "Updated",
+    *,
+    station_id: str = "CP001",
+    transaction_id: str = "tx-1",
+    meter_values: int = 2,
+) -> TransactionEventRecord:
+    return TransactionEventRecord(
+        station_id,
+        transaction_id,
+        seq_no,
+        event_type,
+        T0 + dt.timedelta(minutes=seq_no),
+        "MeterValuePeriodic" if event_type == "Updated" else "Authorized",
+        payload={"eventType": event_type, "seqNo": seq_no},
+        evse_id=1,
+        connector_id=1,
+        id_token="TOKEN1",
+        id_token_type="ISO14443",
+        charging_state="Charging",
+        meter_values=[
+            meter(station_id, seq_no * 60 + i, transaction_id=transaction_id)
+            for i in range(meter_values)
+        ],
+    )
