@@ -27,7 +27,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check csms tests scripts
 
 typecheck: $(STAMP)
-	$(BIN)/mypy $(wildcard csms/runtime csms/protocol) csms/config
+	$(BIN)/mypy csms
 
 check: test lint typecheck
 

@@ -11,7 +11,7 @@ Quantities carry their unit in the name: energy in Wh, power in W, money in BRL,
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import Any, TypeAlias
 
@@ -237,6 +237,10 @@ class MeterValueRow:
     unit: str | None = None
 
 
+def _rows(rows: Iterable[MeterValueRow]) -> tuple[MeterValueRow, ...]:
+    return tuple(rows)
+
+
 @attrs.frozen
 class TransactionEventRecord:
     """A TransactionEvent with its meter values. Stored once per (station, transaction, seqNo):
@@ -258,7 +262,7 @@ class TransactionEventRecord:
         default=None, validator=_one_of(CHARGING_STATES, optional=True)
     )
     stopped_reason: str | None = None
-    meter_values: tuple[MeterValueRow, ...] = attrs.field(default=(), converter=tuple)
+    meter_values: tuple[MeterValueRow, ...] = attrs.field(default=(), converter=_rows)
 
 
 @attrs.frozen

@@ -1,0 +1,339 @@
+"""The station actor: one per connected charge point.
+
+Two tasks share the connection. The *reader* (a background task) turns every received frame into
+protocol events and answers the station's CALLs in order, one at a time, as OCPP-J has them
+arrive. The *mailbox loop* runs commands: it sends one CALL, waits for its answer (which the
+reader hands over) or for the response timeout, and only then takes the next command, so at most
+one CSMS-initiated CALL is outstanding and later commands wait in the mailbox.
+
+Handlers never send commands themselves (that would wait on the mailbox loop from the reader);
+follow-ups are told to the actor's own mailbox.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import uuid
+from typing import Any
+
+import attrs
+import trio
+
+from csms.domain.records import CommandAudit, StationPresence
+from csms.domain.station import StationState
+from csms.protocol import (
+    BootState,
+    Call,
+    CallError,
+    CallErrorReceived,
+    CallReceived,
+    CallResult,
+    CallResultReceived,
+    Direction,
+    ErrorCode,
+    InvalidCallResult,
+    LocalProtocolError,
+    OcppConnection,
+    PayloadError,
+    ProtocolViolation,
+    Role,
+    SendReceived,
+    UnmatchedResponse,
+    Version,
+    new_message_id,
+    structure_payload,
+    unstructure_payload,
+)
+from csms.runtime import Actor, ActorContext
+
+from . import _handlers
+from ._actions import CSMS_INITIATED
+from ._commands import (
+    CommandNotAllowed,
+    CommandResult,
+    Disconnect,
+    GetSnapshot,
+    InvalidCommand,
+    SendCommand,
+    StationCallError,
+    StationDisconnected,
+    StationTimeout,
+)
+from ._link import LinkClosed, StationLink
+from ._services import StationServices
+
+log = logging.getLogger("csms.station")
+
+
+class _Pending:
+    """The outstanding command, filled in by the reader."""
+
+    __slots__ = ("done", "event", "message_id")
+
+    def __init__(self, message_id: str) -> None:
+        self.message_id = message_id
+        self.event: Any = None
+        self.done = trio.Event()
+
+    def finish(self, event: Any) -> None:
+        if not self.done.is_set():
+            self.event = event
+            self.done.set()
+
+
+class StationActor(Actor):
+    background_tasks = True
+
+    def __init__(
+        self,
+        link: StationLink,
+        services: StationServices,
+        *,
+        boot_state: BootState = BootState.UNKNOWN,
+        validate_outbound: bool = False,
+    ) -> None:
+        self.link = link
+        self.services = services
+        self.station_id = link.station_id
+        self.version = Version.from_subprotocol(link.subprotocol)
+        self.messages = _handlers.message_module(self.version)
+        self.conn = OcppConnection(
+            Role.SERVER,
+            self.version,
+            supported_actions=_handlers.HANDLERS,
+            boot_state=boot_state,
+            validate_outbound=validate_outbound,
+        )
+        now = services.now()
+        self.state = StationState(self.station_id, self.version.value, now)
+        self.connected = True
+        self._pending: _Pending | None = None
+        self._ctx: ActorContext | None = None
+        self._log = {"station": self.station_id}
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    async def on_start(self, ctx: ActorContext) -> None:
+        self._ctx = ctx
+        await self.services.submit(
+            StationPresence(self.station_id, self.services.node_id, True, self.services.now())
+        )
+        self.services.events.publish(
+            "station.connected",
+            station_id=self.station_id,
+            node_id=self.services.node_id,
+            version=self.version.value,
+        )
+        ctx.nursery.start_soon(self._read_loop)
+        log.info("station connected", extra={**self._log, "version": self.version.value})
+
+    async def on_stop(self, reason: BaseException | None) -> None:
+        self.connected = False
+        if self._pending is not None:
+            self._pending.finish(None)
+        with contextlib.suppress(LinkClosed):
+            await self.link.close(1000 if reason is None else 1011)
+        await self.services.submit(
+            StationPresence(self.station_id, self.services.node_id, False, self.services.now())
+        )
+        self.services.events.publish(
+            "station.disconnected", station_id=self.station_id, node_id=self.services.node_id
+        )
+        log.info("station disconnected", extra=self._log)
+
+    # -- mailbox --------------------------------------------------------------------------
+
+    async def receive(self, message: Any) -> Any:
+        if isinstance(message, SendCommand):
+            return await self._command(message)
+        if isinstance(message, GetSnapshot):
+            return self.state.snapshot()
+        if isinstance(message, Disconnect):
+            log.info("closing the connection", extra={**self._log, "reason": message.reason})
+            assert self._ctx is not None
+            self._ctx.stop()
+            return None
+        raise TypeError(f"station actor got {type(message).__name__}")
+
+    # -- inbound --------------------------------------------------------------------------
+
+    async def _read_loop(self) -> None:
+        try:
+            while True:
+                text = await self.link.receive_text()
+                for event in self.conn.receive_text(text):
+                    await self._on_event(event)
+        except LinkClosed as closed:
+            log.info("connection closed", extra={**self._log, "code": closed.code})
+        self.connected = False
+        if self._pending is not None:
+            self._pending.finish(None)
+        assert self._ctx is not None
+        self._ctx.stop()
+
+    async def _on_event(self, event: Any) -> None:
+        if isinstance(event, CallReceived):
+            await self.link.send_text(await self._answer(event))
+        elif isinstance(event, (CallResultReceived, CallErrorReceived, InvalidCallResult)):
+            if isinstance(event, InvalidCallResult) and event.reply is not None:
+                await self.link.send_text(event.reply)
+            pending = self._pending
+            if pending is not None and pending.message_id == event.message_id:
+                pending.finish(event)
+        elif isinstance(event, ProtocolViolation):
+            log.warning(
+                "protocol violation",
+                extra={**self._log, "code": str(event.code), "detail": event.description},
+            )
+            if event.reply is not None:
+                await self.link.send_text(event.reply)
+        elif isinstance(event, UnmatchedResponse):
+            log.warning(
+                "response to no outstanding call dropped",
+                extra={**self._log, "message_id": event.message_id, "late": event.timed_out},
+            )
+        elif isinstance(event, SendReceived):
+            await self._handle(event.action, event.payload, event.raw)
+
+    async def _answer(self, call: CallReceived) -> str:
+        try:
+            response = await self._handle(call.action, call.payload, call.raw)
+        except Exception as exc:  # the station gets InternalError and the actor lives on
+            log.exception(
+                "handler failed", extra={**self._log, "action": call.action, "error": repr(exc)}
+            )
+            return self.conn.send(
+                CallError(
+                    call.message_id, ErrorCode.INTERNAL_ERROR, "the CSMS could not process it"
+                )
+            )
+        return self.conn.send(CallResult(call.message_id, response))
+
+    async def _handle(self, action: str, payload: Any, raw: dict[str, Any]) -> Any:
+        handler = _handlers.HANDLERS[action]
+        response = await handler(self, payload, raw)
+        for hook in self.services.hooks.get(action, ()):
+            await hook(self.station_id, action, payload, raw)
+        return response
+
+    # -- outbound -------------------------------------------------------------------------
+
+    async def _command(self, command: SendCommand) -> CommandResult:
+        action = command.action
+        if action not in CSMS_INITIATED[self.version]:
+            raise InvalidCommand(
+                f"{action} is not an action the CSMS sends in {self.version.value}",
+                field="action",
+            )
+        try:
+            request = structure_payload(
+                self.version, action, Direction.REQUEST, dict(command.payload)
+            )
+        except PayloadError as exc:
+            raise InvalidCommand(str(exc), field=exc.path or None) from None
+        if not self.connected:
+            raise StationDisconnected(f"{self.station_id} is not connected")
+        command_id = str(uuid.uuid4())
+        message_id = new_message_id()
+        try:
+            text = self.conn.send(Call(message_id, request))
+        except LocalProtocolError as exc:
+            raise CommandNotAllowed(str(exc), command_id=command_id) from None
+        now = self.services.now()
+        audit = CommandAudit(
+            command_id=command_id,
+            station_id=self.station_id,
+            action=action,
+            requested_by=command.requested_by,
+            payload=dict(command.payload),
+            status="sent",
+            requested_at=now,
+            node_id=self.services.node_id,
+            message_id=message_id,
+            sent_at=now,
+        )
+        await self.services.submit(audit)
+        self.services.events.publish(
+            "ocpp.command.sent",
+            command_id=command_id,
+            station_id=self.station_id,
+            action=action,
+            requested_by=command.requested_by,
+        )
+        pending = self._pending = _Pending(message_id)
+        try:
+            await self.link.send_text(text)
+            with trio.move_on_after(command.timeout or self.services.response_timeout):
+                await pending.done.wait()
+        except LinkClosed:
+            pending.finish(None)
+        finally:
+            self._pending = None
+        return await self._finish(command, audit, pending.event)
+
+    async def _finish(self, command: SendCommand, audit: CommandAudit, event: Any) -> CommandResult:
+        done = self.services.now()
+        base = {
+            "command_id": audit.command_id,
+            "station_id": self.station_id,
+            "action": command.action,
+        }
+        if isinstance(event, CallResultReceived):
+            response = event.raw
+            await self.services.submit(
+                _evolve(audit, status="responded", completed_at=done, response=response)
+            )
+            self.services.events.publish("ocpp.command.response", **base, response=response)
+            return CommandResult(audit.command_id, command.action, response, event.payload)
+        if isinstance(event, (CallErrorReceived, InvalidCallResult)):
+            code = str(event.code)
+            description = event.description
+            details = getattr(event, "details", {}) or {}
+            await self.services.submit(
+                _evolve(
+                    audit,
+                    status="error",
+                    completed_at=done,
+                    error_code=code,
+                    error_description=description,
+                )
+            )
+            self.services.events.publish(
+                "ocpp.command.response", **base, error={"code": code, "description": description}
+            )
+            raise StationCallError(
+                f"{self.station_id} answered {command.action} with {code}: {description}",
+                ocpp_code=code,
+                description=description,
+                details=details,
+                command_id=audit.command_id,
+            )
+        if event is None and not self.connected:
+            await self.services.submit(
+                _evolve(audit, status="failed", completed_at=done, error_code="Disconnected")
+            )
+            self.services.events.publish("ocpp.command.response", **base, error="disconnected")
+            raise StationDisconnected(
+                f"{self.station_id} disconnected before answering {command.action}",
+                command_id=audit.command_id,
+            )
+        self.conn.timeout_outstanding(audit.message_id or "")
+        await self.services.submit(_evolve(audit, status="timeout", completed_at=done))
+        self.services.events.publish("ocpp.command.timeout", **base)
+        log.warning("command timed out", extra={**self._log, "action": command.action})
+        raise StationTimeout(
+            f"{self.station_id} did not answer {command.action} in time",
+            command_id=audit.command_id,
+        )
+
+    def response_message(self, action: str, **fields: Any) -> Any:
+        """Build the response class of ``action`` for this station's version."""
+        return getattr(self.messages, f"{action}Response")(**fields)
+
+    def wire(self, message: Any) -> Any:
+        return unstructure_payload(self.version, message)
+
+
+def _evolve(audit: CommandAudit, **changes: Any) -> CommandAudit:
+    return attrs.evolve(audit, **changes)

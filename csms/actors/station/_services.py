@@ -1,0 +1,66 @@
+"""What a station actor needs from the rest of the node, gathered in one value."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
+
+import attrs
+
+from csms.actors.events import EventBus
+from csms.actors.persistence import ReadPool, store, submit
+from csms.domain.records import Record
+from csms.runtime import ActorRef
+
+
+class CertificateVerifier(Protocol):
+    """Decides the ISO 15118 certificate status in Authorize (Plug & Charge).
+
+    ``hash_data`` is the list of OCSPRequestData of the request, as wire JSON.
+    """
+
+    async def authorize_certificate(
+        self, station_id: str, id_token: Any, hash_data: list[dict[str, Any]]
+    ) -> str: ...
+
+
+class NoPlugAndCharge:
+    """The default until Plug & Charge is configured: no contract certificate can be checked,
+    so the answer is ``NoCertificateAvailable`` and the id token decides on its own."""
+
+    async def authorize_certificate(
+        self, station_id: str, id_token: Any, hash_data: list[dict[str, Any]]
+    ) -> str:
+        return "NoCertificateAvailable"
+
+
+#: A hook receives (station id, action, request object, raw payload); it must not block for long.
+MessageHook = Callable[[str, str, Any, dict[str, Any]], Awaitable[None]]
+
+
+@attrs.frozen
+class StationServices:
+    node_id: str
+    persistence: ActorRef
+    reads: ReadPool
+    events: EventBus
+    heartbeat_interval: int = 300
+    response_timeout: float = 30.0
+    #: How long a handler waits for the database before the station gets InternalError
+    #: (it then retries: nothing is acknowledged that was not stored).
+    store_timeout: float = 10.0
+    certificates: CertificateVerifier = attrs.field(factory=NoPlugAndCharge)
+    #: Later capabilities (V2G, firmware jobs, Plug & Charge) subscribe to actions here.
+    hooks: dict[str, list[MessageHook]] = attrs.field(factory=dict)
+    clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)
+
+    async def store(self, *records: Record) -> None:
+        """Return once committed (for what must be durable before it is acknowledged)."""
+        await store(self.persistence, *records, timeout=self.store_timeout)
+
+    async def submit(self, *records: Record) -> None:
+        await submit(self.persistence, *records)
+
+    def now(self) -> dt.datetime:
+        return self.clock()
