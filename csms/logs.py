@@ -64,3 +64,5 @@ def configure(level: str = "INFO", *, json: bool = False) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    # The embedded PostgreSQL wrapper narrates every pg_ctl call at INFO; its warnings suffice.
+    logging.getLogger("pgserver").setLevel(max(logging.WARNING, root.level))

@@ -1,18 +1,38 @@
 """The node: the root of the supervision tree (SPEC section 1).
 
-The tree grows as capabilities land; each child is added here in the order of the spec, and the
-root restarts with ``rest_for_one`` so that a restarted dependency (persistence, events) also
-restarts everything started after it.
+::
+
+    node (rest_for_one)
+    ├── persistence     permanent   the PostgreSQL writer (group commit)
+    ├── stations        dynamic     one temporary station actor per connected charge point
+    ├── http_control    permanent   the REST API (when an HTTP port is configured)
+    └── ocpp_listener   permanent   accepts WebSocket connections, starts station actors
+
+``rest_for_one``: a restarted persistence actor also restarts what was started after it, so
+nothing keeps talking to a writer that is gone. The database (embedded or not) is set up and
+migrated before the tree starts and stopped after it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import signal
+from collections.abc import AsyncIterator, Callable
 
 import attrs
 import trio
 
+from csms.actors.events import EventBus
+from csms.actors.listener import ListenerActor
+from csms.actors.persistence import (
+    PersistenceSettings,
+    PersistenceStatus,
+    ReadPool,
+    persistence_spec,
+)
+from csms.actors.station import StationServices
 from csms.config import Settings
 from csms.runtime import (
     Backoff,
@@ -21,42 +41,156 @@ from csms.runtime import (
     RestartIntensity,
     Strategy,
     Supervisor,
+    WorkerThreads,
 )
+from csms.storage import EmbeddedPostgres
+from csms.storage.cli import migrate_url
 
 log = logging.getLogger("csms.node")
+
+#: Extra children (the HTTP control API, later the V2G and firmware supervisors) register a
+#: factory here; each gets the node and returns its child spec, started after the stations.
+ChildFactory = Callable[["Node"], ChildSpec]
 
 
 @attrs.define
 class Node:
-    """A running node and the handles its children need."""
+    """A running node: what its actors and the REST API share."""
 
     settings: Settings
-    root: Supervisor
+    database_url: str
+    events: EventBus
+    reads: ReadPool
+    persistence_status: PersistenceStatus
     stations: DynamicSupervisor
+    #: Check every outbound OCPP message against its schema (on in tests).
+    validate_outbound: bool = False
+    ocpp_addresses: list[tuple[str, int]] = attrs.field(factory=list)
+    http_addresses: list[tuple[str, int]] = attrs.field(factory=list)
+    # Set by build_node once the tree exists (the children refer back to the node).
+    root: Supervisor = attrs.field(init=False)
+    services: StationServices = attrs.field(init=False)
+
+    @property
+    def ocpp_port(self) -> int:
+        return self.ocpp_addresses[0][1]
 
 
-def build_node(settings: Settings) -> Node:
+def build_node(
+    settings: Settings,
+    database_url: str,
+    *,
+    extra_children: tuple[ChildFactory, ...] = (),
+    validate_outbound: bool = False,
+) -> Node:
+    db = settings.database
+    persistence, status = persistence_spec(
+        PersistenceSettings(
+            database_url,
+            batch_size=db.batch_max_rows,
+            flush_interval=db.batch_max_delay_ms / 1000,
+        ),
+        threads=WorkerThreads(1, name="db-writer"),
+    )
     stations = DynamicSupervisor(name="stations")
-    root = Supervisor(
+    node = Node(
+        settings=settings,
+        database_url=database_url,
+        events=EventBus(),
+        reads=ReadPool(database_url, size=db.worker_threads),
+        persistence_status=status,
+        stations=stations,
+        validate_outbound=validate_outbound,
+    )
+    listener = ChildSpec.actor(
+        "ocpp_listener", lambda: ListenerActor(node), kind="listener", shutdown_timeout=5
+    )
+    node.root = Supervisor(
         Strategy.REST_FOR_ONE,
-        [ChildSpec.supervisor("stations", stations)],
+        [
+            persistence,
+            ChildSpec.supervisor("stations", stations),
+            *(factory(node) for factory in extra_children),
+            listener,
+        ],
         intensity=RestartIntensity(max_restarts=5, within=60),
         backoff=Backoff(initial=0.5, maximum=10),
         name="node",
     )
-    return Node(settings=settings, root=root, stations=stations)
+    node.services = StationServices(
+        node_id=settings.node.id,
+        persistence=node.root.ref("persistence"),
+        reads=node.reads,
+        events=node.events,
+        heartbeat_interval=settings.ocpp.heartbeat_interval,
+        response_timeout=settings.ocpp.response_timeout,
+    )
+    return node
+
+
+@contextlib.asynccontextmanager
+async def database(settings: Settings) -> AsyncIterator[str]:
+    """The database URL: ``database.url``, or an embedded server in ``database.data_dir``."""
+    if settings.database.url:
+        yield settings.database.url
+        return
+    server = EmbeddedPostgres(settings.database.data_dir)
+    url = await trio.to_thread.run_sync(server.start)
+    try:
+        yield url
+    finally:
+        with trio.CancelScope(shield=True):
+            await trio.to_thread.run_sync(server.stop)
+
+
+@contextlib.asynccontextmanager
+async def open_node(
+    settings: Settings,
+    *,
+    extra_children: tuple[ChildFactory, ...] = (),
+    validate_outbound: bool = False,
+) -> AsyncIterator[Node]:
+    """Start a whole node (database, migrations, supervision tree); stop it on exit."""
+    async with database(settings) as url:
+        applied = await trio.to_thread.run_sync(migrate_url, url)
+        if applied:
+            log.info("migrations applied", extra={"migrations": ",".join(applied)})
+        node = build_node(
+            settings, url, extra_children=extra_children, validate_outbound=validate_outbound
+        )
+        try:
+            async with trio.open_nursery() as nursery:
+                await nursery.start(node.root.run)
+                log.info("node started", extra={"node": settings.node.id})
+                try:
+                    yield node
+                finally:
+                    with trio.CancelScope(shield=True):
+                        await node.root.stop()
+        finally:
+            node.reads.close()
 
 
 async def serve(settings: Settings) -> None:
     """Run a node until SIGINT or SIGTERM, then stop it in reverse order."""
-    node = build_node(settings)
-    async with trio.open_nursery() as nursery:
-        await nursery.start(node.root.run)
-        log.info("node started", extra={"node": settings.node.id})
-        print(f"csms node {settings.node.id} running; Ctrl-C stops it", flush=True)
-        with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+    from csms.actors.http_control import ADMIN_TOKEN_ENV, http_control_child
+
+    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        async with open_node(settings, extra_children=(http_control_child,)) as node:
+            for host, port in node.ocpp_addresses:
+                scheme = "wss" if settings.ocpp.security_profile >= 2 else "ws"
+                print(
+                    f"OCPP:     {scheme}://{host}:{port}{settings.ocpp.path_prefix}/{{stationId}}"
+                )
+            for host, port in node.http_addresses:
+                print(f"HTTP API: http://{host}:{port}/api/v1 (OpenAPI at /openapi.json)")
+            if not os.environ.get(ADMIN_TOKEN_ENV):
+                print(
+                    f"No {ADMIN_TOKEN_ENV} set: create a token with "
+                    "`csms token create --role admin --name NAME`"
+                )
+            print(f"csms node {settings.node.id} running; Ctrl-C stops it", flush=True)
             async for signum in signals:
                 log.info("stopping", extra={"signal": signal.Signals(signum).name})
                 break
-        await node.root.stop()
     print("csms node stopped", flush=True)

@@ -111,16 +111,18 @@ class DynamicSupervisor:
     async def start_child(
         self, spec: ChildSpec, *, name: str | None = None, replace: bool = False
     ) -> ActorRef:
-        """Start an actor child and return its ref. With ``name`` it is registered: ``replace``
-        stops the actor holding that name first, else ``NameTaken``. Raises ``StartupFailed``."""
+        """Start an actor child and return its ref once its ``on_start`` ran.
+
+        With ``name`` it is registered before it starts (messages sent meanwhile wait in its
+        mailbox): ``replace`` stops the actor holding that name first, else ``NameTaken``.
+        Raises ``StartupFailed`` (and the name is free again).
+        """
         nursery = self._check_running()
         if name is not None:
-            old = self.registry.lookup(name)
-            if old is not None:
-                if not replace:
-                    raise NameTaken(f"{name!r} is already registered to {old!r}")
-                await self.stop_child(old)
+            await self._free(name, replace=replace)
         child, ref = self._adopt(spec, name)
+        if name is not None:
+            self.registry.register(name, ref)
         startup = _Startup()
         nursery.start_soon(self._supervise, child, startup)
         await startup.event.wait()
@@ -128,8 +130,6 @@ class DynamicSupervisor:
             cause = unwrap(startup.error)
             failed = StartupFailed(f"{self.name}/{spec.name} failed to start: {cause!r}")
             raise failed from cause
-        if name is not None:
-            await self._claim(name, ref, replace=replace)
         return ref
 
     def start_child_nowait(self, spec: ChildSpec, *, name: str | None = None) -> ActorRef:
@@ -193,14 +193,12 @@ class DynamicSupervisor:
 
     # -- internals ----------------------------------------------------------------------
 
-    async def _claim(self, name: str, ref: ActorRef, *, replace: bool) -> None:
-        # Another start under the same name may have won while we were starting.
-        while (old := self.registry.lookup(name)) is not None and old is not ref:
+    async def _free(self, name: str, *, replace: bool) -> None:
+        # Loop: while one holder stops, another start may take the name.
+        while (old := self.registry.lookup(name)) is not None:
             if not replace:
-                await self.stop_child(ref)
                 raise NameTaken(f"{name!r} is already registered to {old!r}")
             await self.stop_child(old)
-        self.registry.register(name, ref)
 
     async def _stop_all(self) -> None:
         children = list(self._children)

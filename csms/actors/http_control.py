@@ -1,0 +1,173 @@
+"""The ``http_control`` actor: serves the control API (``csms.api``) with hypercorn on trio.
+
+Stopping is graceful. The server runs shielded from the actor's own cancellation; when the
+actor stops, a watcher notices the cancellation and starts the drain instead: new commands are
+refused (503), commands in flight get ``DRAIN_GRACE`` seconds to be answered (then 503 saying
+the audit has the outcome), hypercorn stops accepting and lets open requests finish. Nothing is
+cut off mid-response, and the whole stop is bounded.
+
+Besides serving, the actor feeds the API's metrics: it counts the OCPP messages stations send
+(a message hook per action) and the command outcomes published on the event bus.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+from typing import TYPE_CHECKING, Any
+
+import trio
+from hypercorn.config import Config
+from hypercorn.trio import serve
+
+from csms.actors.station import HANDLERS
+from csms.api import Metrics, create_app
+from csms.api._routing import ApiState
+from csms.runtime import Actor, ActorContext, ChildSpec
+
+if TYPE_CHECKING:
+    from csms.actors.node import Node
+
+__all__ = ["ADMIN_TOKEN_ENV", "DRAIN_GRACE", "HttpControlActor", "http_control_child"]
+
+log = logging.getLogger("csms.http")
+
+#: The bootstrap admin token (SPEC section 3): accepted as an admin bearer token.
+ADMIN_TOKEN_ENV = "CSMS_ADMIN_TOKEN"
+#: How long commands in flight may still be answered once the actor stops.
+DRAIN_GRACE = 3.0
+
+
+def http_control_child(node: Node) -> ChildSpec:
+    """The ``http_control`` child of the node (started after the stations, before the listener)."""
+    return ChildSpec.actor(
+        "http_control",
+        lambda: HttpControlActor(node, admin_token=os.environ.get(ADMIN_TOKEN_ENV) or None),
+        kind="http",
+        shutdown_timeout=DRAIN_GRACE + 3,
+    )
+
+
+def _address(bind: str) -> tuple[str, int]:
+    """("127.0.0.1", 8080) from hypercorn's "http://127.0.0.1:8080" (or "http://[::1]:8080")."""
+    hostport = bind.split("://", 1)[-1]
+    host, _, port = hostport.rpartition(":")
+    return host.strip("[]"), int(port)
+
+
+class HttpControlActor(Actor):
+    background_tasks = True
+
+    def __init__(self, node: Node, *, admin_token: str | None = None) -> None:
+        self.node = node
+        self.admin_token = admin_token
+        self.metrics = Metrics()
+        self.state: ApiState | None = None
+        self._stopping = trio.Event()
+        self._served = trio.Event()
+        self._shield: trio.CancelScope | None = None
+        self._hooks: list[tuple[str, Any]] = []
+
+    async def on_start(self, ctx: ActorContext) -> None:
+        node = self.node
+        app = create_app(node, admin_token=self.admin_token, metrics=self.metrics)
+        self.state = app.state.api
+        config = Config()
+        host = node.settings.http.host
+        config.bind = [
+            f"[{host}]:{node.settings.http.port}"
+            if ":" in host
+            else f"{host}:{node.settings.http.port}"
+        ]
+        config.graceful_timeout = DRAIN_GRACE + 1
+        config.backlog = 1024
+        # Hypercorn closes a keep-alive connection after this many requests; its default (1000)
+        # makes busy API clients reconnect every few seconds, and the close races a response
+        # still being written (BusyResourceError in hypercorn's trio worker).
+        config.keep_alive_max_requests = 1_000_000
+        config.accesslog = None
+        config.errorlog = log
+        config.include_server_header = False
+        binds: list[str] = await ctx.nursery.start(functools.partial(self._serve, app, config))
+        node.http_addresses = [_address(b) for b in binds]
+        ctx.nursery.start_soon(self._watch)
+        ctx.nursery.start_soon(self._count_commands)
+        self._install_hooks()
+        for host_, port in node.http_addresses:
+            log.info("control API listening", extra={"host": host_, "port": port})
+
+    async def _serve(self, app: Any, config: Config, *, task_status: Any) -> None:
+        try:
+            with trio.CancelScope(shield=True) as self._shield:
+                await serve(
+                    app, config, shutdown_trigger=self._stopping.wait, task_status=task_status
+                )
+        finally:
+            self._served.set()
+
+    async def _watch(self) -> None:
+        """Turns the actor's cancellation (its stop) into a graceful drain of the server."""
+        try:
+            await trio.sleep_forever()
+        finally:
+            self._drain()
+
+    def _drain(self) -> None:
+        if self._stopping.is_set():
+            return
+        if self.state is not None:
+            self.state.drain(DRAIN_GRACE)
+        self._stopping.set()
+        if self._shield is not None:  # the hard bound, should hypercorn not finish by itself
+            self._shield.deadline = trio.current_time() + DRAIN_GRACE + 2
+
+    async def on_stop(self, reason: BaseException | None) -> None:
+        self._drain()
+        await self._served.wait()
+        self._remove_hooks()
+        self.node.http_addresses = []
+
+    # -- metrics feeds --------------------------------------------------------------------
+
+    def _install_hooks(self) -> None:
+        metrics = self.metrics
+
+        async def count(station_id: str, action: str, payload: Any, raw: Any) -> None:
+            metrics.inc("csms_ocpp_messages_received_total", action=action)
+
+        hooks = self.node.services.hooks
+        for action in HANDLERS:
+            hooks.setdefault(action, []).append(count)
+            self._hooks.append((action, count))
+
+    def _remove_hooks(self) -> None:
+        hooks = self.node.services.hooks
+        for action, hook in self._hooks:
+            if hook in hooks.get(action, ()):
+                hooks[action].remove(hook)
+        self._hooks.clear()
+
+    async def _count_commands(self) -> None:
+        metrics = self.metrics
+        sub = self.node.events.subscribe("ocpp.command.")
+        try:
+            async for event in sub:
+                action = str(event.body.get("action", ""))
+                if event.subject == "ocpp.command.sent":
+                    metrics.inc("csms_ocpp_commands_sent_total", action=action)
+                elif event.subject == "ocpp.command.timeout":
+                    metrics.inc("csms_ocpp_command_results_total", action=action, outcome="timeout")
+                elif event.subject == "ocpp.command.response":
+                    error = event.body.get("error")
+                    if error is None:
+                        outcome = "responded"
+                    elif isinstance(error, dict):
+                        outcome = "callerror"
+                        metrics.inc("csms_ocpp_callerrors_total", code=str(error.get("code")))
+                    else:
+                        outcome = str(error)
+                    metrics.inc("csms_ocpp_command_results_total", action=action, outcome=outcome)
+                metrics.events_dropped = sub.dropped
+        finally:
+            self.node.events.unsubscribe(sub)

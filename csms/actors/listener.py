@@ -1,0 +1,159 @@
+"""The OCPP listener: accepts WebSocket connections and hands each to a new station actor.
+
+The transport authenticates (security profiles 1-3) against the stations table; the connection's
+own task then starts the station actor under the ``stations`` supervisor (replacing any actor
+of the same id) and keeps the socket open until that actor has closed it.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from typing import TYPE_CHECKING
+
+import trio
+
+from csms.actors.station import LinkClosed, initial_boot_state, station_spec
+from csms.runtime import Actor, ActorContext
+from csms.storage import stations
+from csms.transport import (
+    AuthResult,
+    ConnectionClosed,
+    OcppWebSocket,
+    OcppWebSocketServer,
+    SecurityProfile,
+    TlsFiles,
+    WebSocketSettings,
+    hash_password,
+    is_strong_password,
+    serve_ocpp_websocket,
+    verify_password,
+)
+
+if TYPE_CHECKING:
+    from csms.actors.node import Node
+
+log = logging.getLogger("csms.listener")
+
+
+class WebSocketLink:
+    """A transport connection seen as a station link.
+
+    ``close`` only records the close code and lets the connection's own task close the socket:
+    the actor never waits for a peer's close handshake (a half-dead peer would hold up the
+    station's replacement by the transport's close timeout).
+    """
+
+    def __init__(self, conn: OcppWebSocket) -> None:
+        self.conn = conn
+        self.station_id = conn.station_id
+        self.subprotocol = conn.subprotocol
+        self.closed = trio.Event()
+        self.close_code = 1000
+        self.close_reason = ""
+
+    async def receive_text(self) -> str:
+        try:
+            return await self.conn.receive_text()
+        except ConnectionClosed as exc:
+            raise LinkClosed(str(exc), exc.code) from None
+
+    async def send_text(self, text: str) -> None:
+        try:
+            await self.conn.send_text(text)
+        except ConnectionClosed as exc:
+            raise LinkClosed(str(exc), exc.code) from None
+
+    async def close(self, code: int = 1000, reason: str = "") -> None:
+        if not self.closed.is_set():
+            self.close_code, self.close_reason = code, reason
+            self.closed.set()
+
+
+class StationAuthenticator:
+    """Checks Basic-auth passwords against the stored salted hashes (constant-time compare)."""
+
+    def __init__(self, node: Node) -> None:
+        self.node = node
+
+    async def check(self, station_id: str, password: str | None) -> AuthResult:
+        found = await self.node.reads.run(stations.password_hash, station_id)
+        if found is None:
+            return await self._unknown(station_id, password)
+        stored, _profile = found
+        if password is None:  # profile 3: the client certificate already proved the identity
+            return AuthResult.OK
+        if stored is None or not verify_password(stored, password):
+            return AuthResult.BAD_PASSWORD
+        return AuthResult.OK
+
+    async def _unknown(self, station_id: str, password: str | None) -> AuthResult:
+        if not self.node.settings.ocpp.auto_register:
+            return AuthResult.UNKNOWN_STATION
+        if password is not None and not is_strong_password(password):
+            return AuthResult.BAD_PASSWORD
+        hashed = hash_password(password) if password is not None else None
+        await self.node.reads.run(
+            functools.partial(stations.create, password_hash=hashed), station_id
+        )
+        log.warning(
+            "station registered on first connection (auto_register is on)",
+            extra={"station": station_id},
+        )
+        return AuthResult.OK
+
+
+def websocket_settings(node: Node) -> WebSocketSettings:
+    ocpp = node.settings.ocpp
+    tls = None
+    if ocpp.security_profile >= 2:
+        assert ocpp.tls_cert is not None
+        assert ocpp.tls_key is not None
+        tls = TlsFiles(ocpp.tls_cert, ocpp.tls_key, ocpp.tls_ca)
+    return WebSocketSettings(
+        security_profile=SecurityProfile(ocpp.security_profile),
+        tls=tls,
+        path_prefix=ocpp.path_prefix,
+        subprotocols=ocpp.versions,
+        max_message_size=ocpp.max_message_size,
+        ping_interval=ocpp.ping_interval,
+        ping_timeout=ocpp.ping_timeout,
+        handshake_timeout=ocpp.handshake_timeout,
+        max_connections=ocpp.max_connections,
+    )
+
+
+class ListenerActor(Actor):
+    background_tasks = True
+
+    def __init__(self, node: Node) -> None:
+        self.node = node
+        self.server: OcppWebSocketServer | None = None
+
+    async def on_start(self, ctx: ActorContext) -> None:
+        node = self.node
+        self.server = await ctx.nursery.start(
+            functools.partial(
+                serve_ocpp_websocket,
+                self._connection,
+                settings=websocket_settings(node),
+                authenticator=StationAuthenticator(node),
+                host=node.settings.ocpp.host,
+                port=node.settings.ocpp.port,
+            )
+        )
+        node.ocpp_addresses = list(self.server.addresses)
+
+    async def _connection(self, conn: OcppWebSocket) -> None:
+        node = self.node
+        link = WebSocketLink(conn)
+        row = await node.reads.run(stations.get, conn.station_id)
+        spec = station_spec(
+            link,
+            node.services,
+            boot_state=initial_boot_state(row),
+            validate_outbound=node.validate_outbound,
+        )
+        await node.stations.start_child(spec, name=conn.station_id, replace=True)
+        await link.closed.wait()
+        await conn.close(link.close_code, link.close_reason)

@@ -1,0 +1,86 @@
+"""The ASGI application: every endpoint of the table, JSON errors for unknown paths and methods,
+and the OpenAPI document at ``/openapi.json``."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from csms.storage import tokens as token_repo
+
+from . import _audit, _devices, _health, _id_tokens, _stations, _transactions
+from ._auth import Authenticator
+from ._errors import ApiError, BadRequest, MethodNotAllowed, NotFound
+from ._metrics import Metrics
+from ._openapi import openapi_document
+from ._routing import ApiState, Call, Endpoint, asgi_endpoint, error_response, json_response
+
+if TYPE_CHECKING:
+    from csms.actors.node import Node
+
+__all__ = ["API_VERSION", "create_app", "endpoints"]
+
+API_VERSION = "1.0.0"
+
+
+async def _openapi(call: Call) -> Response:
+    return json_response(call.request.app.state.openapi)
+
+
+def endpoints() -> tuple[Endpoint, ...]:
+    """Every endpoint of the API, the OpenAPI document's own included."""
+    return (
+        *_stations.ENDPOINTS,
+        *_devices.ENDPOINTS,
+        *_transactions.ENDPOINTS,
+        *_audit.ENDPOINTS,
+        *_id_tokens.ENDPOINTS,
+        *_health.ENDPOINTS,
+        Endpoint("GET", "/openapi.json", _openapi, None, "This document", "health", response=None),
+    )
+
+
+def _lookup(node: Node) -> Any:
+    async def lookup(digest: str) -> tuple[str, str] | None:
+        row = await node.reads.run(token_repo.api_token_by_hash, digest)
+        if row is None:
+            return None
+        await node.reads.run(token_repo.touch_api_token, row.id)
+        return row.name, row.role
+
+    return lookup
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    error: ApiError
+    if exc.status_code == 404:
+        error = NotFound(f"no route {request.url.path}")
+    elif exc.status_code == 405:
+        error = MethodNotAllowed(f"{request.method} is not allowed on {request.url.path}")
+    else:
+        error = BadRequest(str(exc.detail))
+    return error_response(error)
+
+
+def create_app(
+    node: Node,
+    *,
+    admin_token: str | None = None,
+    metrics: Metrics | None = None,
+    token_cache_seconds: float = 5.0,
+) -> Starlette:
+    """The control API of ``node``; its ``ApiState`` is ``app.state.api``."""
+    auth = Authenticator(_lookup(node), admin_token=admin_token, cache_seconds=token_cache_seconds)
+    state = ApiState(node, auth, metrics)
+    table = endpoints()
+    routes = [Route(ep.path, asgi_endpoint(ep, state), methods=[ep.method]) for ep in table]
+    app = Starlette(routes=routes, exception_handlers={HTTPException: _http_error})
+    app.state.api = state
+    app.state.openapi = openapi_document(table, version=API_VERSION)
+    return app

@@ -1,0 +1,59 @@
+"""Liveness, readiness and Prometheus metrics."""
+
+from __future__ import annotations
+
+from starlette.responses import Response
+
+from ._auth import Role
+from ._metrics import render
+from ._routing import Call, Endpoint, json_response
+from .bodies import Health
+
+__all__ = ["ENDPOINTS"]
+
+
+async def healthz(call: Call) -> Response:
+    return json_response(Health("ok", {}))
+
+
+async def readyz(call: Call) -> Response:
+    node = call.node
+    checks = {
+        "database": node.persistence_status.ready,
+        "ocppListener": bool(node.ocpp_addresses),
+        "accepting": not call.state.stopping,
+    }
+    ready = all(checks.values())
+    return json_response(Health("ready" if ready else "not_ready", checks), 200 if ready else 503)
+
+
+async def metrics(call: Call) -> Response:
+    return Response(
+        render(call.node, call.state.metrics),
+        media_type="text/plain; version=0.0.4; charset=utf-8",
+    )
+
+
+ENDPOINTS = (
+    Endpoint("GET", "/healthz", healthz, None, "The process is alive", "health", response=Health),
+    Endpoint(
+        "GET",
+        "/readyz",
+        readyz,
+        None,
+        "Ready to serve: database reachable and OCPP listener up (503 otherwise)",
+        "health",
+        response=Health,
+        errors=(503,),
+    ),
+    Endpoint(
+        "GET",
+        "/metrics",
+        metrics,
+        Role.VIEWER,
+        "Prometheus metrics (text exposition format 0.0.4)",
+        "health",
+        response=None,
+        response_media="text/plain",
+    ),
+)

@@ -1,0 +1,203 @@
+"""Prometheus text exposition of the node's counters.
+
+Counters fed while the node runs (``Metrics``) and gauges read at scrape time (``render``):
+stations connected, OCPP messages received per action, commands per action and outcome,
+CALLERRORs per code, command latencies through the API, HTTP requests, mailbox depths,
+restarts and crashes per actor (stations summed), and the persistence counters.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING
+
+from csms.runtime import collect_stats
+
+if TYPE_CHECKING:
+    from csms.actors.node import Node
+
+__all__ = ["LATENCY_BUCKETS", "Histogram", "Metrics", "render"]
+
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+Labels = tuple[tuple[str, str], ...]
+
+
+class Histogram:
+    __slots__ = ("buckets", "count", "counts", "total")
+
+    def __init__(self, buckets: tuple[float, ...] = LATENCY_BUCKETS) -> None:
+        self.buckets = buckets
+        self.counts = [0] * (len(buckets) + 1)
+        self.count = 0
+        self.total = 0.0
+
+    def observe(self, value: float) -> None:
+        self.counts[bisect.bisect_left(self.buckets, value)] += 1
+        self.count += 1
+        self.total += value
+
+
+class Metrics:
+    """What the API and the event subscription count while the node runs."""
+
+    def __init__(self) -> None:
+        self.counters: dict[str, dict[Labels, float]] = defaultdict(lambda: defaultdict(float))
+        self.histograms: dict[str, dict[Labels, Histogram]] = defaultdict(dict)
+        self.events_dropped = 0
+
+    def inc(self, name: str, amount: float = 1, **labels: str) -> None:
+        self.counters[name][tuple(sorted(labels.items()))] += amount
+
+    def observe(self, name: str, value: float, **labels: str) -> None:
+        key = tuple(sorted(labels.items()))
+        histogram = self.histograms[name].get(key)
+        if histogram is None:
+            histogram = self.histograms[name][key] = Histogram()
+        histogram.observe(value)
+
+
+HELP = {
+    "csms_ocpp_messages_received_total": "OCPP messages received from stations and handled.",
+    "csms_ocpp_commands_sent_total": "CSMS-initiated calls sent to stations.",
+    "csms_ocpp_command_results_total": "Completed commands by outcome.",
+    "csms_ocpp_callerrors_total": "CALLERRORs stations answered commands with, by code.",
+    "csms_http_requests_total": "HTTP requests by route and status.",
+    "csms_api_command_duration_seconds": "Command round trips through the API, by action.",
+}
+
+
+def _labels(labels: Labels, extra: Iterable[tuple[str, str]] = ()) -> str:
+    pairs = [*labels, *extra]
+    if not pairs:
+        return ""
+    inner = ",".join(f'{k}="{_escape(v)}"' for k, v in pairs)
+    return "{" + inner + "}"
+
+
+def _escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+
+
+def _gauge(
+    lines: list[str], name: str, help: str, kind: str, values: Mapping[Labels, float]
+) -> None:
+    lines.append(f"# HELP {name} {help}")
+    lines.append(f"# TYPE {name} {kind}")
+    for labels, value in values.items():
+        lines.append(f"{name}{_labels(labels)} {_number(value)}")
+
+
+def _number(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else repr(float(value))
+
+
+def render(node: Node, metrics: Metrics) -> str:
+    lines: list[str] = []
+    _gauge(
+        lines,
+        "csms_stations_connected",
+        "Stations connected to this node.",
+        "gauge",
+        {(): len(node.stations.registry.names())},
+    )
+    for name, series in sorted(metrics.counters.items()):
+        _gauge(lines, name, HELP.get(name, name), "counter", dict(series))
+    for name, by_labels in sorted(metrics.histograms.items()):
+        lines.append(f"# HELP {name} {HELP.get(name, name)}")
+        lines.append(f"# TYPE {name} histogram")
+        for labels, hist in by_labels.items():
+            running = 0
+            for bound, count in zip(hist.buckets, hist.counts, strict=False):
+                running += count
+                lines.append(f"{name}_bucket{_labels(labels, [('le', repr(bound))])} {running}")
+            lines.append(f"{name}_bucket{_labels(labels, [('le', '+Inf')])} {hist.count}")
+            lines.append(f"{name}_sum{_labels(labels)} {hist.total!r}")
+            lines.append(f"{name}_count{_labels(labels)} {hist.count}")
+    _actor_metrics(lines, node)
+    _persistence_metrics(lines, node)
+    _gauge(
+        lines,
+        "csms_events_published_total",
+        "Events published on the node's bus.",
+        "counter",
+        {(): node.events.published},
+    )
+    _gauge(
+        lines,
+        "csms_metrics_events_dropped_total",
+        "Bus events the metrics subscription lost (it fell behind).",
+        "counter",
+        {(): metrics.events_dropped},
+    )
+    return "\n".join(lines) + "\n"
+
+
+def _actor_metrics(lines: list[str], node: Node) -> None:
+    depth: dict[Labels, float] = {}
+    high: dict[Labels, float] = {}
+    restarts: dict[Labels, float] = {}
+    crashes: dict[Labels, float] = {}
+    dropped: dict[Labels, float] = {}
+    station_depth_max = 0
+    for row in collect_stats(node.root):
+        if row.kind == "station":  # thousands of them: summed, plus the deepest mailbox
+            key: Labels = (("actor", "stations/*"),)
+            station_depth_max = max(station_depth_max, row.mailbox_depth)
+        else:
+            key = (("actor", row.path),)
+        depth[key] = depth.get(key, 0) + row.mailbox_depth
+        high[key] = max(high.get(key, 0), row.mailbox_high_water)
+        restarts[key] = restarts.get(key, 0) + row.restarts
+        crashes[key] = crashes.get(key, 0) + row.crashes
+        dropped[key] = dropped.get(key, 0) + row.dropped
+    _gauge(lines, "csms_actor_mailbox_depth", "Messages waiting in mailboxes.", "gauge", depth)
+    _gauge(
+        lines,
+        "csms_actor_mailbox_high_water",
+        "Deepest a mailbox has been.",
+        "gauge",
+        high,
+    )
+    _gauge(
+        lines,
+        "csms_station_mailbox_depth_max",
+        "Deepest station mailbox now.",
+        "gauge",
+        {(): station_depth_max},
+    )
+    _gauge(lines, "csms_actor_restarts_total", "Restarts by supervisors.", "counter", restarts)
+    _gauge(lines, "csms_actor_crashes_total", "Crashes seen by supervisors.", "counter", crashes)
+    _gauge(
+        lines, "csms_actor_dropped_total", "Messages dropped at full mailboxes.", "counter", dropped
+    )
+
+
+def _persistence_metrics(lines: list[str], node: Node) -> None:
+    status = node.persistence_status
+    rows = [
+        ("csms_persistence_ready", "1 while the database accepts writes.", "gauge", status.ready),
+        ("csms_persistence_buffered", "Records held, not yet committed.", "gauge", status.buffered),
+        (
+            "csms_persistence_committed_records_total",
+            "Records committed.",
+            "counter",
+            status.committed_records,
+        ),
+        (
+            "csms_persistence_committed_batches_total",
+            "Batches (transactions) committed; records / batches is the mean batch size.",
+            "counter",
+            status.committed_batches,
+        ),
+        (
+            "csms_persistence_rejected_writes_total",
+            "Writes the database refused.",
+            "counter",
+            status.rejected_writes,
+        ),
+        ("csms_persistence_retries_total", "Write retries.", "counter", status.retries),
+    ]
+    for name, help, kind, value in rows:
+        _gauge(lines, name, help, kind, {(): float(value)})

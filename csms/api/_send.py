@@ -1,0 +1,116 @@
+"""Sending a command to a station through its actor, and the HTTP errors its outcomes map to.
+
+The fast path touches no database: a connected station is found in the node's registry. Only a
+station that is not connected costs a lookup, to tell "unknown" (404) from "offline" (409).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+import trio
+
+from csms.actors.station import (
+    CommandNotAllowed,
+    CommandResult,
+    InvalidCommand,
+    SendCommand,
+    StationCallError,
+    StationDisconnected,
+    StationTimeout,
+)
+from csms.runtime import ActorCrashed, ActorRef, ActorStopped, AskTimeout
+from csms.storage import stations
+
+from ._errors import Conflict, GatewayTimeout, InvalidBody, NotFound, StationFailed
+from ._routing import Call
+from .bodies import STATION_ID_PATTERN
+
+__all__ = ["connected_station", "require_station", "send_command", "valid_station_id"]
+
+_STATION_ID = re.compile(STATION_ID_PATTERN)
+#: Beyond the response timeout: time a command may wait in the station's mailbox behind others.
+QUEUE_ALLOWANCE = 5.0
+
+
+def valid_station_id(station_id: str) -> bool:
+    return _STATION_ID.fullmatch(station_id) is not None
+
+
+async def require_station(call: Call, station_id: str) -> stations.StationRow:
+    """The registered station, or 404."""
+    row = None
+    if valid_station_id(station_id):
+        row = await call.node.reads.run(stations.get, station_id)
+    if row is None:
+        raise NotFound(f"no station {station_id!r}")
+    return row
+
+
+async def connected_station(call: Call, station_id: str) -> ActorRef:
+    """The actor of a station connected to this node; 404 if unknown, 409 if not connected."""
+    ref = call.node.stations.registry.lookup(station_id)
+    if ref is None:
+        await require_station(call, station_id)
+        raise Conflict(f"station {station_id!r} is not connected", code="station_disconnected")
+    return ref
+
+
+async def send_command(
+    call: Call, station_id: str, action: str, payload: Mapping[str, Any]
+) -> CommandResult:
+    ref = await connected_station(call, station_id)
+    state = call.state
+    timeout = call.node.settings.ocpp.response_timeout + QUEUE_ALLOWANCE
+    started = trio.current_time()
+    outcome = "error"
+    try:
+        with state.command_scope():
+            try:
+                result: CommandResult = await ref.ask(
+                    SendCommand(action, dict(payload), requested_by=call.requested_by),
+                    timeout=timeout,
+                )
+            except InvalidCommand as exc:
+                outcome = "invalid"
+                raise InvalidBody(str(exc), field=exc.field or "", code=exc.code) from None
+            except (CommandNotAllowed, StationDisconnected) as exc:
+                raise Conflict(str(exc), code=exc.code, commandId=exc.command_id) from None
+            except StationTimeout as exc:
+                outcome = "timeout"
+                raise GatewayTimeout(str(exc), code=exc.code, commandId=exc.command_id) from None
+            except StationCallError as exc:
+                outcome = "callerror"
+                raise StationFailed(
+                    str(exc),
+                    code=exc.code,
+                    commandId=exc.command_id,
+                    ocppCode=exc.ocpp_code,
+                    description=exc.description,
+                    details=dict(exc.details) or None,
+                ) from None
+            except AskTimeout:
+                outcome = "timeout"
+                raise GatewayTimeout(
+                    f"{station_id} did not answer {action} in time (commands queued before it)"
+                ) from None
+            except ActorStopped:
+                raise Conflict(
+                    f"station {station_id!r} disconnected", code="station_disconnected"
+                ) from None
+            except ActorCrashed:
+                raise StationFailed(
+                    f"the connection of {station_id!r} failed while sending {action}",
+                    code="station_failed",
+                ) from None
+        outcome = "ok"
+        return result
+    finally:
+        state.metrics.observe(
+            "csms_api_command_duration_seconds",
+            trio.current_time() - started,
+            action=action,
+            outcome=outcome,
+        )

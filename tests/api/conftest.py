@@ -1,0 +1,75 @@
+"""A whole node with the control API on free ports, an admin client, and charge points."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+
+from csms.actors.http_control import http_control_child
+from csms.actors.node import Node, open_node
+from csms.config import load_settings
+from csms.runtime import AsyncioThread
+
+ADMIN_TOKEN = "admin-bootstrap-token-for-tests-0123456789"
+PASSWORD = "api-test-password-0123"
+
+
+@contextlib.asynccontextmanager
+async def api_node(database_url: str, **overrides: Any) -> AsyncIterator[Node]:
+    settings = load_settings(
+        env={},
+        overrides={
+            "database.url": database_url,
+            "ocpp.host": "127.0.0.1",
+            "ocpp.port": 0,
+            "http.host": "127.0.0.1",
+            "http.port": 0,
+            **overrides,
+        },
+    )
+    async with open_node(
+        settings, extra_children=(http_control_child,), validate_outbound=True
+    ) as node:
+        yield node
+
+
+def base_url(node: Node) -> str:
+    host, port = node.http_addresses[0]
+    return f"http://{host}:{port}"
+
+
+def client(node: Node, token: str | None = ADMIN_TOKEN) -> httpx.AsyncClient:
+    headers = {"Authorization": f"Bearer {token}"} if token is not None else {}
+    return httpx.AsyncClient(base_url=base_url(node), headers=headers, timeout=30)
+
+
+@pytest.fixture
+def admin_env(monkeypatch: pytest.MonkeyPatch) -> str:
+    monkeypatch.setenv("CSMS_ADMIN_TOKEN", ADMIN_TOKEN)
+    return ADMIN_TOKEN
+
+
+@pytest.fixture
+async def node(database_url: str, admin_env: str) -> AsyncIterator[Node]:
+    async with api_node(database_url) as running:
+        yield running
+
+
+@pytest.fixture
+async def api(node: Node) -> AsyncIterator[httpx.AsyncClient]:
+    async with client(node) as c:
+        yield c
+
+
+@pytest.fixture
+async def bridge() -> AsyncIterator[AsyncioThread]:
+    thread = AsyncioThread(name="charge-points")
+    await thread.start()
+    try:
+        yield thread
+    finally:
+        await thread.stop()
