@@ -179,7 +179,8 @@ def _json_object(_: object, attribute: attrs.Attribute[Any], value: Mapping[str,
 
 @attrs.frozen
 class StationUpsert:
-    """Create a station or update the fields that are not None (BootNotification, registration)."""
+    """Create a station or update the fields that are not None (BootNotification, registration);
+    with ``create=False`` only an existing station is updated."""
 
     station_id: str = attrs.field(validator=_station_id)
     at: dt.datetime = attrs.field(validator=_aware)
@@ -196,6 +197,8 @@ class StationUpsert:
     modem_iccid: str | None = None
     modem_imsi: str | None = None
     boot_reason: str | None = None
+    #: False: only update an existing station (a boot never recreates a deleted one).
+    create: bool = True
 
 
 @attrs.frozen

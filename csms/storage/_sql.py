@@ -31,6 +31,24 @@ ON CONFLICT (id) DO UPDATE SET
     updated_at = now()
 """
 
+# A BootNotification only updates: a station deleted while its boot was in the write buffer
+# must stay deleted.
+UPDATE_STATION = """
+UPDATE stations AS s SET
+    ocpp_version = COALESCE(%(ocpp_version)s, s.ocpp_version),
+    vendor_name = COALESCE(%(vendor_name)s, s.vendor_name),
+    model = COALESCE(%(model)s, s.model),
+    serial_number = COALESCE(%(serial_number)s, s.serial_number),
+    firmware_version = COALESCE(%(firmware_version)s, s.firmware_version),
+    modem_iccid = COALESCE(%(modem_iccid)s, s.modem_iccid),
+    modem_imsi = COALESCE(%(modem_imsi)s, s.modem_imsi),
+    last_boot_at = CASE WHEN %(boot_reason)s::text IS NULL THEN s.last_boot_at ELSE %(at)s END,
+    last_boot_reason = COALESCE(%(boot_reason)s, s.last_boot_reason),
+    registration_status = COALESCE(%(registration_status)s, s.registration_status),
+    updated_at = now()
+WHERE id = %(station_id)s
+"""
+
 # A disconnect only clears presence if this node still holds the station: after a reconnect to
 # another node, the late disconnect from the old one must not erase the new presence.
 UPDATE_PRESENCE = """

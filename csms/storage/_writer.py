@@ -249,8 +249,17 @@ def _execute(sql: str, params: Any) -> Any:
     return write
 
 
+def _write_stations(cur: psycopg.Cursor[Any], items: list[StationUpsert]) -> None:
+    created = [attrs.asdict(i) for i in items if i.create]
+    updated = [attrs.asdict(i) for i in items if not i.create]
+    if created:
+        cur.executemany(_sql.UPSERT_STATION, created)
+    if updated:
+        cur.executemany(_sql.UPDATE_STATION, updated)
+
+
 _WRITERS: dict[type, Any] = {
-    StationUpsert: _execute(_sql.UPSERT_STATION, attrs.asdict),
+    StationUpsert: _write_stations,
     StationPresence: _execute(_sql.UPDATE_PRESENCE, attrs.asdict),
     EvseStatus: _execute(_sql.UPSERT_EVSE, attrs.asdict),
     CommandAudit: _execute(_sql.UPSERT_COMMAND, _sql.command_params),

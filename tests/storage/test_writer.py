@@ -177,3 +177,19 @@ def test_an_unreachable_database_is_a_transient_error(tmp_path):
     with pytest.raises(TransientError):
         writer.write(batch)
     assert not batch.settled
+
+
+def test_a_boot_update_never_recreates_a_deleted_station(writer, database_url):
+    """A BootNotification written after the station was deleted must not bring it back."""
+    write(writer, [station("CP1")])
+    with connect(database_url) as conn:
+        station_repo.delete(conn, "CP1")
+        conn.commit()
+    boot = StationUpsert("CP1", T0, vendor_name="Acme", boot_reason="PowerUp", create=False)
+    assert write(writer, [boot]) == [None]
+    write(writer, [station("CP2"), StationUpsert("CP2", T0, boot_reason="PowerUp", create=False)])
+    with connect(database_url) as conn:
+        assert station_repo.get(conn, "CP1") is None
+        row = station_repo.get(conn, "CP2")
+    assert row is not None
+    assert row.last_boot_reason == "PowerUp"

@@ -84,6 +84,7 @@ async def boot_notification(st: StationActor, request: Any, raw: dict[str, Any])
             modem_iccid=modem.iccid if modem is not None else None,
             modem_imsi=modem.imsi if modem is not None else None,
             boot_reason=str(request.reason),
+            create=False,
         )
     )
     st.services.events.publish(
