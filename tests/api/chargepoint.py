@@ -13,25 +13,22 @@ from typing import Any
 
 import websockets
 from ocpp.routing import on
-from ocpp.v201 import ChargePoint
 from ocpp.v201 import call as req
 from ocpp.v201 import call_result as res
 from websockets.asyncio.client import connect
 
 from csms.runtime import AsyncioThread
+from tests.interop.peer import Station201
 
 __all__ = ["Answering", "TestChargePoint", "connect_charge_point"]
 
 
-class Answering(ChargePoint):  # type: ignore[misc]
-    """Answers as a healthy station would. ``received`` lists (action, kwargs) in order."""
+class Answering(Station201):  # type: ignore[misc]
+    """Answers as a healthy station would (the interop peer's answers, with these changes);
+    ``received`` lists (action, kwargs) in order."""
 
-    received: list[tuple[str, dict[str, Any]]]
     hold_reset: asyncio.Event | None = None
     reset_seen: asyncio.Event | None = None
-
-    def _note(self, action: str, kw: dict[str, Any]) -> None:
-        self.received.append((action, kw))
 
     @on("RequestStartTransaction")
     async def on_start(self, **kw: Any) -> Any:
@@ -52,35 +49,10 @@ class Answering(ChargePoint):  # type: ignore[misc]
             await self.hold_reset.wait()
         return res.Reset(status="Scheduled" if kw.get("type") == "OnIdle" else "Accepted")
 
-    @on("TriggerMessage")
-    async def on_trigger(self, **kw: Any) -> Any:
-        self._note("TriggerMessage", kw)
-        return res.TriggerMessage(status="Accepted")
-
-    @on("UnlockConnector")
-    async def on_unlock(self, **kw: Any) -> Any:
-        self._note("UnlockConnector", kw)
-        return res.UnlockConnector(status="Unlocked")
-
-    @on("ChangeAvailability")
-    async def on_availability(self, **kw: Any) -> Any:
-        self._note("ChangeAvailability", kw)
-        return res.ChangeAvailability(status="Accepted")
-
-    @on("SetChargingProfile")
-    async def on_set_profile(self, **kw: Any) -> Any:
-        self._note("SetChargingProfile", kw)
-        return res.SetChargingProfile(status="Accepted")
-
     @on("ClearChargingProfile")
     async def on_clear_profile(self, **kw: Any) -> Any:
         self._note("ClearChargingProfile", kw)
         return res.ClearChargingProfile(status="Unknown")
-
-    @on("GetChargingProfiles")
-    async def on_get_profiles(self, **kw: Any) -> Any:
-        self._note("GetChargingProfiles", kw)
-        return res.GetChargingProfiles(status="NoProfiles")
 
     @on("GetVariables")
     async def on_get_variables(self, get_variable_data: list[dict[str, Any]], **kw: Any) -> Any:
@@ -110,11 +82,6 @@ class Answering(ChargePoint):  # type: ignore[misc]
                 for d in set_variable_data
             ]
         )
-
-    @on("GetBaseReport")
-    async def on_base_report(self, **kw: Any) -> Any:
-        self._note("GetBaseReport", kw)
-        return res.GetBaseReport(status="Accepted")
 
 
 class TestChargePoint:

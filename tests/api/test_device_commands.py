@@ -211,8 +211,8 @@ async def test_callerror_of_the_station_is_502_with_its_code(
     node: Node, api: httpx.AsyncClient, bridge: AsyncioThread
 ) -> None:
     cp = await connected_station(node, api, bridge)
-    # the charge point has no handler for ClearCache: the ocpp package answers NotImplemented
-    r = await api.post(f"/api/v1/devices/{STATION}/ocpp/ClearCache", json={})
+    # the charge point has no SetMonitoringLevel handler: the ocpp package answers NotImplemented
+    r = await api.post(f"/api/v1/devices/{STATION}/ocpp/SetMonitoringLevel", json={"severity": 5})
     assert r.status_code == 502, r.text
     error = r.json()["error"]
     assert error["code"] == "station_error"
