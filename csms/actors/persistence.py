@@ -38,6 +38,7 @@ from csms.runtime import (
     AskTimeout,
     ChildSpec,
     Rejected,
+    Reply,
     WorkerThreads,
 )
 from csms.storage import Batch, BatchWriter, Connection, ConnectionPool, TransientError
@@ -48,7 +49,6 @@ __all__ = [
     "PersistenceStatus",
     "ReadPool",
     "Write",
-    "WriteReceipt",
     "persistence_spec",
     "store",
     "submit",
@@ -101,35 +101,10 @@ class PersistenceStatus:
             await self._changed.wait()
 
 
-class WriteReceipt:
-    """Completes when the records of one ``Write`` are committed, or refused."""
-
-    __slots__ = ("_done", "_error")
-
-    def __init__(self) -> None:
-        self._done = trio.Event()
-        self._error: BaseException | None = None
-
-    def _finish(self, error: BaseException | None) -> None:
-        if not self._done.is_set():
-            self._error = error
-            self._done.set()
-
-    @property
-    def done(self) -> bool:
-        return self._done.is_set()
-
-    async def wait(self) -> None:
-        """Return once committed; raise ``Rejected`` (refused) or ``ActorStopped`` (not stored)."""
-        await self._done.wait()
-        if self._error is not None:
-            raise self._error
-
-
 @attrs.frozen
 class Write:
-    """Records stored together: all of them or none. As an ``ask`` it is answered with a
-    ``WriteReceipt`` as soon as the records are buffered."""
+    """Records stored together: all of them or none. As an ``ask`` it is answered (a deferred
+    reply) when the batch holding them is committed, or with ``Rejected`` if it was refused."""
 
     records: tuple[Record, ...]
     receipt: bool = True
@@ -142,12 +117,10 @@ async def store(ref: ActorRef, *records: Record, timeout: float = math.inf) -> N
     before storing them, ``AskTimeout`` (a ``TimeoutError``) after ``timeout`` seconds. After a
     timeout the records may still be stored later; every record kind is safe to send again.
     """
-    with trio.move_on_after(timeout) as scope:
-        receipt: WriteReceipt = await ref.ask(Write(records), timeout=math.inf)
-        await receipt.wait()
-        return
-    assert scope.cancelled_caught
-    raise AskTimeout(f"records not stored within {timeout} s")
+    try:
+        await ref.ask(Write(records), timeout=timeout)
+    except AskTimeout:
+        raise AskTimeout(f"records not stored within {timeout} s") from None
 
 
 async def submit(ref: ActorRef, *records: Record) -> None:
@@ -192,16 +165,18 @@ class PersistenceActor(Actor):
         self._threads = threads
         self._writer = BatchWriter(settings.database_url, connect_timeout=settings.connect_timeout)
         # (records, receipt) per write, in arrival order; the in-flight batch is out of it
-        self._buffer: deque[tuple[tuple[Record, ...], WriteReceipt | None]] = deque()
+        self._buffer: deque[tuple[tuple[Record, ...], Reply | None]] = deque()
         self._buffered_records = 0  # in _buffer only
         self._held = 0  # in _buffer and in flight
         self._oldest_at = math.inf
         self._has_data = trio.Event()
         self._full = trio.Event()
         self._space = trio.Event()
-        self._in_flight: tuple[Batch, list[WriteReceipt | None]] | None = None
+        self._in_flight: tuple[Batch, list[Reply | None]] | None = None
+        self._ctx: ActorContext | None = None
 
     async def on_start(self, ctx: ActorContext) -> None:
+        self._ctx = ctx
         self.status.buffered = 0
         ctx.nursery.start_soon(self._flush_loop)
 
@@ -210,7 +185,8 @@ class PersistenceActor(Actor):
             raise Rejected(f"persistence does not handle {type(message).__name__}")
         while self._held >= self.settings.max_buffered:
             await self._space.wait()
-        receipt = WriteReceipt() if message.receipt else None
+        assert self._ctx is not None
+        receipt = self._ctx.defer_reply() if message.receipt else None
         self._buffer.append((message.records, receipt))
         n = len(message.records)
         self._buffered_records += n
@@ -221,7 +197,7 @@ class PersistenceActor(Actor):
             self._has_data.set()
         if self._buffered_records >= self.settings.batch_size:
             self._full.set()
-        return receipt
+        return None
 
     async def on_stop(self, reason: BaseException | None) -> None:
         try:
@@ -253,9 +229,9 @@ class PersistenceActor(Actor):
                     await self._full.wait()
             await self._flush(*self._take_batch())
 
-    def _take_batch(self) -> tuple[Batch, list[WriteReceipt | None]]:
+    def _take_batch(self) -> tuple[Batch, list[Reply | None]]:
         groups: list[tuple[Record, ...]] = []
-        receipts: list[WriteReceipt | None] = []
+        receipts: list[Reply | None] = []
         size = 0
         limit = self.settings.batch_size
         while self._buffer and (size == 0 or size + len(self._buffer[0][0]) <= limit):
@@ -276,7 +252,7 @@ class PersistenceActor(Actor):
         self._in_flight = (batch, receipts)
         return batch, receipts
 
-    async def _flush(self, batch: Batch, receipts: list[WriteReceipt | None]) -> None:
+    async def _flush(self, batch: Batch, receipts: list[Reply | None]) -> None:
         """Write until settled. Runs to completion even when cancelled mid-write (the worker
         thread is waited for), and whatever settled is acknowledged in ``finally``."""
         try:
@@ -314,7 +290,7 @@ class PersistenceActor(Actor):
         self.status.retries += 1
         self.status.last_error = str(exc)
 
-    def _settle(self, batch: Batch, receipts: list[WriteReceipt | None]) -> None:
+    def _settle(self, batch: Batch, receipts: list[Reply | None]) -> None:
         assert batch.results is not None
         if self._in_flight is not None and self._in_flight[0] is batch:
             self._in_flight = None
@@ -323,7 +299,7 @@ class PersistenceActor(Actor):
             if error is None:
                 stored += len(records)
                 if receipt is not None:
-                    receipt._finish(None)
+                    receipt.resolve(None)
                 continue
             self.status.rejected_writes += 1
             log.error(
@@ -333,7 +309,7 @@ class PersistenceActor(Actor):
             rejected = Rejected(f"the database refused the records: {error}")
             rejected.__cause__ = error
             if receipt is not None:
-                receipt._finish(rejected)
+                receipt.fail(rejected)
         if batch.groups:
             self.status.committed_batches += 1
         self.status.committed_records += stored
@@ -348,7 +324,7 @@ class PersistenceActor(Actor):
 
     def _abandon_all(self) -> None:
         """Whatever could not be stored before the deadline: tell the writers, never pretend."""
-        leftover: list[tuple[Sequence[Record], WriteReceipt | None]] = list(self._buffer)
+        leftover: list[tuple[Sequence[Record], Reply | None]] = list(self._buffer)
         if self._in_flight is not None:
             batch, receipts = self._in_flight
             leftover.extend(zip(batch.groups, receipts, strict=True))
@@ -359,7 +335,7 @@ class PersistenceActor(Actor):
         for records, receipt in leftover:
             lost += len(records)
             if receipt is not None:
-                receipt._finish(ActorStopped("persistence stopped before storing the records"))
+                receipt.fail(ActorStopped("persistence stopped before storing the records"))
         if lost:
             log.error("persistence stopped with records not stored", extra={"records": lost})
         self._release(lost)

@@ -3,7 +3,7 @@
 It knows nothing about OCPP. See ``_exceptions`` for the exception hierarchy.
 """
 
-from ._actor import Actor, ActorContext
+from ._actor import Actor, ActorContext, Reply
 from ._bridges import AsyncioThread, WorkerThreads
 from ._child import ChildSpec
 from ._dynamic import DynamicSupervisor, Registry
@@ -40,6 +40,7 @@ __all__ = [
     "NameTaken",
     "Registry",
     "Rejected",
+    "Reply",
     "RestartIntensity",
     "RestartIntensityExceeded",
     "RestartType",

@@ -16,16 +16,39 @@ from ._ref import ActorRef, Ask, ReplySlot
 log = logging.getLogger("csms.runtime")
 
 
+class Reply:
+    """The answer to an ``ask``, given later (see ``ActorContext.defer_reply``)."""
+
+    __slots__ = ("_outstanding", "_slot")
+
+    def __init__(self, slot: ReplySlot, outstanding: set[Reply]) -> None:
+        self._slot = slot
+        self._outstanding = outstanding
+        outstanding.add(self)
+
+    @property
+    def done(self) -> bool:
+        return self._slot.delivered
+
+    def resolve(self, value: Any = None) -> None:
+        self._outstanding.discard(self)
+        self._slot.deliver(outcome.Value(value))
+
+    def fail(self, error: BaseException) -> None:
+        self._outstanding.discard(self)
+        self._slot.deliver(outcome.Error(error))
+
+
 class ActorContext:
     """What an incarnation knows about itself: its address and, for actors that declare
     ``background_tasks = True``, a nursery whose tasks live and die with the incarnation."""
 
-    __slots__ = ("_mailbox", "_nursery", "ref")
+    __slots__ = ("_cell", "_nursery", "ref")
 
-    def __init__(self, ref: ActorRef, nursery: trio.Nursery | None, mailbox: Mailbox) -> None:
-        self.ref = ref
+    def __init__(self, cell: ActorCell, nursery: trio.Nursery | None) -> None:
+        self.ref = cell.ref
         self._nursery = nursery
-        self._mailbox = mailbox
+        self._cell = cell
 
     @property
     def nursery(self) -> trio.Nursery:
@@ -38,7 +61,14 @@ class ActorContext:
 
     def stop(self) -> None:
         """Stop after the current message: a normal exit (a transient child stays down)."""
-        self._mailbox.request_stop(drain=False)
+        self._cell.mailbox.request_stop(drain=False)
+
+    def defer_reply(self) -> Reply:
+        """Answer the ask being handled later, with the returned ``Reply`` (``receive``'s return
+        value is then ignored). Lets an actor take the next message while this one completes,
+        e.g. acknowledging a write at COMMIT. Replies still open when the incarnation ends are
+        failed with ``ActorStopped`` (or ``ActorCrashed``), so no asker waits for ever."""
+        return self._cell.defer()
 
 
 class Actor:
@@ -66,12 +96,13 @@ class Actor:
         ``reason`` is None after a graceful stop, else the crash or cancellation."""
 
 
-def _crash_reply(ref: ActorRef, exc: BaseException) -> outcome.Error:
-    if _is_cancellation(exc):
-        return outcome.Error(ActorStopped(f"{ref.kind}:{ref.id} stopped before answering"))
-    crashed = ActorCrashed(f"{ref.kind}:{ref.id} crashed: {exc!r}")
-    crashed.__cause__ = exc
-    return outcome.Error(crashed)
+def _unanswered(ref: ActorRef, reason: BaseException | None) -> BaseException:
+    """What an asker gets when the incarnation ended before answering."""
+    if reason is None or _is_cancellation(reason):
+        return ActorStopped(f"{ref.kind}:{ref.id} stopped before answering")
+    crashed = ActorCrashed(f"{ref.kind}:{ref.id} crashed: {reason!r}")
+    crashed.__cause__ = reason
+    return crashed
 
 
 def _is_cancellation(exc: BaseException) -> bool:
@@ -102,7 +133,7 @@ def fail_leftover(ref: ActorRef, items: list[Any]) -> None:
 class ActorCell:
     """Owns an actor's mailbox and ref for the life of its child spec, and runs its incarnations."""
 
-    __slots__ = ("_in_flight", "factory", "mailbox", "ref", "shutdown_timeout")
+    __slots__ = ("_deferred", "_in_flight", "factory", "mailbox", "ref", "shutdown_timeout")
 
     def __init__(
         self,
@@ -118,6 +149,14 @@ class ActorCell:
         self.factory = factory
         self.shutdown_timeout = shutdown_timeout
         self._in_flight: ReplySlot | None = None
+        self._deferred: set[Reply] = set()
+
+    def defer(self) -> Reply:
+        slot = self._in_flight
+        if slot is None:
+            raise RuntimeError("defer_reply() is only possible while handling an ask")
+        self._in_flight = None  # the message loop will not answer it
+        return Reply(slot, self._deferred)
 
     def request_stop(self, *, final: bool) -> None:
         self.mailbox.request_stop(drain=final)
@@ -135,18 +174,18 @@ class ActorCell:
         try:
             if actor.background_tasks:
                 async with trio.open_nursery() as nursery:
-                    await actor.on_start(ActorContext(self.ref, nursery, self.mailbox))
+                    await actor.on_start(ActorContext(self, nursery))
                     task_status.started()
                     await self._loop(actor)
                     nursery.cancel_scope.cancel()
             else:
-                await actor.on_start(ActorContext(self.ref, None, self.mailbox))
+                await actor.on_start(ActorContext(self, None))
                 task_status.started()
                 await self._loop(actor)
         except BaseException as exc:
             reason = unwrap(exc)
             if self._in_flight is not None:
-                self._in_flight.deliver(_crash_reply(self.ref, reason))
+                self._in_flight.deliver(outcome.Error(_unanswered(self.ref, reason)))
             raise
         finally:
             self._in_flight = None
@@ -163,6 +202,8 @@ class ActorCell:
                     "on_stop cut short by the shutdown timeout",
                     extra={"actor": f"{self.ref.kind}:{self.ref.id}"},
                 )
+            for pending in list(self._deferred):
+                pending.fail(_unanswered(self.ref, reason))
 
     async def _loop(self, actor: Actor) -> None:
         get = self.mailbox.get
@@ -187,5 +228,6 @@ class ActorCell:
             except Rejected as exc:
                 reply.deliver(outcome.Error(exc))
             else:
-                reply.deliver(outcome.Value(result))
+                if self._in_flight is not None:  # None: the actor deferred its reply
+                    reply.deliver(outcome.Value(result))
             self._in_flight = None

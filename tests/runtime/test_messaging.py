@@ -7,12 +7,15 @@ import trio
 import trio.testing
 
 from csms.runtime import (
+    Actor,
+    ActorContext,
     ActorCrashed,
     ActorStopped,
     AskTimeout,
     ChildSpec,
     MailboxFull,
     Rejected,
+    Reply,
     RestartType,
     Strategy,
     Supervisor,
@@ -209,4 +212,84 @@ async def test_rejected_tell_is_logged_not_a_crash(clock, journal, caplog):
         assert await ref.ask("fine", timeout=1) == "fine"
         assert ref.generation == 1
         assert any(r.message == "message rejected" for r in caplog.records)
+        await sup.stop()
+
+
+class Committer(Actor):
+    """Defers each ask until told to ``commit``; ``crash`` crashes it with replies open."""
+
+    def __init__(self) -> None:
+        self.open: list[Reply] = []
+        self.ctx: ActorContext | None = None
+
+    async def on_start(self, ctx: ActorContext) -> None:
+        self.ctx = ctx
+
+    async def receive(self, message: object) -> object:
+        assert self.ctx is not None
+        if message == "commit":
+            for n, reply in enumerate(self.open):
+                reply.resolve(f"committed {n}")
+            self.open.clear()
+            return None
+        if message == "crash":
+            raise RuntimeError("lost the database")
+        self.open.append(self.ctx.defer_reply())
+        return "ignored: the reply was deferred"
+
+
+def committer(restart: RestartType = RestartType.PERMANENT) -> Supervisor:
+    spec = ChildSpec.actor("c", Committer, restart=restart)
+    return Supervisor(Strategy.ONE_FOR_ONE, [spec], name="root")
+
+
+async def test_deferred_replies_are_given_later_while_other_messages_flow(clock):
+    sup = committer()
+    answers: list[object] = []
+    async with trio.open_nursery() as nursery:
+        await nursery.start(sup.run)
+        ref = sup.ref("c")
+
+        async def ask(n: int) -> None:
+            answers.append(await ref.ask(f"write {n}", timeout=10))
+
+        async with trio.open_nursery() as askers:
+            for n in range(3):
+                askers.start_soon(ask, n)
+            await trio.testing.wait_all_tasks_blocked()
+            assert answers == []  # all three were taken, none answered yet
+            await ref.tell("commit")
+        assert sorted(answers) == ["committed 0", "committed 1", "committed 2"]
+        await sup.stop()
+
+
+async def test_deferred_replies_fail_when_the_actor_crashes_or_stops(clock):
+    sup = committer(restart=RestartType.TEMPORARY)
+    errors: list[type[BaseException]] = []
+    async with trio.open_nursery() as nursery:
+        await nursery.start(sup.run)
+        ref = sup.ref("c")
+
+        async def ask() -> None:
+            try:
+                await ref.ask("write", timeout=10)
+            except (ActorCrashed, ActorStopped) as exc:
+                errors.append(type(exc))
+
+        async with trio.open_nursery() as askers:
+            askers.start_soon(ask)
+            await trio.testing.wait_all_tasks_blocked()
+            await ref.tell("crash")
+        assert errors == [ActorCrashed]
+        await sup.stop()
+
+
+async def test_defer_reply_outside_an_ask_is_a_programming_error(clock):
+    sup = committer(restart=RestartType.TEMPORARY)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(sup.run)
+        ref = sup.ref("c")
+        await ref.tell("a tell cannot be deferred")
+        await trio.testing.wait_all_tasks_blocked()
+        assert not ref.alive  # the RuntimeError crashed it
         await sup.stop()

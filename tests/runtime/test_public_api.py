@@ -32,6 +32,7 @@ def test_public_names_are_pinned():
         "NameTaken",
         "Registry",
         "Rejected",
+        "Reply",
         "RestartIntensity",
         "RestartIntensityExceeded",
         "RestartType",
