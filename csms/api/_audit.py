@@ -12,7 +12,7 @@ from csms.storage import commands
 
 from ._auth import Role
 from ._errors import NotFound
-from ._queries import decode_cursor, encode_cursor, list_commands
+from ._queries import command_key, decode_cursor, encode_cursor
 from ._routing import Call, Endpoint, Param, json_response
 from .bodies import STATION_ID_PATTERN, Command, CommandPage
 
@@ -44,14 +44,14 @@ async def list_all(call: Call) -> Response:
     q = call.query
     limit = q["limit"]
     fetch = functools.partial(
-        list_commands,
+        commands.list_commands,
         station_id=q["stationId"],
         action=q["action"],
         status=q["status"],
         requested_by=q["requestedBy"],
         since=q["since"],
         until=q["until"],
-        after=decode_cursor(q["cursor"], 2),
+        after=command_key(decode_cursor(q["cursor"], 2)),
         limit=limit + 1,
     )
     rows = await call.node.reads.run(fetch)

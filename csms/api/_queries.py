@@ -9,24 +9,10 @@ import uuid
 from typing import Any
 
 import orjson
-from psycopg.rows import class_row
-
-from csms.storage import Connection
-from csms.storage.commands import CommandRow
-from csms.storage.transactions import TransactionRow
 
 from ._errors import InvalidBody
 
-__all__ = ["decode_cursor", "encode_cursor", "list_commands", "list_transactions"]
-
-_TX_COLUMNS = (
-    "station_id, transaction_id, state, evse_id, connector_id, id_token, id_token_type,"
-    " charging_state, started_at, ended_at, stopped_reason, last_seq_no"
-)
-_COMMAND_COLUMNS = (
-    "id, station_id, action, requested_by, node_id, message_id, payload, status, response,"
-    " error_code, error_description, requested_at, sent_at, completed_at"
-)
+__all__ = ["command_key", "decode_cursor", "encode_cursor", "transaction_key"]
 
 
 def encode_cursor(*key: Any) -> str:
@@ -58,86 +44,17 @@ def _timestamp(value: str) -> dt.datetime:
     return parsed
 
 
-def list_transactions(
-    conn: Connection,
-    *,
-    station_id: str | None,
-    active: bool | None,
-    since: dt.datetime | None,
-    until: dt.datetime | None,
-    after: list[str] | None,
-    limit: int,
-) -> list[TransactionRow]:
-    """Newest first; ``after`` is the (started_at, station_id, transaction_id) of the last row
-    of the previous page."""
-    key: tuple[Any, ...] = (None, None, None)
-    if after is not None:
-        key = (_timestamp(after[0]), after[1], after[2])
-    with conn.cursor(row_factory=class_row(TransactionRow)) as cur:
-        cur.execute(
-            f"SELECT {_TX_COLUMNS} FROM transactions"
-            " WHERE (%(station)s::text IS NULL OR station_id = %(station)s)"
-            " AND (%(active)s::boolean IS NULL OR (state = 'Active') = %(active)s)"
-            " AND (%(since)s::timestamptz IS NULL OR started_at >= %(since)s)"
-            " AND (%(until)s::timestamptz IS NULL OR started_at < %(until)s)"
-            " AND (%(k0)s::timestamptz IS NULL OR (started_at, station_id, transaction_id)"
-            "      < (%(k0)s, %(k1)s::text, %(k2)s::text))"
-            " ORDER BY started_at DESC, station_id DESC, transaction_id DESC LIMIT %(limit)s",
-            {
-                "station": station_id,
-                "active": active,
-                "since": since,
-                "until": until,
-                "k0": key[0],
-                "k1": key[1],
-                "k2": key[2],
-                "limit": limit,
-            },
-        )
-        return cur.fetchall()
+def transaction_key(after: list[str] | None) -> tuple[dt.datetime, str, str] | None:
+    """The storage page key of a decoded transactions cursor."""
+    return None if after is None else (_timestamp(after[0]), after[1], after[2])
 
 
-def list_commands(
-    conn: Connection,
-    *,
-    station_id: str | None,
-    action: str | None,
-    status: str | None,
-    requested_by: str | None,
-    since: dt.datetime | None,
-    until: dt.datetime | None,
-    after: list[str] | None,
-    limit: int,
-) -> list[CommandRow]:
-    """Newest first; ``after`` is the (requested_at, id) of the last row of the previous page."""
-    key: tuple[Any, ...] = (None, None)
-    if after is not None:
-        try:
-            command_id = uuid.UUID(after[1])
-        except ValueError:
-            raise InvalidBody("not a cursor this API gave out", field="cursor") from None
-        key = (_timestamp(after[0]), command_id)
-    with conn.cursor(row_factory=class_row(CommandRow)) as cur:
-        cur.execute(
-            f"SELECT {_COMMAND_COLUMNS} FROM commands"
-            " WHERE (%(station)s::text IS NULL OR station_id = %(station)s)"
-            " AND (%(action)s::text IS NULL OR action = %(action)s)"
-            " AND (%(status)s::text IS NULL OR status = %(status)s)"
-            " AND (%(by)s::text IS NULL OR requested_by = %(by)s)"
-            " AND (%(since)s::timestamptz IS NULL OR requested_at >= %(since)s)"
-            " AND (%(until)s::timestamptz IS NULL OR requested_at < %(until)s)"
-            " AND (%(k0)s::timestamptz IS NULL OR (requested_at, id) < (%(k0)s, %(k1)s::uuid))"
-            " ORDER BY requested_at DESC, id DESC LIMIT %(limit)s",
-            {
-                "station": station_id,
-                "action": action,
-                "status": status,
-                "by": requested_by,
-                "since": since,
-                "until": until,
-                "k0": key[0],
-                "k1": key[1],
-                "limit": limit,
-            },
-        )
-        return cur.fetchall()
+def command_key(after: list[str] | None) -> tuple[dt.datetime, uuid.UUID] | None:
+    """The storage page key of a decoded commands cursor."""
+    if after is None:
+        return None
+    try:
+        command_id = uuid.UUID(after[1])
+    except ValueError:
+        raise InvalidBody("not a cursor this API gave out", field="cursor") from None
+    return _timestamp(after[0]), command_id

@@ -12,7 +12,7 @@ from csms.storage import Connection, transactions
 
 from ._auth import Role
 from ._errors import NotFound
-from ._queries import decode_cursor, encode_cursor, list_transactions
+from ._queries import decode_cursor, encode_cursor, transaction_key
 from ._routing import Call, Endpoint, Param, json_response
 from ._send import valid_station_id
 from .bodies import (
@@ -48,12 +48,12 @@ async def list_all(call: Call) -> Response:
     q = call.query
     limit = q["limit"]
     fetch = functools.partial(
-        list_transactions,
+        transactions.list_transactions,
         station_id=q["stationId"],
         active=q["active"],
         since=q["since"],
         until=q["until"],
-        after=decode_cursor(q["cursor"], 3),
+        after=transaction_key(decode_cursor(q["cursor"], 3)),
         limit=limit + 1,
     )
     rows = await call.node.reads.run(fetch)

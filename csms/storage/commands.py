@@ -57,6 +57,46 @@ def list_for_station(
         return cur.fetchall()
 
 
+def list_commands(
+    conn: Connection,
+    *,
+    station_id: str | None = None,
+    action: str | None = None,
+    status: str | None = None,
+    requested_by: str | None = None,
+    since: dt.datetime | None = None,
+    until: dt.datetime | None = None,
+    after: tuple[dt.datetime, uuid.UUID] | None = None,
+    limit: int = 100,
+) -> list[CommandRow]:
+    """Newest first; ``after`` is the (requested_at, id) of the last row of the previous page."""
+    k0, k1 = after if after is not None else (None, None)
+    with conn.cursor(row_factory=class_row(CommandRow)) as cur:
+        cur.execute(
+            f"SELECT {_COLUMNS} FROM commands"
+            " WHERE (%(station)s::text IS NULL OR station_id = %(station)s)"
+            " AND (%(action)s::text IS NULL OR action = %(action)s)"
+            " AND (%(status)s::text IS NULL OR status = %(status)s)"
+            " AND (%(by)s::text IS NULL OR requested_by = %(by)s)"
+            " AND (%(since)s::timestamptz IS NULL OR requested_at >= %(since)s)"
+            " AND (%(until)s::timestamptz IS NULL OR requested_at < %(until)s)"
+            " AND (%(k0)s::timestamptz IS NULL OR (requested_at, id) < (%(k0)s, %(k1)s::uuid))"
+            " ORDER BY requested_at DESC, id DESC LIMIT %(limit)s",
+            {
+                "station": station_id,
+                "action": action,
+                "status": status,
+                "by": requested_by,
+                "since": since,
+                "until": until,
+                "k0": k0,
+                "k1": k1,
+                "limit": limit,
+            },
+        )
+        return cur.fetchall()
+
+
 def open_commands(conn: Connection, *, older_than: dt.datetime) -> list[CommandRow]:
     """Commands still pending or sent that were requested before ``older_than`` (left behind
     by a node that died; the scheduler marks them failed)."""

@@ -99,9 +99,12 @@ def list_transactions(
     active: bool | None = None,
     since: dt.datetime | None = None,
     until: dt.datetime | None = None,
+    after: tuple[dt.datetime, str, str] | None = None,
     limit: int = 100,
 ) -> list[TransactionRow]:
-    """Newest first, filtered by station, state and start time."""
+    """Newest first, filtered by station, state and start time; ``after`` is the
+    (started_at, station_id, transaction_id) of the last row of the previous page."""
+    k0, k1, k2 = after if after is not None else (None, None, None)
     with conn.cursor(row_factory=class_row(TransactionRow)) as cur:
         cur.execute(
             f"SELECT {_TX_COLUMNS} FROM transactions"
@@ -109,12 +112,17 @@ def list_transactions(
             " AND (%(active)s::boolean IS NULL OR (state = 'Active') = %(active)s)"
             " AND (%(since)s::timestamptz IS NULL OR started_at >= %(since)s)"
             " AND (%(until)s::timestamptz IS NULL OR started_at < %(until)s)"
-            " ORDER BY started_at DESC LIMIT %(limit)s",
+            " AND (%(k0)s::timestamptz IS NULL OR (started_at, station_id, transaction_id)"
+            "      < (%(k0)s, %(k1)s::text, %(k2)s::text))"
+            " ORDER BY started_at DESC, station_id DESC, transaction_id DESC LIMIT %(limit)s",
             {
                 "station": station_id,
                 "active": active,
                 "since": since,
                 "until": until,
+                "k0": k0,
+                "k1": k1,
+                "k2": k2,
                 "limit": limit,
             },
         )

@@ -71,7 +71,7 @@ async def test_authenticator_caches_for_a_bounded_time(
     assert (await auth.authenticate("Bearer tok")).name == "alice"
     del live[digest]  # revoked
     assert (await auth.authenticate("bearer tok")).name == "alice"  # still cached
-    await trio.sleep(5.1)
+    await trio.sleep(5.1)  # virtual time (MockClock): past the 5 s cache
     with pytest.raises(Unauthorized):
         await auth.authenticate("Bearer tok")
     assert len(lookups) == 2

@@ -46,7 +46,7 @@ async def test_a_peer_that_answers_pings_stays_connected(autojump_clock):
             additional_headers=basic("CS001"),
             ping_interval=None,  # the client only answers the server's pings
         ) as ws:
-            await trio.sleep(200)  # ten ping rounds
+            await trio.sleep(200)  # ten ping rounds of virtual time (MockClock)
             await ws.send("still here")
             assert await ws.recv() == "still here"
         assert recorder.closed[0].code == 1000
