@@ -53,6 +53,10 @@ def _parser() -> argparse.ArgumentParser:
     create.add_argument("--name", required=True, help="a name to revoke it by")
     revoke = token_commands.add_parser("revoke", parents=[common], help="revoke a token")
     revoke.add_argument("name")
+
+    from csms.simulator.cli import add_commands
+
+    add_commands(commands, common)
     return parser
 
 
@@ -183,6 +187,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"csms: configuration error: {exc}", file=sys.stderr)
         return 2
     logs.configure(settings.log.level, json=settings.log.json)
+    if args.command in ("simulate", "loadtest"):
+        from csms.simulator.cli import run
+
+        return run(args)
     if args.command == "serve":
         from csms.actors.node import serve
 

@@ -1,0 +1,293 @@
+"""How the simulated charge point answers each CSMS command (pure): the response payload and
+the effects the actor carries out afterwards (messages to send, a reboot, a firmware update).
+
+Commands the simulator does not act on still get a valid answer: the smallest payload the
+official response schema allows, with status ``Accepted`` where there is one.
+"""
+
+from __future__ import annotations
+
+import datetime
+import functools
+import json
+from collections.abc import Callable
+from importlib import resources
+from typing import Any, Final
+
+import attrs
+
+from csms.protocol import Version
+
+from ._model import VOLTS, ChargePoint, Outgoing, SimulationError
+
+__all__ = [
+    "ChangeHeartbeat",
+    "Effect",
+    "Reboot",
+    "RunFirmwareUpdate",
+    "SendMessages",
+    "answer",
+    "default_response",
+]
+
+
+@attrs.frozen
+class SendMessages:
+    messages: tuple[Outgoing, ...]
+
+
+@attrs.frozen
+class Reboot:
+    reason: str  # BootReasonEnumType of the next BootNotification
+
+
+@attrs.frozen
+class RunFirmwareUpdate:
+    request_id: int
+
+
+@attrs.frozen
+class ChangeHeartbeat:
+    seconds: float
+
+
+Effect = SendMessages | Reboot | RunFirmwareUpdate | ChangeHeartbeat
+Answer = tuple[dict[str, Any], list[Effect]]
+
+_FOLDERS: Final = {Version.V201: "v201", Version.V21: "v21"}
+#: 2.1 operation modes in which the EV follows a setpoint and may discharge.
+_SETPOINT_MODES: Final = frozenset(
+    {"CentralSetpoint", "ExternalSetpoint", "ExternalLimits", "CentralFrequency", "LocalFrequency"}
+)
+
+
+@functools.cache
+def _schema(version: Version, name: str) -> dict[str, Any]:
+    path = resources.files("ocpp") / _FOLDERS[version] / "schemas" / f"{name}.json"
+    schema: dict[str, Any] = json.loads(path.read_text("utf-8"))
+    return schema
+
+
+def default_response(version: Version, action: str) -> dict[str, Any]:
+    """The smallest valid response to ``action`` (status Accepted where the schema has one)."""
+    schema = _schema(version, f"{action}Response")
+    value = _minimal(schema, schema.get("definitions", {}))
+    assert isinstance(value, dict)
+    return value
+
+
+def _minimal(schema: dict[str, Any], defs: dict[str, Any]) -> Any:
+    if "$ref" in schema:
+        return _minimal(defs[schema["$ref"].rsplit("/", 1)[-1]], defs)
+    if "enum" in schema:
+        choices = schema["enum"]
+        for preferred in ("Accepted", "UnknownVendorId"):
+            if preferred in choices:
+                return preferred
+        return choices[0]
+    kind = schema.get("type")
+    if kind == "object":
+        props = schema.get("properties", {})
+        return {name: _minimal(props[name], defs) for name in schema.get("required", [])}
+    if kind == "array":
+        return [_minimal(schema["items"], defs) for _ in range(schema.get("minItems", 0))]
+    if kind == "string":
+        if schema.get("format") == "date-time":
+            return "2026-01-01T00:00:00Z"
+        return "x" * schema.get("minLength", 0)
+    if kind in ("integer", "number"):
+        return schema.get("minimum", 0)
+    if kind == "boolean":
+        return False
+    return None
+
+
+def answer(
+    cp: ChargePoint, version: Version, action: str, request: dict[str, Any], now: datetime.datetime
+) -> Answer:
+    """The response to a CSMS ``action`` and what to do once it is sent."""
+    handler = _HANDLERS.get(action)
+    if handler is None:
+        return default_response(version, action), []
+    return handler(cp, request, now)
+
+
+def _request_start(cp: ChargePoint, req: dict[str, Any], now: datetime.datetime) -> Answer:
+    evse_id = req.get("evseId") or next((e.id for e in cp.evses if e.tx_id is None), 1)
+    try:
+        evse = cp.evse(evse_id)
+        profile = req.get("chargingProfile")
+        if profile is not None:
+            cp.set_profile(evse.id, profile_watts(profile))
+        messages = cp.start(
+            evse.id, now, id_token=req["idToken"], remote_start_id=req["remoteStartId"]
+        )
+    except SimulationError:
+        return {"status": "Rejected"}, []
+    return {"status": "Accepted", "transactionId": evse.tx_id}, [SendMessages(tuple(messages))]
+
+
+def _request_stop(cp: ChargePoint, req: dict[str, Any], now: datetime.datetime) -> Answer:
+    evse = cp.by_transaction(req["transactionId"])
+    if evse is None:
+        return {"status": "Rejected"}, []
+    messages = cp.stop(evse.id, now, reason="Remote", trigger="RemoteStop")
+    return {"status": "Accepted"}, [SendMessages(tuple(messages))]
+
+
+def _reset(cp: ChargePoint, req: dict[str, Any], now: datetime.datetime) -> Answer:
+    if req.get("evseId"):
+        return {"status": "Rejected"}, []  # EVSE-level reset is optional (B11.FR.05)
+    if req["type"] == "OnIdle" and cp.charging():
+        cp.reset_pending = True  # B11.FR.01: reboot once the transactions have ended
+        return {"status": "Scheduled"}, []
+    return {"status": "Accepted"}, [Reboot("RemoteReset")]
+
+
+def _update_firmware(cp: ChargePoint, req: dict[str, Any], now: datetime.datetime) -> Answer:
+    return {"status": "Accepted"}, [RunFirmwareUpdate(req["requestId"])]
+
+
+def profile_watts(profile: dict[str, Any]) -> float | None:
+    """The signed power the first period of a charging profile asks for (negative: discharge).
+
+    2.1 fields win: a ``setpoint``, or a ``dischargeLimit`` in a setpoint operation mode; then
+    ``limit``, whose negative values older systems use for discharging. Amperes become watts
+    over ``numberPhases`` (3 when absent) at 230 V.
+    """
+    schedules = profile.get("chargingSchedule") or []
+    if isinstance(schedules, dict):
+        schedules = [schedules]
+    if not schedules or not schedules[0].get("chargingSchedulePeriod"):
+        return None
+    schedule = schedules[0]
+    period = schedule["chargingSchedulePeriod"][0]
+    if period.get("setpoint") is not None:
+        value = float(period["setpoint"])
+    elif (
+        period.get("dischargeLimit") is not None and period.get("operationMode") in _SETPOINT_MODES
+    ):
+        value = float(period["dischargeLimit"])
+    elif period.get("operationMode") == "Idle":
+        value = 0.0
+    elif period.get("limit") is not None:
+        value = float(period["limit"])
+    else:
+        return None
+    if schedule.get("chargingRateUnit") == "A":
+        value *= VOLTS * period.get("numberPhases", 3)
+    return value
+
+
+def _set_profile(cp: ChargePoint, req: dict[str, Any], now: datetime.datetime) -> Answer:
+    try:
+        cp.set_profile(req["evseId"], profile_watts(req["chargingProfile"]))
+    except SimulationError:
+        return {"status": "Rejected"}, []
+    return {"status": "Accepted"}, []
+
+
+def _clear_profile(cp: ChargePoint, req: dict[str, Any], now: datetime.datetime) -> Answer:
+    criteria = req.get("chargingProfileCriteria") or {}
+    evse_id = criteria.get("evseId", 0)
+    try:
+        cp.set_profile(evse_id, None)
+    except SimulationError:
+        return {"status": "Unknown"}, []
+    return {"status": "Accepted"}, []
+
+
+def _get_variables(cp: ChargePoint, req: dict[str, Any], now: datetime.datetime) -> Answer:
+    results = []
+    for item in req["getVariableData"]:
+        component, variable = item["component"]["name"], item["variable"]["name"]
+        value = cp.device.get(component, variable)
+        result: dict[str, Any] = {"component": item["component"], "variable": item["variable"]}
+        if item.get("attributeType", "Actual") != "Actual" and value is not None:
+            result["attributeStatus"] = "NotSupportedAttributeType"
+        elif value is None:
+            known = any(c == component for c, _ in cp.device.values)
+            result["attributeStatus"] = "UnknownVariable" if known else "UnknownComponent"
+        else:
+            result["attributeStatus"] = "Accepted"
+            result["attributeValue"] = value
+        results.append(result)
+    return {"getVariableResult": results}, []
+
+
+def _set_variables(cp: ChargePoint, req: dict[str, Any], now: datetime.datetime) -> Answer:
+    results, effects = [], []
+    for item in req["setVariableData"]:
+        component, variable = item["component"]["name"], item["variable"]["name"]
+        status = cp.device.set(component, variable, str(item["attributeValue"]))
+        results.append(
+            {
+                "attributeStatus": status,
+                "component": item["component"],
+                "variable": item["variable"],
+            }
+        )
+        if status == "Accepted" and variable == "HeartbeatInterval":
+            effects.append(ChangeHeartbeat(float(item["attributeValue"])))
+    return {"setVariableResult": results}, list(effects)
+
+
+def _trigger(cp: ChargePoint, req: dict[str, Any], now: datetime.datetime) -> Answer:
+    what = req["requestedMessage"]
+    evse_ids = [req["evse"]["id"]] if req.get("evse", {}).get("id") else [e.id for e in cp.evses]
+    try:
+        evses = [cp.evse(i) for i in evse_ids]
+    except SimulationError:
+        return {"status": "Rejected"}, []
+    messages: list[Outgoing] = []
+    if what == "BootNotification":
+        cp.boot_reason = "Triggered"
+        messages.append(cp.boot())
+    elif what == "Heartbeat":
+        messages.append(Outgoing("Heartbeat", {}))
+    elif what == "StatusNotification":
+        messages += [cp.status(e, now) for e in evses]
+    elif what == "MeterValues":
+        messages += [cp.meter_values(e, now, "Trigger") for e in evses]
+    elif what == "TransactionEvent":
+        charging = [e for e in evses if e.tx_id is not None]
+        for evse in charging:
+            messages.append(
+                cp.transaction_event(
+                    evse, "Updated", "Trigger", now, offline=False, context="Trigger"
+                )
+            )
+    elif what == "FirmwareStatusNotification":
+        messages.append(Outgoing("FirmwareStatusNotification", {"status": "Idle"}))
+    else:
+        return {"status": "NotImplemented"}, []
+    return {"status": "Accepted"}, [SendMessages(tuple(messages))]
+
+
+def _change_availability(cp: ChargePoint, req: dict[str, Any], now: datetime.datetime) -> Answer:
+    status = "Available" if req["operationalStatus"] == "Operative" else "Unavailable"
+    evse_id = (req.get("evse") or {}).get("id", 0)
+    targets = cp.evses if evse_id == 0 else [e for e in cp.evses if e.id == evse_id]
+    if not targets:
+        return {"status": "Rejected"}, []
+    if any(e.tx_id is not None for e in targets):
+        return {"status": "Scheduled"}, []
+    messages = []
+    for evse in targets:
+        evse.status = status
+        messages.append(cp.status(evse, now))
+    return {"status": "Accepted"}, [SendMessages(tuple(messages))]
+
+
+_HANDLERS: Final[dict[str, Callable[[ChargePoint, dict[str, Any], datetime.datetime], Answer]]] = {
+    "RequestStartTransaction": _request_start,
+    "RequestStopTransaction": _request_stop,
+    "Reset": _reset,
+    "UpdateFirmware": _update_firmware,
+    "SetChargingProfile": _set_profile,
+    "ClearChargingProfile": _clear_profile,
+    "GetVariables": _get_variables,
+    "SetVariables": _set_variables,
+    "TriggerMessage": _trigger,
+    "ChangeAvailability": _change_availability,
+}

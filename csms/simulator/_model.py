@@ -1,0 +1,365 @@
+"""The simulated charge point's state, pure: EVSEs, transactions, meter, EV battery (V2G) and
+device model. Every change returns the OCPP messages it causes as `Outgoing` (wire JSON), which
+the station actor sends; nothing here knows about sockets or clocks (times are passed in).
+"""
+
+from __future__ import annotations
+
+import datetime
+import itertools
+from typing import Any, Final
+
+import attrs
+
+__all__ = ["ChargePoint", "DeviceModel", "Ev", "Evse", "Outgoing", "SimulationError", "iso"]
+
+#: A single-phase-equivalent conversion for profiles given in amperes (3 phases, 230 V).
+VOLTS: Final = 230.0
+TRANSACTIONAL: Final = frozenset({"TransactionEvent", "MeterValues"})
+
+
+class SimulationError(ValueError):
+    """An operator command the charge point cannot carry out now (no such connector, ...)."""
+
+
+def iso(now: datetime.datetime) -> str:
+    return now.astimezone(datetime.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@attrs.frozen
+class Outgoing:
+    """A CALL to send. Transactional ones are kept until the CSMS acknowledges them."""
+
+    action: str
+    payload: dict[str, Any]
+
+    @property
+    def transactional(self) -> bool:
+        return self.action in TRANSACTIONAL
+
+
+@attrs.define(slots=True)
+class Ev:
+    soc: float = 50.0  # percent
+    battery_kwh: float = 60.0
+    v2g: bool = False
+    discharge_kw: float = 11.0
+    min_soc: float = 10.0
+
+
+@attrs.define(slots=True)
+class Evse:
+    id: int
+    status: str = "Available"
+    tx_id: str | None = None
+    seq_no: int = 0
+    energy_import_wh: float = 0.0
+    energy_export_wh: float = 0.0
+    power_w: float = 0.0  # signed: positive imports (charging), negative exports (V2G)
+    profile_w: float | None = None  # signed limit or setpoint from the CSMS
+    local_discharge_w: float | None = None  # `v2g start` at the prompt
+
+
+_VARIABLES: Final[dict[tuple[str, str], tuple[str, bool]]] = {
+    # (component, variable): (initial value, writable)
+    ("OCPPCommCtrlr", "HeartbeatInterval"): ("300", True),
+    ("OCPPCommCtrlr", "RetryBackOffWaitMinimum"): ("5", True),
+    ("OCPPCommCtrlr", "RetryBackOffRandomRange"): ("10", True),
+    ("OCPPCommCtrlr", "RetryBackOffRepeatTimes"): ("5", True),
+    ("OCPPCommCtrlr", "NetworkProfileConnectionAttempts"): ("3", True),
+    ("SampledDataCtrlr", "TxUpdatedInterval"): ("60", True),
+    ("SampledDataCtrlr", "TxUpdatedMeasurands"): (
+        "Energy.Active.Import.Register,Power.Active.Import,SoC",
+        True,
+    ),
+    ("AuthCtrlr", "AuthorizeRemoteStart"): ("false", True),
+    ("SecurityCtrlr", "SecurityProfile"): ("1", False),
+    ("SecurityCtrlr", "Identity"): ("", False),
+    ("ChargingStation", "Model"): ("SIM-1", False),
+    ("ChargingStation", "VendorName"): ("csms", False),
+    ("V2XChargingCtrlr", "Enabled"): ("false", False),
+}
+
+
+@attrs.define(slots=True)
+class DeviceModel:
+    """A few variables of Part 2's device model (Actual attribute only)."""
+
+    values: dict[tuple[str, str], str] = attrs.field(
+        factory=lambda: {key: value for key, (value, _) in _VARIABLES.items()}
+    )
+
+    def get(self, component: str, variable: str) -> str | None:
+        return self.values.get((component, variable))
+
+    def set(self, component: str, variable: str, value: str) -> str:
+        """Set a value; the attribute status to answer (Accepted, Rejected, Unknown...)."""
+        key = (component, variable)
+        if key not in self.values:
+            known = any(c == component for c, _ in self.values)
+            return "UnknownVariable" if known else "UnknownComponent"
+        if not _VARIABLES[key][1]:
+            return "Rejected"
+        numeric = variable.endswith("Interval") or variable.startswith("RetryBackOff")
+        if numeric and (not value.isdigit() or (variable.endswith("Interval") and int(value) < 1)):
+            return "Rejected"
+        self.values[key] = value
+        return "Accepted"
+
+    def number(self, component: str, variable: str) -> float:
+        return float(self.values[component, variable])
+
+
+@attrs.define(slots=True)
+class ChargePoint:
+    station_id: str
+    evses: list[Evse]
+    ev: Ev
+    max_power_w: float = 22_000.0
+    device: DeviceModel = attrs.field(factory=DeviceModel)
+    firmware_fails: bool = False
+    firmware_version: str = "1.0.0"
+    boot_reason: str = "PowerUp"
+    reset_pending: bool = False  # an OnIdle Reset waits for the transactions to end
+    _tx_counter: itertools.count[int] = attrs.field(factory=itertools.count)
+
+    @classmethod
+    def create(cls, station_id: str, *, evses: int = 1, ev: Ev | None = None) -> ChargePoint:
+        if evses < 1:
+            raise ValueError("a charge point has at least one EVSE")
+        cp = cls(station_id, [Evse(i + 1) for i in range(evses)], ev or Ev())
+        if cp.ev.v2g:
+            cp.device.values["V2XChargingCtrlr", "Enabled"] = "true"
+        return cp
+
+    # --- lookups ------------------------------------------------------------------------
+
+    def evse(self, evse_id: int) -> Evse:
+        if not 1 <= evse_id <= len(self.evses):
+            raise SimulationError(f"no connector {evse_id} (this station has {len(self.evses)})")
+        return self.evses[evse_id - 1]
+
+    def by_transaction(self, tx_id: str) -> Evse | None:
+        return next((e for e in self.evses if e.tx_id == tx_id), None)
+
+    def charging(self) -> list[Evse]:
+        return [e for e in self.evses if e.tx_id is not None]
+
+    # --- messages -----------------------------------------------------------------------
+
+    def boot(self) -> Outgoing:
+        return Outgoing(
+            "BootNotification",
+            {
+                "chargingStation": {
+                    "model": "SIM-1",
+                    "vendorName": "csms",
+                    "serialNumber": self.station_id[:25],
+                    "firmwareVersion": self.firmware_version,
+                },
+                "reason": self.boot_reason,
+            },
+        )
+
+    def status(self, evse: Evse, now: datetime.datetime) -> Outgoing:
+        return Outgoing(
+            "StatusNotification",
+            {
+                "timestamp": iso(now),
+                "connectorStatus": evse.status,
+                "evseId": evse.id,
+                "connectorId": 1,
+            },
+        )
+
+    def statuses(self, now: datetime.datetime) -> list[Outgoing]:
+        return [self.status(e, now) for e in self.evses]
+
+    def set_status(self, evse_id: int, status: str, now: datetime.datetime) -> list[Outgoing]:
+        evse = self.evse(evse_id)
+        evse.status = status
+        return [self.status(evse, now)]
+
+    def sampled_values(self, evse: Evse, context: str = "Sample.Periodic") -> list[dict[str, Any]]:
+        values: list[dict[str, Any]] = [
+            _sample(evse.energy_import_wh, "Energy.Active.Import.Register", "Wh", context),
+            _sample(max(evse.power_w, 0.0), "Power.Active.Import", "W", context),
+        ]
+        if self.ev.v2g:
+            values.append(
+                _sample(evse.energy_export_wh, "Energy.Active.Export.Register", "Wh", context)
+            )
+            values.append(_sample(max(-evse.power_w, 0.0), "Power.Active.Export", "W", context))
+        if evse.tx_id is not None:
+            soc = _sample(self.ev.soc, "SoC", "Percent", context)
+            soc["location"] = "EV"
+            values.append(soc)
+        return values
+
+    def meter_value(self, evse: Evse, now: datetime.datetime, context: str) -> dict[str, Any]:
+        return {"timestamp": iso(now), "sampledValue": self.sampled_values(evse, context)}
+
+    def transaction_event(
+        self,
+        evse: Evse,
+        event_type: str,
+        trigger: str,
+        now: datetime.datetime,
+        *,
+        offline: bool,
+        context: str,
+        info: dict[str, Any] | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> Outgoing:
+        assert evse.tx_id is not None
+        payload: dict[str, Any] = {
+            "eventType": event_type,
+            "timestamp": iso(now),
+            "triggerReason": trigger,
+            "seqNo": evse.seq_no,
+            "transactionInfo": {"transactionId": evse.tx_id, **(info or {})},
+            "meterValue": [self.meter_value(evse, now, context)],
+            **(extra or {}),
+        }
+        if offline:
+            payload["offline"] = True
+        evse.seq_no += 1
+        return Outgoing("TransactionEvent", payload)
+
+    # --- transactions -------------------------------------------------------------------
+
+    def start(
+        self,
+        evse_id: int,
+        now: datetime.datetime,
+        *,
+        id_token: dict[str, Any] | None = None,
+        remote_start_id: int | None = None,
+        offline: bool = False,
+    ) -> list[Outgoing]:
+        evse = self.evse(evse_id)
+        if evse.tx_id is not None:
+            raise SimulationError(f"connector {evse_id} is already charging ({evse.tx_id})")
+        if evse.status in ("Faulted", "Unavailable"):
+            raise SimulationError(f"connector {evse_id} is {evse.status}")
+        evse.tx_id = f"T{int(now.timestamp() * 1000)}-{next(self._tx_counter)}"
+        evse.seq_no = 0
+        evse.status = "Occupied"
+        evse.power_w = self.target_power(evse)
+        info: dict[str, Any] = {"chargingState": "Charging"}
+        if remote_start_id is not None:
+            info["remoteStartId"] = remote_start_id
+        extra: dict[str, Any] = {
+            "evse": {"id": evse.id, "connectorId": 1},
+            "idToken": id_token or {"idToken": "SIMULATED", "type": "Central"},
+        }
+        trigger = "RemoteStart" if remote_start_id is not None else "Authorized"
+        return [
+            self.status(evse, now),
+            self.transaction_event(
+                evse,
+                "Started",
+                trigger,
+                now,
+                offline=offline,
+                context="Transaction.Begin",
+                info=info,
+                extra=extra,
+            ),
+        ]
+
+    def stop(
+        self,
+        evse_id: int,
+        now: datetime.datetime,
+        *,
+        reason: str = "Local",
+        trigger: str = "StopAuthorized",
+        offline: bool = False,
+    ) -> list[Outgoing]:
+        evse = self.evse(evse_id)
+        if evse.tx_id is None:
+            raise SimulationError(f"connector {evse_id} has no transaction")
+        info = {"chargingState": "Idle", "stoppedReason": reason}
+        ended = self.transaction_event(
+            evse, "Ended", trigger, now, offline=offline, context="Transaction.End", info=info
+        )
+        evse.tx_id = None
+        evse.power_w = 0.0
+        evse.local_discharge_w = None
+        evse.status = "Available"
+        return [ended, self.status(evse, now)]
+
+    def stop_all(self, now: datetime.datetime, reason: str, *, offline: bool) -> list[Outgoing]:
+        out: list[Outgoing] = []
+        for evse in self.charging():
+            out += self.stop(evse.id, now, reason=reason, trigger="ResetCommand", offline=offline)
+        return out
+
+    def updates(
+        self, now: datetime.datetime, *, offline: bool, trigger: str = "MeterValuePeriodic"
+    ) -> list[Outgoing]:
+        return [
+            self.transaction_event(
+                e, "Updated", trigger, now, offline=offline, context="Sample.Periodic"
+            )
+            for e in self.charging()
+        ]
+
+    def meter_values(self, evse: Evse, now: datetime.datetime, context: str) -> Outgoing:
+        return Outgoing(
+            "MeterValues",
+            {"evseId": evse.id, "meterValue": [self.meter_value(evse, now, context)]},
+        )
+
+    # --- energy -------------------------------------------------------------------------
+
+    def target_power(self, evse: Evse) -> float:
+        """Signed power the EVSE delivers now, from the profile, the prompt and the battery."""
+        ev = self.ev
+        if evse.local_discharge_w is not None:
+            target = evse.local_discharge_w
+        elif evse.profile_w is not None:
+            target = evse.profile_w
+        else:
+            target = self.max_power_w
+        if target < 0:
+            if not ev.v2g or ev.soc <= ev.min_soc:
+                return 0.0
+            return max(target, -ev.discharge_kw * 1000.0)
+        return 0.0 if ev.soc >= 100.0 else min(target, self.max_power_w)
+
+    def advance(self, seconds: float) -> None:
+        """Let ``seconds`` of charging (or discharging) pass on every EVSE in a transaction."""
+        for evse in self.charging():
+            evse.power_w = self.target_power(evse)
+            wh = evse.power_w * seconds / 3600.0
+            if wh >= 0:
+                evse.energy_import_wh += wh
+            else:
+                evse.energy_export_wh -= wh
+            soc = self.ev.soc + wh / (self.ev.battery_kwh * 10.0)
+            self.ev.soc = min(100.0, max(0.0, soc))
+            evse.power_w = self.target_power(evse)
+
+    def set_profile(self, evse_id: int, watts: float | None) -> None:
+        targets = self.evses if evse_id == 0 else [self.evse(evse_id)]
+        for evse in targets:
+            evse.profile_w = watts
+            if evse.tx_id is not None:
+                evse.power_w = self.target_power(evse)
+
+    def discharge(self, evse: Evse, watts: float | None) -> None:
+        if watts is not None and not self.ev.v2g:
+            raise SimulationError("this EV is not V2G-capable (start with --v2g)")
+        evse.local_discharge_w = None if watts is None else -abs(watts)
+        evse.power_w = self.target_power(evse)
+
+
+def _sample(value: float, measurand: str, unit: str, context: str) -> dict[str, Any]:
+    return {
+        "value": round(value, 3),
+        "measurand": measurand,
+        "context": context,
+        "unitOfMeasure": {"unit": unit},
+    }

@@ -1,0 +1,447 @@
+"""The simulated charge point as an actor: one WebSocket connection at a time (trio-websocket),
+OCPP-J through the client role of `csms.protocol`, reconnecting with the Part 4 back-off.
+
+Transaction messages (TransactionEvent, MeterValues) wait in `StationState.queue` until the
+CSMS acknowledges them, in order, across reconnections; the rest is sent only while online.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime
+import logging
+from collections import deque
+from typing import Any
+
+import trio
+from trio_websocket import (
+    ConnectionClosed,
+    HandshakeError,
+    WebSocketConnection,
+    connect_websocket_url,
+)
+
+from csms.protocol import (
+    Call,
+    CallError,
+    CallErrorReceived,
+    CallReceived,
+    CallResult,
+    CallResultReceived,
+    Direction,
+    ErrorCode,
+    Event,
+    InvalidCallResult,
+    LocalProtocolError,
+    OcppConnection,
+    ProtocolViolation,
+    Role,
+    structure_payload,
+)
+from csms.runtime import Actor, ActorContext, ChildSpec, Rejected, RestartType
+
+from . import _commands as cmd
+from ._answers import ChangeHeartbeat, Effect, Reboot, RunFirmwareUpdate, SendMessages, answer
+from ._model import Outgoing, SimulationError
+from ._state import StationState
+
+__all__ = ["SimulatedStation", "station_spec"]
+
+log = logging.getLogger("csms.simulator")
+
+_NETWORK_ERRORS = (
+    OSError,
+    HandshakeError,
+    ConnectionClosed,
+    trio.BrokenResourceError,
+    trio.ClosedResourceError,
+)
+
+
+class _CallTimeout(ConnectionError):
+    """The CSMS did not answer in time: the connection is given up."""
+
+
+def _now() -> datetime.datetime:
+    return datetime.datetime.now(datetime.UTC)
+
+
+class SimulatedStation(Actor):
+    background_tasks = True
+
+    def __init__(self, state: StationState) -> None:
+        self.s = state
+        self.cfg = state.config
+        self._ctx: ActorContext | None = None
+        self._ws: WebSocketConnection | None = None
+        self._conn: OcppConnection | None = None
+        self._outbox: deque[Outgoing] = deque()
+        self._wake = trio.Event()
+        self._waiting: str | None = None
+        self._reply: Event | None = None
+        self._answered = trio.Event()
+        self._rebooting = False
+        self._dropped = False
+        self._heartbeat_s = self.cfg.heartbeat_interval or 300.0
+
+    # --- actor --------------------------------------------------------------------------
+
+    async def on_start(self, ctx: ActorContext) -> None:
+        self._ctx = ctx
+        ctx.nursery.start_soon(self._connection_loop)
+        ctx.nursery.start_soon(self._meter_loop)
+        if self.cfg.behaviour is not None:
+            from ._behaviour import run_behaviour
+
+            ctx.nursery.start_soon(run_behaviour, self, self.cfg.behaviour)
+
+    async def receive(self, message: Any) -> Any:
+        try:
+            return self.operate(message)
+        except SimulationError as exc:
+            raise Rejected(str(exc)) from None
+
+    def operate(self, command: cmd.OperatorCommand) -> str:
+        """Carry out an operator command; the text to show. `SimulationError` if impossible."""
+        cp, now, offline = self.s.model, _now(), not self.s.online
+        if isinstance(command, cmd.StartCharging):
+            self._emit(cp.start(command.connector, now, offline=offline))
+            evse = cp.evse(command.connector)
+            return f"transaction {evse.tx_id} started on connector {evse.id}"
+        if isinstance(command, cmd.StopCharging):
+            evse = self._charging(command.connector)
+            tx_id = evse.tx_id
+            self._emit(cp.stop(evse.id, now, offline=offline))
+            return f"transaction {tx_id} ended"
+        if isinstance(command, cmd.SetStatus | cmd.Fault):
+            status = command.status if isinstance(command, cmd.SetStatus) else "Faulted"
+            self._emit(cp.set_status(command.connector, status, now))
+            return f"connector {command.connector} is {status}"
+        if isinstance(command, cmd.SetMeter):
+            evse = next(iter(cp.charging()), cp.evses[0])
+            evse.energy_import_wh = command.wh
+            self._emit([cp.meter_values(evse, now, "Other")])
+            return f"meter on connector {evse.id} at {command.wh:g} Wh"
+        if isinstance(command, cmd.SendHeartbeat):
+            if not self.s.online:
+                raise SimulationError("not connected to the CSMS")
+            self._emit([Outgoing("Heartbeat", {})])
+            return "heartbeat sent"
+        if isinstance(command, cmd.V2GStart):
+            evse = self._charging(None)
+            cp.discharge(evse, command.kw * 1000.0)
+            return f"discharging at {-evse.power_w / 1000:g} kW (SoC {cp.ev.soc:.1f} %)"
+        if isinstance(command, cmd.V2GStop):
+            evse = self._charging(None)
+            cp.discharge(evse, None)
+            return f"charging at {evse.power_w / 1000:g} kW"
+        if isinstance(command, cmd.V2GSoc):
+            cp.ev.soc = command.percent
+            return f"EV state of charge {command.percent:g} %"
+        if isinstance(command, cmd.Reboot):
+            self.reboot("LocalReset")
+            return "rebooting"
+        if isinstance(command, cmd.FirmwareMode):
+            cp.firmware_fails = not command.accept
+            return "firmware updates will " + ("succeed" if command.accept else "fail")
+        raise SimulationError(f"{type(command).__name__} is not a station command")
+
+    def _charging(self, connector: int | None) -> Any:
+        cp = self.s.model
+        if connector is not None:
+            evse = cp.evse(connector)
+            if evse.tx_id is None:
+                raise SimulationError(f"connector {connector} has no transaction")
+            return evse
+        charging = cp.charging()
+        if not charging:
+            raise SimulationError("no transaction is running")
+        return charging[0]
+
+    def reboot(self, reason: str) -> None:
+        """End transactions, disconnect, and boot again with ``reason``."""
+        cp = self.s.model
+        cp.reset_pending = False
+        stopped = "ImmediateReset" if reason == "RemoteReset" else "Reboot"
+        self._emit(cp.stop_all(_now(), stopped, offline=not self.s.online))
+        cp.boot_reason = reason
+        self.s.booted = False
+        self._rebooting = True
+        ws = self._ws
+        if ws is not None and self._ctx is not None:
+            self._ctx.nursery.start_soon(ws.aclose)
+
+    # --- outgoing -----------------------------------------------------------------------
+
+    def _emit(self, messages: list[Outgoing] | tuple[Outgoing, ...]) -> None:
+        for message in messages:
+            if message.transactional:
+                self.s.queue.append(message)
+            elif self.s.connected:
+                self._outbox.append(message)
+        self._wake.set()
+        self.s.changed()
+        if self.s.model.reset_pending and not self.s.model.charging():
+            self.reboot("RemoteReset")
+
+    def _next(self) -> tuple[Outgoing | None, bool]:
+        if self.s.queue and self.s.accepted:
+            return self.s.queue[0], True
+        if self._outbox:
+            return self._outbox.popleft(), False
+        return None, False
+
+    async def _sender(self) -> None:
+        while True:
+            item, persistent = self._next()
+            if item is None:
+                await self._wake.wait()
+                self._wake = trio.Event()
+                continue
+            outcome = await self._call(item.action, item.payload)
+            if persistent and self.s.queue and self.s.queue[0] is item:
+                if outcome is not None or self._dropped:
+                    self.s.queue.popleft()
+                    self.s.changed()
+                else:
+                    await trio.sleep(self.cfg.retry_interval)
+
+    async def _call(self, action: str, payload: dict[str, Any]) -> dict[str, Any] | None:
+        """Send one CALL and wait for its answer: the response payload, or None after a
+        CALLERROR (or a payload we could not send, then ``_dropped`` is set)."""
+        conn, ws = self._conn, self._ws
+        assert conn is not None
+        assert ws is not None
+        self._dropped = False
+        message_id = self.s.next_message_id()
+        try:
+            message = structure_payload(
+                conn.version, action, Direction.REQUEST, payload, validate=False
+            )
+            text = conn.send(Call(message_id, message))
+        except (LocalProtocolError, ValueError, TypeError) as exc:
+            self._dropped = True
+            self.s.error("invalid_outbound", f"{action}: {exc}")
+            log.error("cannot send", extra={"station": self.cfg.station_id, "action": action})
+            return None
+        self._waiting, self._reply, self._answered = message_id, None, trio.Event()
+        started = trio.current_time()
+        await ws.send_message(text)
+        with trio.move_on_after(self.cfg.response_timeout):
+            await self._answered.wait()
+        reply, self._waiting = self._reply, None
+        if reply is None:
+            conn.timeout_outstanding(message_id)
+            self.s.error("timeout", action)
+            raise _CallTimeout(f"no answer to {action} within {self.cfg.response_timeout} s")
+        if isinstance(reply, CallResultReceived):
+            if self.s.stats is not None:
+                self.s.stats.call_done(action, trio.current_time() - started)
+            self.s.sent[action] += 1
+            self.s.changed()
+            return dict(reply.raw)
+        detail = getattr(reply, "description", "")
+        self.s.error(f"{action}:{getattr(reply, 'code', 'error')}", str(detail))
+        log.warning("call failed", extra={"station": self.cfg.station_id, "action": action})
+        return None
+
+    # --- connection ---------------------------------------------------------------------
+
+    async def _connection_loop(self) -> None:
+        attempt = 0
+        while True:
+            self.s.attempts += 1
+            self.s.changed()
+            try:
+                await self._connect_once()
+            except* _NETWORK_ERRORS as group:
+                reason = repr(group.exceptions[0])
+                if not self._rebooting:
+                    self.s.error("connection", reason)
+                log.info("disconnected", extra={"station": self.cfg.station_id, "reason": reason})
+            if self.s.connected:
+                attempt = 0
+            self._mark_disconnected()
+            if self._rebooting:
+                self._rebooting = False
+                attempt = 0
+                continue
+            delay = self.s.backoff().delay(attempt, self.s.rng)
+            attempt += 1
+            await trio.sleep(delay)
+
+    async def _connect_once(self) -> None:
+        headers: list[tuple[bytes, bytes]] = []
+        if self.cfg.password is not None:
+            secret = f"{self.cfg.station_id}:{self.cfg.password}".encode()
+            headers.append((b"Authorization", b"Basic " + base64.b64encode(secret)))
+        async with trio.open_nursery() as nursery:
+            ws = await connect_websocket_url(
+                nursery,
+                self.cfg.url,
+                subprotocols=[self.cfg.version.subprotocol],
+                extra_headers=headers,
+            )
+            try:
+                if ws.subprotocol != self.cfg.version.subprotocol:
+                    raise ConnectionRefusedError(f"the CSMS chose subprotocol {ws.subprotocol!r}")
+                await self._session(ws)
+            finally:
+                with trio.move_on_after(1.0) as scope:
+                    scope.shield = True
+                    await ws.aclose()
+                nursery.cancel_scope.cancel()
+
+    async def _session(self, ws: WebSocketConnection) -> None:
+        conn = OcppConnection(Role.CLIENT, self.cfg.version, validate_outbound=self.cfg.validate)
+        self._ws, self._conn = ws, conn
+        self._outbox.clear()
+        self.s.connected = True
+        if self.s.stats is not None:
+            self.s.stats.connected += 1
+            self.s.stats.connects += 1
+        self.s.changed()
+        log.info("connected", extra={"station": self.cfg.station_id, "url": self.cfg.url})
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(self._reader, ws, conn, nursery.cancel_scope)
+            booted_now = False
+            if not self.s.booted:
+                await self._boot()
+                booted_now = True
+            self.s.accepted = True
+            self.s.changed()
+            if booted_now:
+                self._emit(self.s.model.statuses(_now()))
+            nursery.start_soon(self._sender)
+            nursery.start_soon(self._heartbeat_loop)
+
+    def _mark_disconnected(self) -> None:
+        if self.s.connected and self.s.stats is not None:
+            self.s.stats.connected -= 1
+        self._ws = self._conn = None
+        self.s.connected = self.s.accepted = False
+        self._outbox.clear()
+        self.s.changed()
+
+    async def _boot(self) -> None:
+        while True:
+            response = await self._call("BootNotification", self.s.model.boot().payload)
+            if response is not None and response["status"] == "Accepted":
+                break
+            wait = response["interval"] if response is not None else 0
+            await trio.sleep(wait if wait > 0 else self.cfg.retry_interval)
+        self._on_boot_accepted(response)
+
+    def _on_boot_accepted(self, response: dict[str, Any]) -> None:
+        self.s.booted = True
+        self.s.boots += 1
+        interval = self.cfg.heartbeat_interval or response["interval"] or self._heartbeat_s
+        self._heartbeat_s = float(interval)
+        self.s.model.device.values["OCPPCommCtrlr", "HeartbeatInterval"] = f"{interval:g}"
+        self.s.model.boot_reason = "PowerUp"
+        log.info("booted", extra={"station": self.cfg.station_id, "interval": interval})
+
+    async def _heartbeat_loop(self) -> None:
+        while True:
+            await trio.sleep(self._heartbeat_s)
+            self._emit([Outgoing("Heartbeat", {})])
+
+    async def _meter_loop(self) -> None:
+        last = trio.current_time()
+        while True:
+            await trio.sleep(self.cfg.meter_interval)
+            now = trio.current_time()
+            self.s.model.advance(now - last)
+            last = now
+            if self.s.model.charging():
+                self._emit(self.s.model.updates(_now(), offline=not self.s.online))
+
+    # --- incoming -----------------------------------------------------------------------
+
+    async def _reader(
+        self, ws: WebSocketConnection, conn: OcppConnection, scope: trio.CancelScope
+    ) -> None:
+        try:
+            while True:
+                text = await ws.get_message()
+                for event in conn.receive_text(text):
+                    await self._on_event(ws, conn, event)
+        except ConnectionClosed:
+            pass
+        scope.cancel()
+
+    async def _on_event(self, ws: WebSocketConnection, conn: OcppConnection, event: Any) -> None:
+        if isinstance(event, CallResultReceived | CallErrorReceived | InvalidCallResult):
+            if event.message_id == self._waiting:
+                self._reply = event
+                self._answered.set()
+            return
+        if isinstance(event, CallReceived):
+            await self._on_call(ws, conn, event)
+            return
+        if isinstance(event, ProtocolViolation):
+            self.s.error("protocol", event.description)
+            if event.reply is not None:
+                await ws.send_message(event.reply)
+
+    async def _on_call(self, ws: WebSocketConnection, conn: OcppConnection, call: Any) -> None:
+        self.s.received[call.action] += 1
+        if self.s.stats is not None:
+            self.s.stats.received += 1
+        log.info("command", extra={"station": self.cfg.station_id, "action": call.action})
+        try:
+            payload, effects = answer(self.s.model, conn.version, call.action, call.raw, _now())
+            response = structure_payload(conn.version, call.action, Direction.RESPONSE, payload)
+            text = conn.send(CallResult(call.message_id, response))
+        except Exception as exc:  # a bug of ours: the CSMS still gets an answer
+            self.s.error("answer", f"{call.action}: {exc!r}")
+            effects = []
+            text = conn.send(
+                CallError(call.message_id, ErrorCode.INTERNAL_ERROR, "simulator failed")
+            )
+        await ws.send_message(text)
+        self.s.changed()
+        for effect in effects:
+            self._apply(effect)
+
+    def _apply(self, effect: Effect) -> None:
+        if isinstance(effect, SendMessages):
+            self._emit(effect.messages)
+        elif isinstance(effect, Reboot):
+            self.reboot(effect.reason)
+        elif isinstance(effect, RunFirmwareUpdate):
+            assert self._ctx is not None
+            self._ctx.nursery.start_soon(self._firmware, effect.request_id)
+        elif isinstance(effect, ChangeHeartbeat):
+            self._heartbeat_s = effect.seconds
+
+    async def _firmware(self, request_id: int) -> None:
+        cp = self.s.model
+        if cp.firmware_fails:
+            steps = ["Downloading", "DownloadFailed"]
+        else:
+            steps = ["Downloading", "Downloaded", "Installing", "Installed"]
+        for status in steps:
+            await trio.sleep(self.cfg.firmware_step)
+            self.s.firmware.append(status)
+            self._emit(
+                [
+                    Outgoing(
+                        "FirmwareStatusNotification", {"status": status, "requestId": request_id}
+                    )
+                ]
+            )
+        if steps[-1] == "Installed":
+            cp.firmware_version = f"{cp.firmware_version}+{request_id}"
+
+
+def station_spec(state: StationState) -> ChildSpec:
+    """The child spec of one simulated station (restarted with its state if it crashes)."""
+    return ChildSpec.actor(
+        state.config.station_id,
+        lambda: SimulatedStation(state),
+        kind="simulator",
+        restart=RestartType.PERMANENT,
+        mailbox_size=16,
+        shutdown_timeout=1.0,
+    )
