@@ -114,9 +114,14 @@ class BatchWriter:
 
     def _resolve(self, conn: Connection, batch: Batch) -> bool:
         """After a lost COMMIT: True when it did commit (the batch is settled)."""
-        (status,) = conn.execute(
-            "SELECT pg_xact_status(%s::xid8)", (batch.uncertain_xid,)
-        ).fetchone() or (None,)
+        try:
+            (status,) = conn.execute(
+                "SELECT pg_xact_status(%s::xid8)", (batch.uncertain_xid,)
+            ).fetchone() or (None,)
+        except psycopg.errors.InvalidParameterValue:
+            # "transaction ID ... is in the future": the server crashed before that id reached
+            # its WAL, so the transaction cannot have committed (a commit is logged first).
+            status = "aborted"
         conn.rollback()
         if status == "committed":
             batch.results = [None] * len(batch.groups)

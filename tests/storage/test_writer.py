@@ -193,3 +193,16 @@ def test_a_boot_update_never_recreates_a_deleted_station(writer, database_url):
         row = station_repo.get(conn, "CP2")
     assert row is not None
     assert row.last_boot_reason == "PowerUp"
+
+
+def test_a_commit_lost_with_a_crash_before_its_xid_was_logged_is_written_again(
+    writer, database_url
+):
+    """After a crash the server may not know the transaction id taken before the lost COMMIT
+    ("in the future"): it cannot have committed, so the batch is written, once."""
+    batch = Batch([[station("CP7")]])
+    batch.uncertain_xid = str(2**40)
+    writer.write(batch)
+    assert batch.results == [None]
+    with connect(database_url) as conn:
+        assert station_repo.get(conn, "CP7") is not None
