@@ -16,6 +16,7 @@ migrated before the tree starts and stopped after it.
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 import os
 import signal
@@ -91,6 +92,10 @@ def build_node(
             flush_interval=db.batch_max_delay_ms / 1000,
         ),
         threads=WorkerThreads(1, name="db-writer"),
+        # Room for every station of a node to hand over a record at once (a mass disconnect
+        # writes one presence record each) without waiting; the records are bounded separately
+        # by max_buffered.
+        mailbox_size=50_000,
     )
     stations = DynamicSupervisor(name="stations")
     node = Node(
@@ -161,6 +166,11 @@ async def open_node(
         try:
             async with trio.open_nursery() as nursery:
                 await nursery.start(node.root.run)
+                # What exists now (modules, schemas, validators) lives as long as the node: keep
+                # it out of the collector's generations, whose full passes otherwise cost tens of
+                # milliseconds of p99 under load (docs/BENCHMARKS.md, stations).
+                gc.collect()
+                gc.freeze()
                 log.info("node started", extra={"node": settings.node.id})
                 try:
                     yield node

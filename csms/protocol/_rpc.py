@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import collections
 import enum
+import functools
 from collections.abc import Callable, Iterable
 from typing import Any, Final
 
@@ -141,9 +142,11 @@ class OcppConnection:
         self._validate_outbound = validate_outbound
         self._outstanding: OutstandingCall | None = None
         self._awaiting_reply: dict[str, str] = {}
-        self._timed_out: collections.deque[str] = collections.deque(maxlen=remembered_timeouts)
+        # Made on the first timeout, and decoders are shared per version: thousands of idle
+        # connections should not each carry them.
+        self._timed_out: collections.deque[str] | None = None
+        self._remembered_timeouts = remembered_timeouts
         self._triggered: set[str] = set()
-        self._decoders: dict[tuple[str, Direction], _Decoder] = {}
 
     @property
     def role(self) -> Role:
@@ -278,9 +281,7 @@ class OcppConnection:
 
     def _decode(self, action: str, direction: Direction, payload: dict[str, Any]) -> Any:
         """Validate and structure; raises `OcppError` with the code to answer with."""
-        decode = self._decoders.get((action, direction))
-        if decode is None:
-            decode = self._decoders[action, direction] = self._decoder(action, direction)
+        decode = _decoder(self._version, action, direction)
         try:
             return decode(payload)
         except PayloadError:
@@ -288,23 +289,9 @@ class OcppConnection:
         except Exception as exc:  # schema-valid but the converter refused it: our bug
             raise OcppError(ErrorCode.INTERNAL_ERROR, f"cannot decode payload: {exc!r}") from exc
 
-    def _decoder(self, action: str, direction: Direction) -> _Decoder:
-        check = validator(self._version, action, direction)
-        structure = self._converter.get_structure_hook(
-            self._catalog.message_class(action, direction)
-        )
-
-        def decode(payload: dict[str, Any]) -> Any:
-            try:
-                check(payload)
-            except JsonSchemaValueException as exc:
-                raise payload_error(exc) from None
-            return structure(payload, None)
-
-        return decode
-
     def _unmatched(self, message_id: str, type_id: int) -> UnmatchedResponse:
-        return UnmatchedResponse(message_id, type_id, timed_out=message_id in self._timed_out)
+        timed_out = self._timed_out is not None and message_id in self._timed_out
+        return UnmatchedResponse(message_id, type_id, timed_out=timed_out)
 
     def _violation(
         self, message_id: str, code: ErrorCode, description: str, *, call_error: bool
@@ -391,7 +378,7 @@ class OcppConnection:
                 "outstanding; one CALL at a time (OCPP-J 4.1.1)"
             )
         self._check_message_id(command.message_id)
-        if command.message_id in self._timed_out:
+        if self._timed_out is not None and command.message_id in self._timed_out:
             raise LocalProtocolError(
                 f"message id {command.message_id!r} belongs to a timed-out call"
             )
@@ -469,5 +456,25 @@ class OcppConnection:
         if outstanding is None or outstanding.message_id != message_id:
             return False
         self._outstanding = None
+        if self._timed_out is None:
+            self._timed_out = collections.deque(maxlen=self._remembered_timeouts)
         self._timed_out.append(message_id)
         return True
+
+
+@functools.cache
+def _decoder(version: Version, action: str, direction: Direction) -> _Decoder:
+    """Validate then structure, for one (version, action, direction); shared by connections."""
+    check = validator(version, action, direction)
+    structure = converter(version).get_structure_hook(
+        catalog(version).message_class(action, direction)
+    )
+
+    def decode(payload: dict[str, Any]) -> Any:
+        try:
+            check(payload)
+        except JsonSchemaValueException as exc:
+            raise payload_error(exc) from None
+        return structure(payload, None)
+
+    return decode

@@ -101,7 +101,7 @@ class StationActor(Actor):
         self.conn = OcppConnection(
             Role.SERVER,
             self.version,
-            supported_actions=_handlers.HANDLERS,
+            supported_actions=_handlers.SUPPORTED_ACTIONS,
             boot_state=boot_state,
             validate_outbound=validate_outbound,
         )

@@ -413,3 +413,7 @@ def initial_boot_state(row: stations.StationRow | None) -> BootState:
     if row is not None and row.registration_status == "Accepted" and row.last_boot_at is not None:
         return BootState.ACCEPTED
     return BootState.UNKNOWN
+
+
+#: Every action a station actor answers; one set shared by all connections.
+SUPPORTED_ACTIONS = frozenset(HANDLERS)

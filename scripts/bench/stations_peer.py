@@ -1,0 +1,75 @@
+"""The peer for ``scripts/bench/stations.py``: a minimal CSMS built as the ``ocpp`` package's README
+shows it (a ``ChargePoint`` subclass per connection with ``@on`` handlers, served by ``websockets``
+on asyncio). It validates every CALL against the schemas (the package's default) and stores
+nothing.
+
+    python scripts/bench/stations_peer.py PORT
+
+Prints ``READY`` once listening and serves until stdin closes. Logging is at WARNING, as the node's
+is in the benchmark (the README's INFO level would log every message).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+# Run as a script, this directory comes first on sys.path and ``http.py`` beside this file would
+# shadow the standard library's ``http`` (which websockets imports).
+_HERE = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
+
+import websockets  # noqa: E402
+from ocpp.routing import on  # noqa: E402
+from ocpp.v201 import ChargePoint as Cp  # noqa: E402
+from ocpp.v201 import call_result  # noqa: E402
+from ocpp.v201.enums import Action, RegistrationStatusEnumType  # noqa: E402
+
+logging.basicConfig(level=logging.WARNING)
+
+
+def now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat()
+
+
+class ChargePoint(Cp):
+    @on(Action.boot_notification)
+    def on_boot_notification(self, charging_station: Any, reason: str, **kwargs: Any) -> Any:
+        return call_result.BootNotification(
+            current_time=now(), interval=3600, status=RegistrationStatusEnumType.accepted
+        )
+
+    @on(Action.heartbeat)
+    def on_heartbeat(self) -> Any:
+        return call_result.Heartbeat(current_time=now())
+
+    @on(Action.meter_values)
+    def on_meter_values(self, evse_id: int, meter_value: list[Any], **kwargs: Any) -> Any:
+        return call_result.MeterValues()
+
+
+async def on_connect(websocket: Any) -> None:
+    if websocket.subprotocol is None:
+        await websocket.close()
+        return
+    charge_point_id = websocket.request.path.strip("/").rpartition("/")[2]
+    cp = ChargePoint(charge_point_id, websocket)
+    with contextlib.suppress(websockets.exceptions.ConnectionClosed):
+        await cp.start()
+
+
+async def main(port: int) -> None:
+    async with websockets.serve(
+        on_connect, "127.0.0.1", port, subprotocols=["ocpp2.0.1"], backlog=1024
+    ):  # type: ignore[list-item]
+        print("READY", flush=True)
+        await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
+
+
+if __name__ == "__main__":
+    asyncio.run(main(int(sys.argv[1])))
