@@ -93,7 +93,7 @@ def run_node(database_url: str, stations: int) -> None:
     import trio
 
     from csms.actors.http_control import http_control_child
-    from csms.actors.node import open_node
+    from csms.actors.node import open_node, tune_garbage_collector
     from csms.config import load_settings
     from csms.storage import connect
     from csms.transport import hash_password
@@ -121,6 +121,7 @@ def run_node(database_url: str, stations: int) -> None:
 
     async def main() -> None:
         async with open_node(settings, extra_children=(http_control_child,)) as node:
+            tune_garbage_collector()  # as `csms serve` does
             print(f"READY {node.http_addresses[0][1]} {node.ocpp_port}", flush=True)
             await trio.to_thread.run_sync(sys.stdin.read)
 
