@@ -369,7 +369,15 @@ def main() -> None:
     if args.role == "floor":
         run_floor()
     elif args.role == "node":
-        run_node(args.database_url, args.stations)
+        profile = os.environ.get("BENCH_PROFILE")  # a file name: cProfile the node into it
+        if profile:
+            import cProfile
+
+            with cProfile.Profile() as profiler:
+                run_node(args.database_url, args.stations)
+            profiler.dump_stats(profile)
+        else:
+            run_node(args.database_url, args.stations)
     elif args.role == "stations":
         run_stations(args.port, 0, args.count)
     elif args.role == "loader":
