@@ -12,7 +12,7 @@ import sys
 
 import orjson
 import trio
-from trio_websocket import ConnectionClosed, HandshakeError, connect_websocket_url
+from trio_websocket import ConnectionClosed, connect_websocket_url
 
 from csms.storage import connect
 
@@ -30,7 +30,7 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def start_node(database_url: str, port: int) -> subprocess.Popen[bytes]:
+def start_node(database_url: str, port: int) -> subprocess.Popen[str]:
     env = {
         **os.environ,
         "DATABASE_URL": database_url,
@@ -39,7 +39,7 @@ def start_node(database_url: str, port: int) -> subprocess.Popen[bytes]:
         "CSMS_LOG__LEVEL": "WARNING",
     }
     return subprocess.Popen(
-        [sys.executable, "-m", "csms.cli", "serve"], env=env, stdout=subprocess.DEVNULL
+        [sys.executable, "-m", "csms.cli", "serve"], env=env, stdout=subprocess.PIPE, text=True
     )
 
 
@@ -58,17 +58,18 @@ def event(seq: int) -> str:
     return orjson.dumps([2, f"te-{seq}", "TransactionEvent", payload]).decode()
 
 
-async def connect_when_up(nursery: trio.Nursery, port: int):
-    """The node is another process that is starting: retry until it accepts (bounded)."""
-    url = f"ws://127.0.0.1:{port}/ocpp/DUR1"
+async def connect_when_up(nursery: trio.Nursery, node: subprocess.Popen[str], port: int):
+    """Wait for the node's own word that it runs (`csms serve` prints it once listening)."""
+    assert node.stdout is not None
     with trio.fail_after(60):
-        while True:
-            try:
-                return await connect_websocket_url(
-                    nursery, url, subprotocols=["ocpp2.0.1"], extra_headers=auth("DUR1")
-                )
-            except (OSError, HandshakeError):
-                await trio.sleep(0.05)  # the process has no readiness signal to wait on
+        while "running" not in (line := await trio.to_thread.run_sync(node.stdout.readline)):
+            assert line, "the node exited before it was running"
+        return await connect_websocket_url(
+            nursery,
+            f"ws://127.0.0.1:{port}/ocpp/DUR1",
+            subprotocols=["ocpp2.0.1"],
+            extra_headers=auth("DUR1"),
+        )
 
 
 async def test_sigkill_mid_stream_loses_nothing_and_duplicates_nothing(database_url):
@@ -78,7 +79,7 @@ async def test_sigkill_mid_stream_loses_nothing_and_duplicates_nothing(database_
     acknowledged: set[int] = set()
     try:
         async with trio.open_nursery() as nursery:
-            ws = await connect_when_up(nursery, port)
+            ws = await connect_when_up(nursery, node, port)
             await ws.send_message(orjson.dumps(BOOT).decode())
             await ws.get_message()
             seq, killed = 0, False
@@ -94,7 +95,7 @@ async def test_sigkill_mid_stream_loses_nothing_and_duplicates_nothing(database_
                 except ConnectionClosed:
                     # The station keeps the unacknowledged message and sends it again (E12).
                     node = start_node(database_url, port)
-                    ws = await connect_when_up(nursery, port)
+                    ws = await connect_when_up(nursery, node, port)
                     continue
                 assert reply[:2] == [3, f"te-{seq}"]
                 acknowledged.add(seq)
