@@ -129,8 +129,8 @@ async def delete_station(call: Call) -> Response:
         # closes its connection and waits until the actor is gone, so it cannot write again
         await call.node.stations.stop_child(ref)
     # A barrier: once an empty write is committed, everything the station's actor handed the
-    # persistence actor before it is committed too (batches are written in order). Without it a
-    # BootNotification still buffered would be written after the DELETE and bring the row back.
+    # persistence actor before it is committed too (batches are written in order), so none of
+    # its buffered records (connector status, presence) lands after the DELETE.
     try:
         await call.node.services.store()
     except (ActorError, TimeoutError):
