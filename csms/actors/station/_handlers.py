@@ -181,13 +181,11 @@ async def id_token_info(st: StationActor, id_token: Any) -> Any:
         status = "Expired"
     if status == "Unknown":
         status = "Unknown" if st.version is Version.V21 else "Invalid"
-    group = (
-        msg.IdToken(id_token=row.group_id, type=msg.IdTokenEnum.CENTRAL)
-        if row.group_id and st.version is Version.V201
-        else msg.IdToken(id_token=row.group_id, type="Central")
-        if row.group_id
-        else None
-    )
+    group = None
+    if row.group_id:
+        # 2.0.1 types the token type as an enum, 2.1 as a free string
+        central = msg.IdTokenEnum.CENTRAL if st.version is Version.V201 else "Central"
+        group = msg.IdToken(id_token=row.group_id, type=central)
     return msg.IdTokenInfo(
         status=msg.AuthorizationStatusEnum(status),
         cache_expiry_date_time=row.expires_at,
