@@ -71,20 +71,30 @@ class WebSocketLink:
 
 
 class StationAuthenticator:
-    """Checks Basic-auth passwords against the stored salted hashes (constant-time compare)."""
+    """Checks Basic-auth passwords against the stored salted hashes (constant-time compare).
+
+    The station row read for that is kept for the connection that follows (``take_row``), so
+    a connection costs one database read, which matters in a reconnect storm.
+    """
 
     def __init__(self, node: Node) -> None:
         self.node = node
+        # At most one row per registered station: a handshake that fails after authentication
+        # leaves its row until that station connects again.
+        self._rows: dict[str, stations.StationRow] = {}
+
+    def take_row(self, station_id: str) -> stations.StationRow | None:
+        return self._rows.pop(station_id, None)
 
     async def check(self, station_id: str, password: str | None) -> AuthResult:
-        found = await self.node.reads.run(stations.password_hash, station_id)
+        found = await self.node.reads.run(stations.login, station_id)
         if found is None:
             return await self._unknown(station_id, password)
-        stored, _profile = found
-        if password is None:  # profile 3: the client certificate already proved the identity
-            return AuthResult.OK
-        if stored is None or not verify_password(stored, password):
+        stored, row = found
+        # password None: profile 3, the client certificate already proved the identity
+        if password is not None and (stored is None or not verify_password(stored, password)):
             return AuthResult.BAD_PASSWORD
+        self._rows[station_id] = row
         return AuthResult.OK
 
     async def _unknown(self, station_id: str, password: str | None) -> AuthResult:
@@ -93,7 +103,7 @@ class StationAuthenticator:
         if password is not None and not is_strong_password(password):
             return AuthResult.BAD_PASSWORD
         hashed = hash_password(password) if password is not None else None
-        await self.node.reads.run(
+        self._rows[station_id] = await self.node.reads.run(
             functools.partial(stations.create, password_hash=hashed), station_id
         )
         log.warning(
@@ -129,6 +139,7 @@ class ListenerActor(Actor):
     def __init__(self, node: Node) -> None:
         self.node = node
         self.server: OcppWebSocketServer | None = None
+        self.authenticator = StationAuthenticator(node)
 
     async def on_start(self, ctx: ActorContext) -> None:
         node = self.node
@@ -137,7 +148,7 @@ class ListenerActor(Actor):
                 serve_ocpp_websocket,
                 self._connection,
                 settings=websocket_settings(node),
-                authenticator=StationAuthenticator(node),
+                authenticator=self.authenticator,
                 host=node.settings.ocpp.host,
                 port=node.settings.ocpp.port,
             )
@@ -147,7 +158,9 @@ class ListenerActor(Actor):
     async def _connection(self, conn: OcppWebSocket) -> None:
         node = self.node
         link = WebSocketLink(conn)
-        row = await node.reads.run(stations.get, conn.station_id)
+        row = self.authenticator.take_row(conn.station_id)
+        if row is None:  # a concurrent handshake of the same id took it
+            row = await node.reads.run(stations.get, conn.station_id)
         spec = station_spec(
             link,
             node.services,

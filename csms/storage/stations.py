@@ -22,6 +22,7 @@ __all__ = [
     "get",
     "list_evses",
     "list_stations",
+    "login",
     "password_hash",
     "set_password_hash",
     "set_registration_status",
@@ -121,6 +122,14 @@ def password_hash(conn: Connection, station_id: str) -> tuple[str | None, int] |
         "SELECT password_hash, security_profile FROM stations WHERE id = %s", (station_id,)
     ).fetchone()
     return None if row is None else (row[0], row[1])
+
+
+def login(conn: Connection, station_id: str) -> tuple[str | None, StationRow] | None:
+    """(password hash, station) in one read, for the connection path; None if unknown."""
+    row = conn.execute(
+        f"SELECT password_hash, {_COLUMNS} FROM stations WHERE id = %s", (station_id,)
+    ).fetchone()
+    return None if row is None else (row[0], StationRow(*row[1:]))
 
 
 def set_password_hash(conn: Connection, station_id: str, password_hash: str | None) -> None:

@@ -142,3 +142,19 @@ async def test_only_unsupported_subprotocols_get_no_header_and_a_close(database_
             assert ws.subprotocol is None
             with trio.fail_after(10), pytest.raises(ConnectionClosed):
                 await ws.get_message()
+
+
+async def test_auto_register_accepts_an_unknown_station_with_a_strong_password(database_url):
+    """`ocpp.auto_register` (development only): an unknown station is registered on its first
+    connection, with its password stored hashed; a weak password is still refused."""
+    async with interop_node(database_url, **{"ocpp.auto_register": True}) as (node, _):
+        async with open_websocket_url(
+            url(node, "NEW1"), subprotocols=["ocpp2.0.1"], extra_headers=auth("NEW1")
+        ) as ws:
+            assert (await exchange(ws, BOOT))[2]["status"] == "Accepted"
+        with pytest.raises(ConnectionRejected) as info:
+            async with open_websocket_url(
+                url(node, "NEW2"), subprotocols=["ocpp2.0.1"], extra_headers=auth("NEW2", "weak")
+            ):
+                pass
+        assert info.value.status_code == 401

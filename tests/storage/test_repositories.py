@@ -44,6 +44,10 @@ def write(url: str, *records) -> None:
 def test_station_crud(conn):
     assert station_repo.get(conn, "CP001").registration_status == "Accepted"
     assert station_repo.password_hash(conn, "CP001") == ("sha256$salt$" + "a" * 64, 1)
+    stored, row = station_repo.login(conn, "CP001")
+    assert stored == "sha256$salt$" + "a" * 64
+    assert row == station_repo.get(conn, "CP001")
+    assert station_repo.login(conn, "NOBODY") is None
     with pytest.raises(psycopg.errors.UniqueViolation):
         station_repo.create(conn, "CP001")
     conn.rollback()
