@@ -86,12 +86,9 @@ def _with_database(settings: Settings, work: Callable[[str], int]) -> int:
 
 
 def _migrate(settings: Settings, args: argparse.Namespace) -> int:
-    from csms.storage import database_server
-    from csms.storage.cli import migrate_url
+    from csms.storage.cli import migrate
 
-    db = settings.database
-    with database_server(database_url=db.url, data_dir=db.data_dir) as url:
-        applied = migrate_url(url)
+    applied = migrate(settings.database.data_dir, settings.database.url)
     print("\n".join(f"applied {name}" for name in applied) or "schema is up to date")
     return 0
 
