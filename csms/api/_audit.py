@@ -12,7 +12,7 @@ from csms.storage import commands
 
 from ._auth import Role
 from ._errors import NotFound
-from ._queries import command_key, decode_cursor, encode_cursor
+from ._queries import command_key, decode_cursor, split_page
 from ._routing import Call, Endpoint, Param, json_response
 from .bodies import STATION_ID_PATTERN, Command, CommandPage
 
@@ -54,11 +54,11 @@ async def list_all(call: Call) -> Response:
         after=command_key(decode_cursor(q["cursor"], 2)),
         limit=limit + 1,
     )
-    rows = await call.node.reads.run(fetch)
-    page = rows[:limit]
-    cursor = None
-    if len(rows) > limit and page:
-        cursor = encode_cursor(page[-1].requested_at.isoformat(), str(page[-1].id))
+    page, cursor = split_page(
+        await call.node.reads.run(fetch),
+        limit,
+        lambda row: (row.requested_at.isoformat(), str(row.id)),
+    )
     return json_response(CommandPage([command_view(r) for r in page], cursor))
 
 

@@ -6,17 +6,35 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import uuid
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import orjson
 
 from ._errors import InvalidBody
 
-__all__ = ["command_key", "decode_cursor", "encode_cursor", "transaction_key"]
+T = TypeVar("T")
+
+__all__ = [
+    "command_key",
+    "decode_cursor",
+    "encode_cursor",
+    "split_page",
+    "transaction_key",
+]
 
 
 def encode_cursor(*key: Any) -> str:
     return base64.urlsafe_b64encode(orjson.dumps(key, default=str)).decode().rstrip("=")
+
+
+def split_page(
+    rows: list[T], limit: int, key: Callable[[T], tuple[Any, ...]]
+) -> tuple[list[T], str | None]:
+    """The page (rows were fetched with ``limit + 1``) and the cursor of the next one, if any."""
+    page = rows[:limit]
+    cursor = encode_cursor(*key(page[-1])) if len(rows) > limit and page else None
+    return page, cursor
 
 
 def decode_cursor(cursor: str | None, arity: int) -> list[str] | None:

@@ -12,7 +12,7 @@ from csms.storage import Connection, transactions
 
 from ._auth import Role
 from ._errors import NotFound
-from ._queries import decode_cursor, encode_cursor, transaction_key
+from ._queries import decode_cursor, split_page, transaction_key
 from ._routing import Call, Endpoint, Param, json_response
 from ._send import valid_station_id
 from .bodies import (
@@ -56,12 +56,11 @@ async def list_all(call: Call) -> Response:
         after=transaction_key(decode_cursor(q["cursor"], 3)),
         limit=limit + 1,
     )
-    rows = await call.node.reads.run(fetch)
-    page = rows[:limit]
-    cursor = None
-    if len(rows) > limit and page:
-        last = page[-1]
-        cursor = encode_cursor(last.started_at.isoformat(), last.station_id, last.transaction_id)
+    page, cursor = split_page(
+        await call.node.reads.run(fetch),
+        limit,
+        lambda row: (row.started_at.isoformat(), row.station_id, row.transaction_id),
+    )
     return json_response(TransactionPage([transaction_view(r) for r in page], cursor))
 
 
