@@ -2,7 +2,9 @@
 
 The transport authenticates (security profiles 1-3) against the stations table; the connection's
 own task then starts the station actor under the ``stations`` supervisor (replacing any actor
-of the same id) and keeps the socket open until that actor has closed it.
+of the same id) and becomes that station's reader (``start_station``, then the actor's
+``read_loop``) until the link or the actor ends; the transport then closes the socket with the
+actor's close code.
 """
 
 from __future__ import annotations
@@ -11,14 +13,11 @@ import functools
 import logging
 from typing import TYPE_CHECKING
 
-import trio
-
-from csms.actors.station import LinkClosed, initial_boot_state, station_spec
+from csms.actors.station import StationActor, initial_boot_state, start_station
 from csms.runtime import Actor, ActorContext
 from csms.storage import stations
 from csms.transport import (
     AuthResult,
-    ConnectionClosed,
     OcppWebSocket,
     OcppWebSocketServer,
     SecurityProfile,
@@ -39,35 +38,33 @@ log = logging.getLogger("csms.listener")
 class WebSocketLink:
     """A transport connection seen as a station link.
 
-    ``close`` only records the close code and lets the connection's own task close the socket:
-    the actor never waits for a peer's close handshake (a half-dead peer would hold up the
-    station's replacement by the transport's close timeout).
+    Receiving and sending are the connection's own methods (no wrapper frame in the reader's
+    await chain); they raise the transport's ``ConnectionClosed``, a ``ConnectionError`` with a
+    ``code``. ``close`` only records the code: the connection's task closes the socket once the
+    station's reader has returned, so the actor never waits for a peer's close handshake (a
+    half-dead peer would hold up the station's replacement by the transport's close timeout).
     """
 
+    __slots__ = (
+        "close_code",
+        "close_reason",
+        "receive_text",
+        "send_text",
+        "station_id",
+        "subprotocol",
+    )
+
     def __init__(self, conn: OcppWebSocket) -> None:
-        self.conn = conn
         self.station_id = conn.station_id
         self.subprotocol = conn.subprotocol
-        self.closed = trio.Event()
-        self.close_code = 1000
+        self.receive_text = conn.receive_text
+        self.send_text = conn.send_text
+        self.close_code: int | None = None
         self.close_reason = ""
 
-    async def receive_text(self) -> str:
-        try:
-            return await self.conn.receive_text()
-        except ConnectionClosed as exc:
-            raise LinkClosed(str(exc), exc.code) from None
-
-    async def send_text(self, text: str) -> None:
-        try:
-            await self.conn.send_text(text)
-        except ConnectionClosed as exc:
-            raise LinkClosed(str(exc), exc.code) from None
-
     async def close(self, code: int = 1000, reason: str = "") -> None:
-        if not self.closed.is_set():
+        if self.close_code is None:
             self.close_code, self.close_reason = code, reason
-            self.closed.set()
 
 
 class StationAuthenticator:
@@ -156,17 +153,23 @@ class ListenerActor(Actor):
         node.ocpp_addresses = list(self.server.addresses)
 
     async def _connection(self, conn: OcppWebSocket) -> None:
-        node = self.node
+        # This task is the station's reader from here on: what its frame holds, every
+        # connected station holds (so the station row stays in _start's frame).
         link = WebSocketLink(conn)
-        row = self.authenticator.take_row(conn.station_id)
+        actor = await self._start(link)
+        await actor.read_loop()
+        if link.close_code is not None:
+            await conn.close(link.close_code, link.close_reason)
+
+    async def _start(self, link: WebSocketLink) -> StationActor:
+        node = self.node
+        row = self.authenticator.take_row(link.station_id)
         if row is None:  # a concurrent handshake of the same id took it
-            row = await node.reads.run(stations.get, conn.station_id)
-        spec = station_spec(
+            row = await node.reads.run(stations.get, link.station_id)
+        return await start_station(
+            node.stations,
             link,
             node.services,
             boot_state=initial_boot_state(row),
             validate_outbound=node.validate_outbound,
         )
-        await node.stations.start_child(spec, name=conn.station_id, replace=True)
-        await link.closed.wait()
-        await conn.close(link.close_code, link.close_reason)

@@ -189,10 +189,39 @@ def tune_garbage_collector() -> None:
     gc.set_threshold(10_000, 20, 20)
 
 
+def raise_open_file_limit(wanted: int) -> int:
+    """Lift the soft limit on open files to the hard limit; return the limit now in force.
+
+    Every station holds a socket, and the usual soft limit (1024) would stop a node long before
+    its memory does. Beyond the hard limit only the administrator can go: a warning names it.
+    """
+    try:
+        import resource
+    except ImportError:  # not a POSIX system
+        return wanted
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or soft < hard:
+        target = wanted + _SPARE_FILES if hard == resource.RLIM_INFINITY else hard
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, target), hard))
+            soft = max(soft, target)
+    if soft < wanted + _SPARE_FILES:
+        log.warning(
+            "open-file limit below what ocpp.max_connections needs",
+            extra={"limit": soft, "max_connections": wanted, "spare": _SPARE_FILES},
+        )
+    return soft
+
+
+# Descriptors besides the stations' sockets: listeners, database connections, logs, epoll.
+_SPARE_FILES = 100
+
+
 async def serve(settings: Settings) -> None:
     """Run a node until SIGINT or SIGTERM, then stop it in reverse order."""
     from csms.actors.http_control import ADMIN_TOKEN_ENV, http_control_child
 
+    raise_open_file_limit(settings.ocpp.max_connections)
     with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
         async with open_node(settings, extra_children=(http_control_child,)) as node:
             tune_garbage_collector()

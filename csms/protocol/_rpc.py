@@ -118,6 +118,7 @@ class OutstandingCall:
 
 
 _Decoder = Callable[[dict[str, Any]], Any]
+_NOTHING_TRIGGERED: frozenset[str] = frozenset()  # one for every connection
 
 
 class OcppConnection:
@@ -146,7 +147,7 @@ class OcppConnection:
         # connections should not each carry them.
         self._timed_out: collections.deque[str] | None = None
         self._remembered_timeouts = remembered_timeouts
-        self._triggered: set[str] = set()
+        self._triggered = _NOTHING_TRIGGERED
 
     @property
     def role(self) -> Role:
@@ -392,7 +393,7 @@ class OcppConnection:
         text = self._text(CallFrame(command.message_id, action, payload))
         self._outstanding = OutstandingCall(command.message_id, action)
         if self._role is Role.SERVER and self._boot_state is not BootState.ACCEPTED:
-            self._triggered |= self._triggered_actions(action, command.payload)
+            self._triggered = self._triggered | self._triggered_actions(action, command.payload)
         return text
 
     def _triggered_actions(self, action: str, request: Any) -> set[str]:

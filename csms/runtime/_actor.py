@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable
 from typing import Any, ClassVar
@@ -83,6 +84,9 @@ class Actor:
     actor. The others go without, which keeps an idle actor as light as a bare trio task.
     """
 
+    # No instance dict in the base: an actor held by the ten thousand (a station) can be slotted.
+    __slots__ = ()
+
     background_tasks: ClassVar[bool] = False
 
     async def on_start(self, ctx: ActorContext) -> None:
@@ -130,6 +134,27 @@ def fail_leftover(ref: ActorRef, items: list[Any]) -> None:
             )
 
 
+def _log_rejected(ref: ActorRef, exc: Rejected) -> None:
+    log.warning("message rejected", extra={"actor": f"{ref.kind}:{ref.id}", "reason": str(exc)})
+
+
+class _NoNursery:
+    """``async with`` target for actors without background tasks."""
+
+    async def __aenter__(self) -> None:
+        return None
+
+    async def __aexit__(self, *exc: object) -> None:
+        return None
+
+
+_NO_NURSERY = _NoNursery()
+
+
+def _nursery_if(wanted: bool) -> contextlib.AbstractAsyncContextManager[trio.Nursery | None]:
+    return trio.open_nursery() if wanted else _NO_NURSERY
+
+
 class ActorCell:
     """Owns an actor's mailbox and ref for the life of its child spec, and runs its incarnations."""
 
@@ -149,13 +174,15 @@ class ActorCell:
         self.factory = factory
         self.shutdown_timeout = shutdown_timeout
         self._in_flight: ReplySlot | None = None
-        self._deferred: set[Reply] = set()
+        self._deferred: set[Reply] | None = None  # made by the first defer_reply()
 
     def defer(self) -> Reply:
         slot = self._in_flight
         if slot is None:
             raise RuntimeError("defer_reply() is only possible while handling an ask")
         self._in_flight = None  # the message loop will not answer it
+        if self._deferred is None:
+            self._deferred = set()
         return Reply(slot, self._deferred)
 
     def request_stop(self, *, final: bool) -> None:
@@ -172,16 +199,39 @@ class ActorCell:
         actor = self.factory()
         reason: BaseException | None = None
         try:
-            if actor.background_tasks:
-                async with trio.open_nursery() as nursery:
-                    await actor.on_start(ActorContext(self, nursery))
-                    task_status.started()
-                    await self._loop(actor)
-                    nursery.cancel_scope.cancel()
-            else:
-                await actor.on_start(ActorContext(self, None))
+            # The loop runs in this frame, not in a helper coroutine: an idle actor is parked
+            # here, and every frame in its await chain is memory held by each of thousands.
+            nursery: trio.Nursery | None
+            async with _nursery_if(actor.background_tasks) as nursery:
+                await actor.on_start(ActorContext(self, nursery))
                 task_status.started()
-                await self._loop(actor)
+                get = self.mailbox.get
+                receive = actor.receive
+                while (item := await get()) is not STOP:
+                    if type(item) is not Ask:
+                        try:
+                            await receive(item)
+                        except Rejected as exc:  # nobody to answer; refusing is not a crash
+                            log.warning(
+                                "message rejected",
+                                extra={
+                                    "actor": f"{self.ref.kind}:{self.ref.id}",
+                                    "reason": str(exc),
+                                },
+                            )
+                        continue
+                    reply: ReplySlot = item.reply
+                    self._in_flight = reply
+                    try:
+                        result = await receive(item.message)
+                    except Rejected as exc:
+                        reply.deliver(outcome.Error(exc))
+                    else:
+                        if self._in_flight is not None:  # None: the actor deferred its reply
+                            reply.deliver(outcome.Value(result))
+                    self._in_flight = None
+                if nursery is not None:
+                    nursery.cancel_scope.cancel()
         except BaseException as exc:
             reason = unwrap(exc)
             if self._in_flight is not None:
@@ -202,32 +252,5 @@ class ActorCell:
                     "on_stop cut short by the shutdown timeout",
                     extra={"actor": f"{self.ref.kind}:{self.ref.id}"},
                 )
-            for pending in list(self._deferred):
+            for pending in list(self._deferred or ()):
                 pending.fail(_unanswered(self.ref, reason))
-
-    async def _loop(self, actor: Actor) -> None:
-        get = self.mailbox.get
-        receive = actor.receive
-        while True:
-            item = await get()
-            if item is STOP:
-                return
-            if type(item) is not Ask:
-                try:
-                    await receive(item)
-                except Rejected as exc:  # nobody to answer; refusing is still not a crash
-                    log.warning(
-                        "message rejected",
-                        extra={"actor": f"{self.ref.kind}:{self.ref.id}", "reason": str(exc)},
-                    )
-                continue
-            reply: ReplySlot = item.reply
-            self._in_flight = reply
-            try:
-                result = await receive(item.message)
-            except Rejected as exc:
-                reply.deliver(outcome.Error(exc))
-            else:
-                if self._in_flight is not None:  # None: the actor deferred its reply
-                    reply.deliver(outcome.Value(result))
-            self._in_flight = None

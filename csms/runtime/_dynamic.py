@@ -48,22 +48,34 @@ class Registry:
 
 class _Startup:
     """Stands in for ``task_status``: the starter waits on it without ``nursery.start``'s extra
-    nursery and task re-parenting, which would triple the cost of starting a station."""
+    nursery and task re-parenting, which would triple the cost of starting a station.
+
+    The child's task keeps this object for its whole life, so the event is let go once set
+    (the starter holds its own reference while it waits)."""
 
     __slots__ = ("done", "error", "event")
 
     def __init__(self) -> None:
-        self.event = trio.Event()
+        self.event: trio.Event | None = trio.Event()
         self.done = False
         self.error: BaseException | None = None
 
+    @property
+    def settled(self) -> bool:
+        return self.event is None
+
     def started(self, value: None = None) -> None:
         self.done = True
-        self.event.set()
+        self._settle()
 
     def failed(self, error: BaseException) -> None:
         self.error = error
-        self.event.set()
+        self._settle()
+
+    def _settle(self) -> None:
+        if self.event is not None:
+            self.event.set()
+            self.event = None
 
 
 class DynamicSupervisor:
@@ -124,8 +136,10 @@ class DynamicSupervisor:
         if name is not None:
             self.registry.register(name, ref)
         startup = _Startup()
-        nursery.start_soon(self._supervise, child, startup)
-        await startup.event.wait()
+        started = startup.event
+        assert started is not None
+        nursery.start_soon(self._supervise, child, startup, name=spec.name)
+        await started.wait()
         if startup.error is not None:
             cause = unwrap(startup.error)
             failed = StartupFailed(f"{self.name}/{spec.name} failed to start: {cause!r}")
@@ -141,7 +155,7 @@ class DynamicSupervisor:
         child, ref = self._adopt(spec, name)
         if name is not None:
             self.registry.register(name, ref)
-        nursery.start_soon(self._supervise, child, None)
+        nursery.start_soon(self._supervise, child, None, name=spec.name)
         return ref
 
     def _check_running(self) -> trio.Nursery:
@@ -245,7 +259,7 @@ class DynamicSupervisor:
                 child.restarts += 1
                 self.restarts += 1
         finally:
-            if startup is not None and not startup.event.is_set():
+            if startup is not None and not startup.settled:
                 startup.failed(ActorStopped(f"{self.name} stopped while {child.spec.name} started"))
             self._forget(child)
 

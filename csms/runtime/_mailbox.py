@@ -47,7 +47,9 @@ class Mailbox:
         if capacity < 1:
             raise ValueError(f"mailbox capacity must be at least 1, got {capacity}")
         self.capacity = capacity
-        self._items: deque[Any] = deque()
+        # Made on the first message that has to wait: an idle actor's mailbox (a station's, by
+        # the ten thousand) hands messages straight to its parked consumer and never queues.
+        self._items: deque[Any] | None = None
         # Blocked senders, made on first use: most mailboxes never fill up.
         self._senders: OrderedDict[trio.lowlevel.Task, Any] | None = None
         self._consumer: trio.lowlevel.Task | None = None
@@ -61,7 +63,8 @@ class Mailbox:
 
     @property
     def depth(self) -> int:
-        return len(self._items) + (len(self._senders) if self._senders else 0)
+        items = len(self._items) if self._items else 0
+        return items + (len(self._senders) if self._senders else 0)
 
     @property
     def closed(self) -> bool:
@@ -76,7 +79,9 @@ class Mailbox:
             trio.lowlevel.reschedule(consumer, outcome.Value(item))
             return
         items = self._items
-        if len(items) >= self.capacity:
+        if items is None:
+            items = self._items = deque()
+        elif len(items) >= self.capacity:
             raise MailboxFull(f"mailbox full ({self.capacity} messages)")
         items.append(item)
         if len(items) > self.high_water:
@@ -115,10 +120,12 @@ class Mailbox:
 
     def _take(self) -> Any:
         """Next item; the oldest blocked sender takes the freed slot. The queue is not empty."""
-        item = self._items.popleft()
+        items = self._items
+        assert items is not None
+        item = items.popleft()
         if self._senders:
             task, waiting = self._senders.popitem(last=False)
-            self._items.append(waiting)
+            items.append(waiting)
             trio.lowlevel.reschedule(task)
         return item
 
@@ -137,14 +144,12 @@ class Mailbox:
             item = self._take()
             await trio.lowlevel.cancel_shielded_checkpoint()
             return item
-        task = trio.lowlevel.current_task()
-        self._consumer = task
+        self._consumer = trio.lowlevel.current_task()
+        return await trio.lowlevel.wait_task_rescheduled(self._abort_get)
 
-        def abort(_: Any) -> trio.lowlevel.Abort:
-            self._consumer = None
-            return trio.lowlevel.Abort.SUCCEEDED
-
-        return await trio.lowlevel.wait_task_rescheduled(abort)
+    def _abort_get(self, _: Any) -> trio.lowlevel.Abort:
+        self._consumer = None
+        return trio.lowlevel.Abort.SUCCEEDED
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -173,8 +178,8 @@ class Mailbox:
         while self._senders:
             task, _ = self._senders.popitem(last=False)  # the box is closed: they get an error
             trio.lowlevel.reschedule(task, outcome.Error(ActorStopped("actor stopped")))
-        leftover = list(self._items)
-        self._items.clear()
+        leftover = list(self._items or ())
+        self._items = None
         consumer = self._consumer
         if consumer is not None:
             self._consumer = None

@@ -10,7 +10,12 @@ Control frames the reader has to send (pongs, the close echo) take the same lock
 
 Consequence: pings are answered and pongs noticed only while some task is in ``receive_text``.
 The OCPP handler always is (it must be, to see CALLRESULTs), so this costs nothing; a handler that
-stops reading for longer than the ping timeout is declared dead, as it should be.
+stops reading for longer than the ping timeout is declared dead, as it should be. When to ping,
+and when to give up, is the listener's :class:`~csms.transport._keepalive.Keepalive`.
+
+An idle connection is what a node holds by the ten thousand, so it is kept small: no task of its
+own, a list (not a deque) for the rarely non-empty message queue, and a lock without a parking lot
+until a second writer actually has to wait.
 
 A send cancelled after its frame was built closes the connection: part of a frame may be on the
 wire, and the peer's decompressor would be out of step with ours.
@@ -19,7 +24,7 @@ wire, and the peer's decompressor would be out of step with ours.
 from __future__ import annotations
 
 import logging
-from collections import deque
+import os
 from typing import cast
 
 import trio
@@ -45,6 +50,32 @@ class ConnectionClosed(ConnectionError):
         self.reason = reason
 
 
+class _WriteLock:
+    """A FIFO lock for the writers of one connection (a ``trio.Lock`` is twice the size and this
+    one is held by ten thousand idle connections). Ownership passes straight to the next waiter."""
+
+    __slots__ = ("_held", "_waiters")
+
+    def __init__(self) -> None:
+        self._held = False
+        self._waiters: trio.lowlevel.ParkingLot | None = None
+
+    async def __aenter__(self) -> None:
+        await trio.lowlevel.checkpoint_if_cancelled()
+        if not self._held:
+            self._held = True
+            await trio.lowlevel.cancel_shielded_checkpoint()
+            return
+        if self._waiters is None:
+            self._waiters = trio.lowlevel.ParkingLot()
+        await self._waiters.park()  # woken as the owner: the releaser handed the lock over
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._waiters is not None and self._waiters.unpark():
+            return
+        self._held = False
+
+
 class OcppWebSocket:
     """An accepted OCPP WebSocket: who is at the other end, and text messages in and out.
 
@@ -54,10 +85,11 @@ class OcppWebSocket:
 
     __slots__ = (
         "_draining",
+        "_fd",
         "_fragments",
         "_messages",
         "_ping_count",
-        "_pong_waiter",
+        "_pong_count",
         "_progress",
         "_proto",
         "_receiving",
@@ -94,17 +126,22 @@ class OcppWebSocket:
         self.client_cert_cn = client_cert_cn
         self._stream = stream
         self._transport = transport  # the TCP stream under TLS, closed to abort at once
+        # Plain TCP is read straight from the descriptor (see _receive_more). Only _abort
+        # closes the stream, after setting _stream_closed, so a closed (maybe reused) descriptor
+        # number is never read.
+        plain = os.name == "posix" and isinstance(stream, trio.SocketStream)
+        self._fd = cast(trio.SocketStream, stream).socket.fileno() if plain else -1
         self._proto = protocol
         self._settings = settings
-        self._send_lock = trio.Lock()
-        self._messages: deque[str] = deque()
+        self._send_lock = _WriteLock()
+        self._messages: list[str] = []
         self._fragments: list[bytes] | None = None
         self._receiving = False
         self._draining = False
         self._stream_closed = False
         self._progress: trio.Event | None = None  # created by a task waiting on the reader
-        self._ping_count = 0
-        self._pong_waiter: tuple[bytes, trio.Event] | None = None
+        self._ping_count = 0  # pings sent; each carries its number
+        self._pong_count = 0  # the highest number a pong has answered
 
     @property
     def compressed(self) -> bool:
@@ -137,11 +174,11 @@ class OcppWebSocket:
         try:
             if self._messages:
                 await trio.lowlevel.checkpoint()
-                return self._messages.popleft()
+                return self._messages.pop(0)
             while not self._input_ended():
                 await self._receive_more()
                 if self._messages:
-                    return self._messages.popleft()
+                    return self._messages.pop(0)
             raise self._closed_error()
         finally:
             self._receiving = False
@@ -168,9 +205,31 @@ class OcppWebSocket:
         await self._progress.wait()
 
     async def _receive_more(self) -> None:
+        size = self._settings.receive_buffer_size
+        fd = self._fd
         try:
-            data = await self._stream.receive_some(self._settings.receive_buffer_size)
-        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            if fd < 0:
+                data = await self._stream.receive_some(size)
+            else:
+                # What trio's SocketStream.receive_some does (a checkpoint when data is ready,
+                # else wait until readable), without its three coroutine levels: they would stay
+                # in every idle connection's await chain, and cost time on every message.
+                await trio.lowlevel.checkpoint_if_cancelled()
+                ready: bytes | None
+                try:
+                    ready = os.read(fd, size)
+                except BlockingIOError:
+                    ready = None  # wait outside the handler: it would keep the exception alive
+                if ready is not None:
+                    await trio.lowlevel.cancel_shielded_checkpoint()
+                while ready is None:
+                    await trio.lowlevel.wait_readable(fd)
+                    try:
+                        ready = os.read(fd, size)
+                    except BlockingIOError:
+                        continue  # woken without data (another reader's wake-up, say)
+                data = ready
+        except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
             data = b""
         proto = self._proto
         if data:
@@ -185,6 +244,10 @@ class OcppWebSocket:
             async with self._send_lock:
                 await self._write(chunks)
         self._pulse()
+
+    def receive_early(self, frames: list[Frame]) -> None:
+        """Frames parsed with the upgrade request, before this object existed: queue them."""
+        self._handle_events(frames)
 
     def _handle_events(self, events: list[Frame]) -> None:
         for frame in events:
@@ -205,11 +268,10 @@ class OcppWebSocket:
                 # OCPP-J is JSON text only (Part 4 §4.1.2); the rest of the batch is dropped.
                 self._proto.fail(CloseCode.UNSUPPORTED_DATA, "binary messages are not supported")
                 return
-            elif opcode is Opcode.PONG:
-                waiter = self._pong_waiter
-                if waiter is not None and frame.data == waiter[0]:
-                    self._pong_waiter = None
-                    waiter[1].set()
+            elif opcode is Opcode.PONG and len(frame.data) == 4:
+                number = int.from_bytes(frame.data, "big")
+                if self._pong_count < number <= self._ping_count:
+                    self._pong_count = number
 
     def _deliver(self, data: bytes | bytearray | memoryview) -> bool:
         try:
@@ -303,45 +365,34 @@ class OcppWebSocket:
             await trio.aclose_forcefully(self._transport)
         self._pulse()
 
-    # keepalive
+    # keepalive (driven by the listener's scheduler)
 
-    async def keepalive(self) -> None:
-        """Ping every ``ping_interval`` seconds; no pong within ``ping_timeout`` drops the peer.
+    def next_ping_number(self) -> int:
+        self._ping_count += 1
+        return self._ping_count
 
-        Runs beside the handler, in the connection's nursery; returns when the connection closes.
-        """
-        interval = self._settings.ping_interval
-        if interval is None:
-            return
-        while True:
-            await trio.sleep(interval)
-            if self.closed:
-                return
-            self._ping_count += 1
-            payload = self._ping_count.to_bytes(4, "big")
-            pong = trio.Event()
-            self._pong_waiter = (payload, pong)
-            with trio.move_on_after(self._settings.ping_timeout) as scope:
-                async with self._send_lock:
-                    if self.closed:
-                        return
-                    self._proto.send_ping(payload)
-                    await self._write(self._proto.data_to_send())
-                await pong.wait()
-            if not scope.cancelled_caught:
-                continue
-            if self.closed:
-                return
-            _log.warning(
-                "keepalive ping timeout, dropping connection",
-                extra={"station_id": self.station_id, "remote": _format(self.remote)},
-            )
-            # The peer is not listening: mark the protocol failed (1011 for our side's record),
-            # but send nothing; drop TCP.
-            self._proto.fail(CloseCode.INTERNAL_ERROR, "keepalive ping timeout")
-            self._proto.data_to_send()
-            await self._abort()
-            return
+    def answered_ping(self, number: int) -> bool:
+        return self._pong_count >= number
+
+    async def send_ping(self, number: int) -> None:
+        async with self._send_lock:
+            if not self.closed:
+                self._proto.send_ping(number.to_bytes(4, "big"))
+                await self._write(self._proto.data_to_send())
+
+    def fail_unresponsive(self) -> None:
+        """Mark the connection failed (1011 for our side's record) without sending anything:
+        the peer is not listening. :meth:`abort` then drops TCP."""
+        _log.warning(
+            "keepalive ping timeout, dropping connection",
+            extra={"station_id": self.station_id, "remote": _format(self.remote)},
+        )
+        self._proto.fail(CloseCode.INTERNAL_ERROR, "keepalive ping timeout")
+        self._proto.data_to_send()
+
+    async def abort(self) -> None:
+        """Drop TCP at once, without a closing handshake."""
+        await self._abort()
 
 
 def _format(remote: tuple[str, int]) -> str:

@@ -2,27 +2,34 @@
 
 One task per connection does the TLS handshake, reads the HTTP upgrade request into websockets'
 sans-IO ``ServerProtocol``, decides (path, connection limit, client certificate, throttling,
-credentials, subprotocol), answers, and then runs the handler with an :class:`OcppWebSocket`
-beside a keepalive task in the connection's own nursery.
+credentials, subprotocol), answers, and then runs the handler with an :class:`OcppWebSocket`;
+it is the connection's only task (pings come from the listener's :class:`Keepalive`). The task
+is started straight from the accept loop and its await chain kept short: an idle connection's
+memory is mostly its task and the coroutine frames it is suspended in.
 """
 
 from __future__ import annotations
 
+import errno
 import http
 import logging
 import math
 import ssl
 from collections.abc import Awaitable, Callable, Sequence
+from typing import cast
 
 import trio
 from websockets.extensions.permessage_deflate import ServerPerMessageDeflateFactory
-from websockets.frames import CloseCode
+from websockets.frames import CloseCode, Frame
 from websockets.http11 import Request, Response
+from websockets.protocol import OPEN, Protocol
 from websockets.server import ServerProtocol
+from websockets.typing import Subprotocol
 
 from ._auth import Authenticator, AuthResult, parse_basic_authorization
 from ._connection import OcppWebSocket
 from ._handshake import refusal, select_subprotocol, station_id_from_path
+from ._keepalive import Keepalive
 from ._settings import CompressionSettings, SecurityProfile, WebSocketSettings
 from ._throttle import FailureThrottle
 from ._tls import peer_certificate_names, server_ssl_context
@@ -93,6 +100,16 @@ class OcppWebSocketServer:
         self._station_failures = FailureThrottle(settings.station_throttle)
         self._address_failures = FailureThrottle(settings.address_throttle)
         self._refusing = 0
+        supported = settings.subprotocols
+
+        # A plain function, made once: websockets binds it to each protocol with __get__.
+        def choose(_: ServerProtocol, offered: Sequence[Subprotocol]) -> Subprotocol | None:
+            return select_subprotocol(offered, supported)
+
+        self._choose_subprotocol = choose
+        self._keepalive: Keepalive | None = None
+        if settings.ping_interval is not None:
+            self._keepalive = Keepalive(settings.ping_interval, settings.ping_timeout)
         #: Connections handshaking or open.
         self.connection_count = 0
         #: (host, port) of each listening socket.
@@ -113,22 +130,52 @@ class OcppWebSocketServer:
             await self._refuse_overload(transport, remote)
             return
         self.connection_count += 1
+        conn: OcppWebSocket | None = None
+        code = CloseCode.NORMAL_CLOSURE
         try:
-            conn: OcppWebSocket | None = None
-            with trio.move_on_after(self.settings.handshake_timeout) as scope:
-                conn = await self._handshake(transport, remote)
-            if scope.cancelled_caught:
-                _log.info("handshake timed out", extra={"remote": _fmt(remote)})
+            conn = await self._handshake_in_time(transport, remote)
             if conn is None:
-                await trio.aclose_forcefully(transport)
                 return
-            await self._run(conn)
+            if self._keepalive is not None:
+                self._keepalive.watch(conn)
+            try:
+                await self._handler(conn)
+            except Exception:
+                # One station's failure never touches another: log, close 1011, carry on.
+                _log.exception(
+                    "connection handler failed",
+                    extra={"station_id": conn.station_id, "remote": _fmt(remote)},
+                )
+                code = CloseCode.INTERNAL_ERROR
         except Exception:
             # A bug met by one connection must not take the listener (and every station) down.
             _log.exception("connection failed", extra={"remote": _fmt(remote)})
-            await trio.aclose_forcefully(transport)
+            code = CloseCode.INTERNAL_ERROR
+        except BaseException:  # cancelled from outside: the listener is stopping
+            code = CloseCode.GOING_AWAY
+            raise
         finally:
-            self.connection_count -= 1
+            with trio.CancelScope(shield=True):
+                if conn is None:
+                    await trio.aclose_forcefully(transport)
+                else:
+                    await conn.close(code)
+                    _log.info(
+                        "station disconnected",
+                        extra={"station_id": conn.station_id, "remote": _fmt(remote)},
+                    )
+            self.connection_count -= 1  # a closing connection still holds its socket
+
+    async def _handshake_in_time(
+        self, transport: trio.SocketStream, remote: tuple[str, int]
+    ) -> OcppWebSocket | None:
+        # A method of its own so that the timeout's cancel scope is not kept, for the
+        # connection's whole life, by the frame of the task that goes on to run the handler.
+        with trio.move_on_after(self.settings.handshake_timeout) as scope:
+            return await self._handshake(transport, remote)
+        if scope.cancelled_caught:
+            _log.info("handshake timed out", extra={"remote": _fmt(remote)})
+        return None
 
     async def _refuse_overload(self, transport: trio.SocketStream, remote: tuple[str, int]) -> None:
         if self._refusing >= self.settings.max_refusals:
@@ -150,10 +197,9 @@ class OcppWebSocketServer:
             await trio.aclose_forcefully(transport)
 
     def _new_protocol(self) -> ServerProtocol:
-        supported = self.settings.subprotocols
         return ServerProtocol(
             extensions=self._extensions,
-            select_subprotocol=lambda _, offered: select_subprotocol(offered, supported),
+            select_subprotocol=self._choose_subprotocol,
             max_size=self.settings.max_message_size,
             logger=_wire_log,
         )
@@ -175,8 +221,11 @@ class OcppWebSocketServer:
             return None
         return stream
 
-    async def _read_request(self, stream: trio.abc.Stream, proto: ServerProtocol) -> Request | None:
-        """The upgrade request, or None if the peer sent none (or garbage, already answered)."""
+    async def _read_request(
+        self, stream: trio.abc.Stream, proto: ServerProtocol
+    ) -> tuple[Request, list[Frame]] | None:
+        """The upgrade request and any frames that came in its wake, or None if the peer sent
+        no request (or garbage, already answered)."""
         while True:
             try:
                 data = await stream.receive_some(self.settings.receive_buffer_size)
@@ -186,9 +235,11 @@ class OcppWebSocketServer:
                 proto.receive_data(data)
             else:
                 proto.receive_eof()
-            for event in proto.events_received():
-                if isinstance(event, Request):
-                    return event
+            events = proto.events_received()
+            if events and isinstance(events[0], Request):
+                # A client should wait for the 101 before it sends frames (RFC 6455 §4.1);
+                # one that did not still gets its messages delivered.
+                return events[0], cast(list[Frame], events[1:])
             if proto.handshake_exc is not None or not data:  # garbage (maybe answered) or EOF
                 return None
 
@@ -199,10 +250,11 @@ class OcppWebSocketServer:
         if stream is None:
             return None
         proto = self._new_protocol()
-        request = await self._read_request(stream, proto)
-        if request is None:
+        received = await self._read_request(stream, proto)
+        if received is None:
             await _send_pending(stream, proto)
             return None
+        request, early_frames = received
         try:
             station_id, cert_cn = await self._authorize(request, stream, remote)
         except _Refused as refused:
@@ -211,8 +263,12 @@ class OcppWebSocketServer:
             return None
         response = proto.accept(request)
         proto.send_response(response)
+        # The request stays referenced by the protocol's parser for the connection's life; its
+        # headers (a few KiB, the credentials among them) are not needed past this point.
+        request.headers.clear()
         if not await _send_pending(stream, proto) or response.status_code != 101:
             return None
+        _drop_handshake_parser(proto)
         conn = OcppWebSocket(
             stream,
             transport,
@@ -223,6 +279,8 @@ class OcppWebSocketServer:
             remote=remote,
             client_cert_cn=cert_cn,
         )
+        if early_frames:
+            conn.receive_early(early_frames)
         if proto.subprotocol is None:
             # Part 4 §3.2: "If the CSMS does not agree to using one of the subprotocols offered
             # by the client, it MUST complete the WebSocket handshake with a response without a
@@ -317,36 +375,21 @@ class OcppWebSocketServer:
             raise _refuse(http.HTTPStatus.UNAUTHORIZED, _CHALLENGE)
         return credentials[1]
 
-    async def _run(self, conn: OcppWebSocket) -> None:
-        log_extra = {"station_id": conn.station_id, "remote": _fmt(conn.remote)}
-        code = CloseCode.NORMAL_CLOSURE
-        try:
-            if self.settings.ping_interval is None:
-                code = await self._call_handler(conn, log_extra)
-            else:
-                async with trio.open_nursery() as nursery:
-                    nursery.start_soon(conn.keepalive)
-                    code = await self._call_handler(conn, log_extra)
-                    nursery.cancel_scope.cancel()
-        except BaseException:  # cancelled from outside: the listener is stopping
-            code = CloseCode.GOING_AWAY
-            raise
-        finally:
-            with trio.CancelScope(shield=True):
-                await conn.close(code)
-            _log.info("station disconnected", extra=log_extra)
-
-    async def _call_handler(self, conn: OcppWebSocket, log_extra: dict[str, str]) -> CloseCode:
-        try:
-            await self._handler(conn)
-        except Exception:
-            # One station's failure never touches another: log, close 1011, carry on.
-            _log.exception("connection handler failed", extra=log_extra)
-            return CloseCode.INTERNAL_ERROR
-        return CloseCode.NORMAL_CLOSURE
-
 
 _CHALLENGE = (("WWW-Authenticate", 'Basic realm="ocpp", charset="UTF-8"'),)
+
+
+def _drop_handshake_parser(proto: ServerProtocol) -> None:
+    """Swap the parser of an upgraded connection for a fresh frame parser, if it is safe.
+
+    ``ServerProtocol.parse`` goes on parsing frames inside the generator that parsed the request,
+    so its frame (and the request) would live as long as the connection. When nothing past the
+    request has arrived, the frame parser inside has consumed nothing and a fresh
+    ``Protocol.parse`` is in the same state, started the way websockets starts its parsers.
+    """
+    if proto.state is OPEN and not proto.reader.buffer:
+        proto.parser = Protocol.parse(proto)
+        next(proto.parser)
 
 
 async def _send_pending(stream: trio.abc.Stream, proto: ServerProtocol) -> bool:
@@ -393,5 +436,36 @@ async def serve_ocpp_websocket(
         },
     )
     async with trio.open_nursery() as nursery:
+        if server._keepalive is not None:
+            nursery.start_soon(server._keepalive.run, nursery)
+        for listener in listeners:
+            nursery.start_soon(_accept_loop, listener, server.handle_stream, nursery)
         task_status.started(server)
-        await trio.serve_listeners(server.handle_stream, listeners, handler_nursery=nursery)
+
+
+# accept() failing for want of file descriptors or memory: wait and retry, as trio's
+# serve_listeners does, rather than stop listening.
+_ACCEPT_CAPACITY_ERRNOS = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOMEM, errno.ENOBUFS})
+
+
+async def _accept_loop(
+    listener: trio.SocketListener,
+    handle: Callable[[trio.SocketStream], Awaitable[None]],
+    nursery: trio.Nursery,
+) -> None:
+    """Accept connections for ever, each handled in a task of its own started right here (no
+    wrapper coroutine around the handler: one frame less in every connection's task)."""
+    async with listener:
+        while True:
+            try:
+                stream = await listener.accept()
+            except OSError as exc:
+                if exc.errno not in _ACCEPT_CAPACITY_ERRNOS:
+                    raise
+                _log.error(
+                    "accept failed, retrying in 0.1 s",
+                    extra={"error": errno.errorcode.get(exc.errno or 0, str(exc.errno))},
+                )
+                await trio.sleep(0.1)
+            else:
+                nursery.start_soon(handle, stream, name="csms.transport.connection")

@@ -7,7 +7,8 @@
 the last SIGUSR1 (the benchmark sends it when the load starts). ``gc-freeze``: the same, and
 ``gc.freeze()`` at that SIGUSR1 (an experiment for a change proposed, not made, in the node).
 ``memory``: tracemalloc from SIGUSR1 (before idle stations connect) to SIGUSR2 (after they have
-settled); ``OUT.memory.txt`` lists the 40 source lines holding the most memory.
+settled); ``OUT.memory.txt`` lists the 40 source lines holding the most memory, then the 60
+largest allocation sites by traceback.
 
 cProfile sees only the thread that starts it, and the node does its database writes on a worker
 thread that shares the GIL (and, pinned, the core) with the trio thread; yappi profiles both.
@@ -87,6 +88,12 @@ def memory(out: Path) -> int:
                 f"{stat.size / 1024:10.0f} KiB {stat.count:8d} blocks  "
                 f"{frame_.filename.rpartition('site-packages/')[2]}:{frame_.lineno}\n"
             )
+        lines.append("by traceback (4 frames, innermost first):\n")
+        for stat in snap.statistics("traceback")[:60]:
+            lines.append(f"{stat.size / 1024:10.0f} KiB {stat.count:8d} blocks\n")
+            for frame_ in reversed(stat.traceback):
+                name = frame_.filename.rpartition("site-packages/")[2]
+                lines.append(f"{'':27}{name}:{frame_.lineno}\n")
         lines.append("by file:\n")
         for stat in snap.statistics("filename")[:30]:
             name = stat.traceback[0].filename.rpartition("site-packages/")[2]

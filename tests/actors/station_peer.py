@@ -14,7 +14,7 @@ import trio
 
 from csms.actors.events import EventBus
 from csms.actors.persistence import PersistenceSettings, ReadPool, persistence_spec
-from csms.actors.station import MemoryLink, StationServices, memory_link, station_spec
+from csms.actors.station import MemoryLink, StationServices, memory_link, start_station
 from csms.protocol import (
     Call,
     CallErrorReceived,
@@ -103,6 +103,7 @@ class Node:
     services: StationServices
     events: EventBus
     database_url: str
+    nursery: trio.Nursery  # where the stations' readers (their connections' tasks) run
 
     def register(self, station_id: str, status: str = "Accepted") -> None:
         with connect(self.database_url) as conn:
@@ -113,11 +114,16 @@ class Node:
         self, station_id: str, version: Version = Version.V201
     ) -> tuple[ActorRef, StationPeer]:
         csms_end, station_end = memory_link(station_id, version.value)
-        ref = await self.stations.start_child(
-            station_spec(csms_end, self.services, validate_outbound=True),
-            name=station_id,
-            replace=True,
-        )
+
+        async def serve(task_status: trio.TaskStatus[ActorRef]) -> None:
+            # What the listener does with a WebSocket: this task becomes the station's reader.
+            actor = await start_station(
+                self.stations, csms_end, self.services, validate_outbound=True
+            )
+            task_status.started(actor.ref)
+            await actor.read_loop()
+
+        ref = await self.nursery.start(serve)
         return ref, StationPeer(station_end, version)
 
     def query(self, sql: str, *params: Any) -> list[tuple[Any, ...]]:
@@ -144,7 +150,7 @@ async def running_node(database_url: str, **services: Any) -> AsyncIterator[Node
                 events=events,
                 **services,
             )
-            yield Node(root, stations, station_services, events, database_url)
+            yield Node(root, stations, station_services, events, database_url, nursery)
             await root.stop()
     finally:
         reads.close()

@@ -161,3 +161,50 @@ async def test_only_one_task_receives_at_a_time(autojump_clock):
         assert close_codes(await raw.read_until_eof()) == [1000]
         await raw.aclose()
     assert len(errors) == 1
+
+
+async def test_one_keepalive_task_serves_every_connection(autojump_clock):
+    """The listener pings all its connections from one task: the silent peer is dropped at
+    interval + timeout, the one that answers is kept."""
+    recorder = Recorder()
+    settings = WebSocketSettings(ping_interval=20.0, ping_timeout=10.0)
+    two = StaticAuthenticator.from_passwords({"CS001": PASSWORD, "CS002": PASSWORD})
+    async with running_server(recorder, settings, two) as server:
+        start = trio.current_time()
+        silent = await RawClient.connect(server.ports[0], "/ocpp/CS001", headers=basic("CS001"))
+        async with connect(
+            f"ws://127.0.0.1:{server.ports[0]}/ocpp/CS002",
+            subprotocols=["ocpp2.0.1"],
+            additional_headers=basic("CS002"),
+            ping_interval=None,
+        ) as ws:
+            frames = await silent.read_until_eof()
+            assert trio.current_time() - start == pytest.approx(30.0)
+            assert [f.opcode for f in frames] == [Opcode.PING]
+            await trio.sleep(100)  # five more ping rounds for the other one
+            await ws.send("still here")
+            assert await ws.recv() == "still here"
+    assert [c.code for c in recorder.closed] == [1011, 1000]
+
+
+async def test_a_pong_to_the_latest_ping_answers_the_earlier_ones(autojump_clock):
+    """RFC 6455 §5.5.3: a peer may answer only the most recent of several pings."""
+    recorder = Recorder()
+    settings = WebSocketSettings(ping_interval=10.0, ping_timeout=15.0)  # two pings outstanding
+    async with running_server(recorder, settings, AUTH) as server:
+        start = trio.current_time()
+        raw = await RawClient.connect(server.ports[0], "/ocpp/CS001", headers=basic("CS001"))
+        pings: list[bytes] = []
+        while len(pings) < 2:  # at 10 s and 20 s
+            raw.proto.receive_data(await raw.stream.receive_some(65536))
+            pings += [e.data for e in raw.proto.events_received() if e.opcode is Opcode.PING]
+        raw.proto.send_pong(pings[1])
+        await raw.send_queued()
+        frames = await raw.read_until_eof()  # ping 3 at 30 s goes unanswered: dropped at 45 s
+        assert trio.current_time() - start == pytest.approx(45.0)
+        assert [(f.opcode, int.from_bytes(f.data, "big")) for f in frames] == [
+            (Opcode.PING, 3),
+            (Opcode.PING, 4),  # at 40 s: pings keep their pace while one is unanswered
+        ]
+        await recorder.ended.wait()
+        assert recorder.closed[0].code == 1011

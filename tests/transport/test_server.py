@@ -6,8 +6,12 @@ import pytest
 import trio
 import trio.testing
 from trio_websocket import open_websocket_url
+from websockets.client import ClientProtocol
 from websockets.exceptions import ConnectionClosedError, InvalidStatus
+from websockets.frames import Frame, Opcode
 from websockets.trio.client import connect
+from websockets.typing import Subprotocol
+from websockets.uri import parse_uri
 
 from csms.transport import (
     CompressionSettings,
@@ -416,3 +420,28 @@ async def test_an_authenticator_failure_is_503_and_the_listener_lives_on():
         async with client(server) as ws:
             await ws.send("ok")
             assert await ws.recv() == "ok"
+
+
+async def test_a_frame_sent_with_the_upgrade_request_is_delivered():
+    """A client that does not wait for the 101 before its first frame loses nothing (the
+    server keeps the handshake parser, which then goes on parsing frames)."""
+    recorder = Recorder()
+    async with running_server(recorder, WebSocketSettings(), AUTH) as server:
+        stream = await trio.open_tcp_stream("127.0.0.1", server.ports[0])
+        proto = ClientProtocol(
+            parse_uri(f"ws://127.0.0.1:{server.ports[0]}/ocpp/CS001"),
+            subprotocols=[Subprotocol("ocpp2.0.1")],
+        )
+        request = proto.connect()
+        for name, value in basic("CS001").items():
+            request.headers[name] = value
+        proto.send_request(request)
+        early = Frame(Opcode.TEXT, b"early").serialize(mask=True, extensions=[])
+        await stream.send_all(b"".join(proto.data_to_send()) + early)  # one segment
+        echoed: list[str] = []
+        while not echoed:
+            proto.receive_data(await stream.receive_some(65536))
+            echoed += [e.data.decode() for e in proto.events_received() if isinstance(e, Frame)]
+        assert echoed == ["early"]
+        await stream.aclose()
+    assert recorder.received == ["early"]

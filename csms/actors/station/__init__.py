@@ -1,10 +1,7 @@
 """Station actors: one per connected charge point (SPEC sections 2, 4 and 5)."""
 
-from csms.protocol import BootState
-from csms.runtime import ChildSpec, RestartType
-
 from ._actions import CSMS_INITIATED
-from ._actor import StationActor
+from ._actor import StationActor, start_station
 from ._commands import (
     CommandError,
     CommandNotAllowed,
@@ -44,26 +41,5 @@ __all__ = [
     "StationTimeout",
     "initial_boot_state",
     "memory_link",
-    "station_spec",
+    "start_station",
 ]
-
-
-def station_spec(
-    link: StationLink,
-    services: StationServices,
-    *,
-    boot_state: BootState = BootState.UNKNOWN,
-    validate_outbound: bool = False,
-    mailbox_size: int = 100,
-) -> ChildSpec:
-    """A temporary child of the ``stations`` supervisor: a crash closes only this connection."""
-    return ChildSpec.actor(
-        link.station_id,
-        lambda: StationActor(
-            link, services, boot_state=boot_state, validate_outbound=validate_outbound
-        ),
-        kind="station",
-        restart=RestartType.TEMPORARY,
-        mailbox_size=mailbox_size,
-        shutdown_timeout=5.0,
-    )

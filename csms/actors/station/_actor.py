@@ -1,13 +1,19 @@
 """The station actor: one per connected charge point.
 
-Two tasks share the connection. The *reader* (a background task) turns every received frame into
-protocol events and answers the station's CALLs in order, one at a time, as OCPP-J has them
-arrive. The *mailbox loop* runs commands: it sends one CALL, waits for its answer (which the
-reader hands over) or for the response timeout, and only then takes the next command, so at most
-one CSMS-initiated CALL is outstanding and later commands wait in the mailbox.
+Two tasks share the connection. The *reader* is the connection's own task (see
+:func:`start_station`): it turns every received frame into protocol events and answers the
+station's CALLs in order, one at a time, as OCPP-J has them arrive. The *mailbox loop* is the
+actor's task and runs commands: it sends one CALL, waits for its answer (which the reader hands
+over) or for the response timeout, and only then takes the next command, so at most one
+CSMS-initiated CALL is outstanding and later commands wait in the mailbox. Reading in the
+connection's task rather than in a task of the actor's own saves a task, a nursery and their
+frames per station: an idle node holds tens of thousands of these.
 
 Handlers never send commands themselves (that would wait on the mailbox loop from the reader);
 follow-ups are told to the actor's own mailbox.
+
+A closed link raises a ``ConnectionError``: ``LinkClosed`` from in-memory links, the transport's
+``ConnectionClosed`` from WebSockets, both with a ``code``.
 """
 
 from __future__ import annotations
@@ -45,7 +51,7 @@ from csms.protocol import (
     structure_payload,
     unstructure_payload,
 )
-from csms.runtime import Actor, ActorContext
+from csms.runtime import Actor, ActorContext, ActorRef, ChildSpec, DynamicSupervisor, RestartType
 
 from . import _handlers
 from ._actions import CSMS_INITIATED
@@ -60,7 +66,7 @@ from ._commands import (
     StationDisconnected,
     StationTimeout,
 )
-from ._link import LinkClosed, StationLink
+from ._link import StationLink
 from ._services import StationServices
 
 log = logging.getLogger("csms.station")
@@ -83,7 +89,21 @@ class _Pending:
 
 
 class StationActor(Actor):
-    background_tasks = True
+    """A connected station's state, commands and message handlers; see :func:`start_station`."""
+
+    __slots__ = (
+        "_ctx",
+        "_pending",
+        "_reader",
+        "conn",
+        "connected",
+        "link",
+        "messages",
+        "services",
+        "state",
+        "station_id",
+        "version",
+    )
 
     def __init__(
         self,
@@ -110,7 +130,20 @@ class StationActor(Actor):
         self.connected = True
         self._pending: _Pending | None = None
         self._ctx: ActorContext | None = None
-        self._log = {"station": self.station_id}
+        self._reader: trio.CancelScope | None = None
+
+    @property
+    def _log(self) -> dict[str, str]:  # made per log line: not kept by every idle station
+        return {"station": self.station_id}
+
+    def itself(self) -> StationActor:
+        """The factory of its one incarnation (see :func:`start_station`)."""
+        return self
+
+    @property
+    def ref(self) -> ActorRef:
+        assert self._ctx is not None, "the actor has not started"
+        return self._ctx.ref
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -125,14 +158,15 @@ class StationActor(Actor):
             node_id=self.services.node_id,
             version=self.version.value,
         )
-        ctx.nursery.start_soon(self._read_loop)
         log.info("station connected", extra={**self._log, "version": self.version.value})
 
     async def on_stop(self, reason: BaseException | None) -> None:
         self.connected = False
         if self._pending is not None:
             self._pending.finish(None)
-        with contextlib.suppress(LinkClosed):
+        if self._reader is not None:
+            self._reader.cancel()  # the connection's task: it returns and the socket closes
+        with contextlib.suppress(ConnectionError):
             await self.link.close(1000 if reason is None else 1011)
         await self.services.submit(
             StationPresence(self.station_id, self.services.node_id, False, self.services.now())
@@ -158,19 +192,26 @@ class StationActor(Actor):
 
     # -- inbound --------------------------------------------------------------------------
 
-    async def _read_loop(self) -> None:
+    async def read_loop(self) -> None:
+        """Read and answer the station until the link closes or the actor stops (which cancels
+        this); the actor is then stopped. Runs in the connection's task, after ``on_start``."""
         try:
-            while True:
-                text = await self.link.receive_text()
-                for event in self.conn.receive_text(text):
-                    await self._on_event(event)
-        except LinkClosed as closed:
-            log.info("connection closed", extra={**self._log, "code": closed.code})
-        self.connected = False
-        if self._pending is not None:
-            self._pending.finish(None)
-        assert self._ctx is not None
-        self._ctx.stop()
+            with trio.CancelScope() as self._reader:
+                receive = self.link.receive_text
+                while True:
+                    text = await receive()
+                    for event in self.conn.receive_text(text):
+                        await self._on_event(event)
+        except ConnectionError as closed:
+            code = getattr(closed, "code", None)
+            log.info("connection closed", extra={**self._log, "code": code})
+        finally:
+            self._reader = None
+            self.connected = False
+            if self._pending is not None:
+                self._pending.finish(None)
+            assert self._ctx is not None
+            self._ctx.stop()
 
     async def _on_event(self, event: Any) -> None:
         if isinstance(event, CallReceived):
@@ -266,7 +307,7 @@ class StationActor(Actor):
             await self.link.send_text(text)
             with trio.move_on_after(command.timeout or self.services.response_timeout):
                 await pending.done.wait()
-        except LinkClosed:
+        except ConnectionError:
             pending.finish(None)
         finally:
             self._pending = None
@@ -337,3 +378,33 @@ class StationActor(Actor):
 
 def _evolve(audit: CommandAudit, **changes: Any) -> CommandAudit:
     return attrs.evolve(audit, **changes)
+
+
+async def start_station(
+    stations: DynamicSupervisor,
+    link: StationLink,
+    services: StationServices,
+    *,
+    boot_state: BootState = BootState.UNKNOWN,
+    validate_outbound: bool = False,
+    mailbox_size: int = 100,
+) -> StationActor:
+    """Start the station actor of a new connection; the caller's task then runs its
+    ``read_loop`` until the link closes (the actor then stops) or the actor stops (a crash,
+    ``Disconnect``, a newer connection: the link is closed with the actor's code).
+
+    The actor is a temporary child of ``stations``, registered under the station id (an older
+    connection's actor is stopped first). It never restarts, so its one incarnation is built
+    here and the spec's factory hands out that instance.
+    """
+    actor = StationActor(link, services, boot_state=boot_state, validate_outbound=validate_outbound)
+    spec = ChildSpec.actor(
+        link.station_id,
+        actor.itself,
+        kind="station",
+        restart=RestartType.TEMPORARY,
+        mailbox_size=mailbox_size,
+        shutdown_timeout=5.0,
+    )
+    await stations.start_child(spec, name=link.station_id, replace=True)
+    return actor

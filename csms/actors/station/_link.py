@@ -12,8 +12,11 @@ from typing import Protocol
 import trio
 
 
-class LinkClosed(Exception):
-    """The connection is gone; ``code`` is the WebSocket close code when there was one."""
+class LinkClosed(ConnectionError):
+    """The connection is gone; ``code`` is the WebSocket close code when there was one.
+
+    The station actor catches ``ConnectionError``: links may raise this or their own subclass
+    (the transport's ``ConnectionClosed``), as long as it carries a ``code``."""
 
     def __init__(self, reason: str = "connection closed", code: int | None = None) -> None:
         super().__init__(reason)
@@ -25,11 +28,11 @@ class StationLink(Protocol):
     subprotocol: str
 
     async def receive_text(self) -> str:
-        """The next text message; raises ``LinkClosed``."""
+        """The next text message; raises a ``ConnectionError`` once closed."""
         ...
 
     async def send_text(self, text: str) -> None:
-        """Raises ``LinkClosed``."""
+        """Raises a ``ConnectionError`` once closed."""
         ...
 
     async def close(self, code: int = 1000, reason: str = "") -> None: ...
