@@ -21,6 +21,7 @@ import trio
 from hypercorn.config import Config
 from hypercorn.trio import serve
 
+from csms.actors.events import BusEvent, Subscription
 from csms.actors.station import HANDLERS
 from csms.api import Metrics, create_app
 from csms.api._routing import ApiState
@@ -29,7 +30,13 @@ from csms.runtime import Actor, ActorContext, ChildSpec
 if TYPE_CHECKING:
     from csms.actors.node import Node
 
-__all__ = ["ADMIN_TOKEN_ENV", "DRAIN_GRACE", "HttpControlActor", "http_control_child"]
+__all__ = [
+    "ADMIN_TOKEN_ENV",
+    "COUNT_BATCH",
+    "DRAIN_GRACE",
+    "HttpControlActor",
+    "http_control_child",
+]
 
 log = logging.getLogger("csms.http")
 
@@ -37,6 +44,9 @@ log = logging.getLogger("csms.http")
 ADMIN_TOKEN_ENV = "CSMS_ADMIN_TOKEN"
 #: How long commands in flight may still be answered once the actor stops.
 DRAIN_GRACE = 3.0
+#: Command events are counted in batches gathered over this long (one wake-up per batch rather
+#: than two per command); /metrics counts what is waiting before it answers.
+COUNT_BATCH = 0.05
 
 
 def http_control_child(node: Node) -> ChildSpec:
@@ -149,25 +159,48 @@ class HttpControlActor(Actor):
         self._hooks.clear()
 
     async def _count_commands(self) -> None:
-        metrics = self.metrics
+        """Counts the command events of the bus in batches: woken by the first event, it waits
+        ``COUNT_BATCH`` seconds for more, then takes them all at once. A scrape of /metrics
+        takes what is waiting first (``Metrics.collect``), so the counts are never behind."""
         sub = self.node.events.subscribe("ocpp.command.")
+        drain = functools.partial(self._drain_commands, sub)
+        self.metrics.collectors.append(drain)
         try:
-            async for event in sub:
-                action = str(event.body.get("action", ""))
-                if event.subject == "ocpp.command.sent":
-                    metrics.inc("csms_ocpp_commands_sent_total", action=action)
-                elif event.subject == "ocpp.command.timeout":
-                    metrics.inc("csms_ocpp_command_results_total", action=action, outcome="timeout")
-                elif event.subject == "ocpp.command.response":
-                    error = event.body.get("error")
-                    if error is None:
-                        outcome = "responded"
-                    elif isinstance(error, dict):
-                        outcome = "callerror"
-                        metrics.inc("csms_ocpp_callerrors_total", code=str(error.get("code")))
-                    else:
-                        outcome = str(error)
-                    metrics.inc("csms_ocpp_command_results_total", action=action, outcome=outcome)
-                metrics.events_dropped = sub.dropped
+            while True:
+                try:
+                    self._count_command(await sub.receive.receive())
+                except trio.EndOfChannel:
+                    return
+                await trio.sleep(COUNT_BATCH)
+                drain()
         finally:
+            self.metrics.collectors.remove(drain)
             self.node.events.unsubscribe(sub)
+
+    def _drain_commands(self, sub: Subscription) -> None:
+        receive = sub.receive.receive_nowait
+        count = self._count_command
+        while True:
+            try:
+                count(receive())
+            except (trio.WouldBlock, trio.EndOfChannel, trio.ClosedResourceError):
+                break
+        self.metrics.events_dropped = sub.dropped
+
+    def _count_command(self, event: BusEvent) -> None:
+        metrics = self.metrics
+        action = str(event.body.get("action", ""))
+        if event.subject == "ocpp.command.sent":
+            metrics.inc("csms_ocpp_commands_sent_total", action=action)
+        elif event.subject == "ocpp.command.timeout":
+            metrics.inc("csms_ocpp_command_results_total", action=action, outcome="timeout")
+        elif event.subject == "ocpp.command.response":
+            error = event.body.get("error")
+            if error is None:
+                outcome = "responded"
+            elif isinstance(error, dict):
+                outcome = "callerror"
+                metrics.inc("csms_ocpp_callerrors_total", code=str(error.get("code")))
+            else:
+                outcome = str(error)
+            metrics.inc("csms_ocpp_command_results_total", action=action, outcome=outcome)

@@ -15,6 +15,7 @@ from csms.storage import tokens as token_repo
 
 from . import _audit, _devices, _health, _id_tokens, _stations, _transactions
 from ._auth import Authenticator
+from ._dispatch import FastRoutes, RouteTable
 from ._errors import ApiError, BadRequest, MethodNotAllowed, NotFound
 from ._metrics import Metrics
 from ._openapi import openapi_document
@@ -68,6 +69,18 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return error_response(error)
 
 
+class ControlApp(Starlette):
+    """Starlette with the route table in front (``_dispatch``): a request that matches one
+    route exactly goes straight to it; the rest takes Starlette's usual way."""
+
+    def __init__(self, table: RouteTable, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.table = table
+
+    def build_middleware_stack(self) -> Any:
+        return FastRoutes(self.table, super().build_middleware_stack())
+
+
 def create_app(
     node: Node,
     *,
@@ -79,8 +92,12 @@ def create_app(
     auth = Authenticator(_lookup(node), admin_token=admin_token, cache_seconds=token_cache_seconds)
     state = ApiState(node, auth, metrics)
     table = endpoints()
-    routes = [Route(ep.path, asgi_endpoint(ep, state), methods=[ep.method]) for ep in table]
-    app = Starlette(routes=routes, exception_handlers={HTTPException: _http_error})
+    handlers = [(ep.method, ep.path, asgi_endpoint(ep, state)) for ep in table]
+    app = ControlApp(
+        RouteTable(handlers),
+        routes=[Route(path, handler, methods=[method]) for method, path, handler in handlers],
+        exception_handlers={HTTPException: _http_error},
+    )
     app.state.api = state
     app.state.openapi = openapi_document(table, version=API_VERSION)
     return app

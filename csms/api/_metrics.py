@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import bisect
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING
 
 from csms.runtime import collect_stats
@@ -46,6 +46,13 @@ class Metrics:
         self.counters: dict[str, dict[Labels, float]] = defaultdict(lambda: defaultdict(float))
         self.histograms: dict[str, dict[Labels, Histogram]] = defaultdict(dict)
         self.events_dropped = 0
+        #: Called before the metrics are read: feeds that count in batches catch up first, so
+        #: a scrape sees everything that happened before it.
+        self.collectors: list[Callable[[], None]] = []
+
+    def collect(self) -> None:
+        for collector in list(self.collectors):
+            collector()
 
     def inc(self, name: str, amount: float = 1, **labels: str) -> None:
         self.counters[name][tuple(sorted(labels.items()))] += amount
@@ -94,6 +101,7 @@ def _number(value: float) -> str:
 
 
 def render(node: Node, metrics: Metrics) -> str:
+    metrics.collect()
     lines: list[str] = []
     _gauge(
         lines,

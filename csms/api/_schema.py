@@ -257,16 +257,31 @@ def _check(value: Any, path: list[str]) -> None:
         return
     if not attrs.has(type(value)):
         return
-    for field in attrs.fields(type(value)):
-        item = getattr(value, field.name)
-        where = [*path, camel(field.name)]
+    for name, wire, meta in _fields(type(value)):
+        item = getattr(value, name)
         if item is None:
             continue
-        meta = field.metadata.get("api", {})
-        problem = _violation(item, meta)
-        if problem is not None:
-            raise InvalidBody(problem, field=".".join(where), code=meta.get("x-code"))
-        _check(item, where)
+        if meta:
+            problem = _violation(item, meta)
+            if problem is not None:
+                raise InvalidBody(problem, field=".".join([*path, wire]), code=meta.get("x-code"))
+        if isinstance(item, list) or attrs.has(type(item)):
+            _check(item, [*path, wire])
+
+
+_FieldPlan = tuple[tuple[str, str, Mapping[str, Any]], ...]
+_field_plans: dict[type, _FieldPlan] = {}
+
+
+def _fields(cls: type) -> _FieldPlan:
+    """(attribute, wire name, constraints) of each field: worked out once per class, not once
+    per request."""
+    plan = _field_plans.get(cls)
+    if plan is None:
+        plan = _field_plans[cls] = tuple(
+            (f.name, camel(f.name), f.metadata.get("api", {})) for f in attrs.fields(cls)
+        )
+    return plan
 
 
 def _violation(value: Any, meta: Mapping[str, Any]) -> str | None:

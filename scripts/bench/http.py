@@ -1,6 +1,7 @@
 """Control API benchmark: command round trips through REST, beside a bare hypercorn floor.
 
     python scripts/bench/http.py [--stations 500] [--seconds 10] [--connections 32] [--loaders 2]
+                                 [--compression deflate|none] [--no-pin]
 
 Two servers are measured in one run, each in its own process, with the same load generator:
 
@@ -11,9 +12,24 @@ Two servers are measured in one run, each in its own process, with the same load
   ``POST /api/v1/devices/{id}/reset``: auth, body parsing, the station actor, the OCPP
   round trip over the socket, the command audit (two writes) and the HTTP reply.
 
+The simulated stations offer permessage-deflate, as the websockets client does by default and as
+Part 4 recommends for stations on mobile data; the node accepts it (its default settings, no
+context takeover). ``--compression none`` measures a fleet that does not offer it (stations on
+Ethernet or Wi-Fi often do not).
+
 The load generator is ``--loaders`` processes, each holding ``--connections`` keep-alive HTTP/1.1
 connections with one request outstanding each (raw asyncio sockets, so the client costs little).
-Reported: requests per second, client-side p50/p99 latency, and csms / floor.
+Reported: requests per second, client-side p50/p99 latency, csms / floor, and the CPU time each
+process used per request while the load ran (Linux ``/proc``: the node's trio thread and its
+worker threads apart, PostgreSQL with all its backends, the station simulator, the loaders).
+The sum is what a request costs the machine.
+
+Placement (``--pin``, the default on Linux with two or more CPUs): the server under test, the
+floor or the node (all its threads), runs alone on CPU 0; everything else (load generators,
+station simulator, the embedded PostgreSQL) shares the other CPUs. Both servers get the same
+treatment, and the node no longer has the simulated stations (remote devices in real life) and
+the load generators scheduled onto its core, which the floor, with fewer neighbours, suffered
+less from. ``--no-pin`` lets every process share every core.
 """
 
 from __future__ import annotations
@@ -28,6 +44,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from typing import Any
 
 # Run as a script, this file's directory comes first on sys.path and its name would shadow the
@@ -135,7 +152,7 @@ def station_id(i: int) -> str:
 # --- simulated stations (own process) ------------------------------------------------------------
 
 
-def run_stations(port: int, first: int, count: int) -> None:
+def run_stations(port: int, first: int, count: int, compression: str) -> None:
     from websockets.asyncio.client import connect
 
     boot = json.dumps(
@@ -156,6 +173,7 @@ def run_stations(port: int, first: int, count: int) -> None:
             additional_headers={"Authorization": f"Basic {token}"},
             open_timeout=120,
             ping_interval=None,
+            compression="deflate" if compression == "deflate" else None,
         ) as ws:
             await ws.send(boot)
             await ws.recv()
@@ -165,6 +183,10 @@ def run_stations(port: int, first: int, count: int) -> None:
                 if frame[0] == 2:
                     await ws.send(json.dumps([3, frame[1], {"status": "Accepted"}]))
 
+    async def all_ready(ready: asyncio.Queue[int]) -> None:
+        for _ in range(count):
+            await ready.get()
+
     async def main() -> None:
         ready: asyncio.Queue[int] = asyncio.Queue()
         tasks = []
@@ -172,8 +194,12 @@ def run_stations(port: int, first: int, count: int) -> None:
             tasks.append(asyncio.create_task(station(i, ready)))
             if len(tasks) % 50 == 0:  # connect in waves: a storm is another benchmark
                 await asyncio.sleep(0.05)
-        for _ in range(count):
-            await ready.get()
+        waiting = asyncio.create_task(all_ready(ready))
+        await asyncio.wait([waiting, *tasks], return_when=asyncio.FIRST_COMPLETED)
+        if not waiting.done():  # a station ended before all were up: say why, do not hang
+            failed = next(t for t in tasks if t.done())
+            print(f"FAILED {failed.exception()!r}", flush=True)
+            return
         print("READY", flush=True)
         await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
         for t in tasks:
@@ -219,15 +245,28 @@ def run_loader(port: int, seconds: float, connections: int, stations: int, offse
         print("READY", flush=True)
         await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
         started = time.perf_counter()
+        cpu = time.process_time()
         stop_at = started + seconds
         await asyncio.gather(*(connection(n, stop_at, latencies) for n in range(connections)))
         elapsed = time.perf_counter() - started
-        print(json.dumps({"n": len(latencies), "elapsed": elapsed, "latencies": latencies}))
+        cpu = time.process_time() - cpu
+        print(
+            json.dumps(
+                {"n": len(latencies), "elapsed": elapsed, "cpu": cpu, "latencies": latencies}
+            )
+        )
 
     asyncio.run(main())
 
 
 # --- orchestration -------------------------------------------------------------------------------
+
+
+SERVER_CPUS = {0}
+
+
+def pin_cpus(args: argparse.Namespace) -> bool:
+    return bool(args.pin) and hasattr(os, "sched_setaffinity") and (os.cpu_count() or 1) >= 2
 
 
 def spawn(*args: str) -> subprocess.Popen[str]:
@@ -256,7 +295,65 @@ def stop(proc: subprocess.Popen[str]) -> None:
         proc.kill()
 
 
-def load(port: int, args: argparse.Namespace, stations: int) -> dict[str, float]:
+# --- CPU accounting (Linux /proc) ----------------------------------------------------------------
+
+#: A named CPU meter: seconds of CPU used so far by one process, thread or group of processes.
+CpuMeter = Callable[[], float]
+_TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def _stat_cpu(path: str) -> float:
+    """utime + stime of a /proc stat file, in seconds (0 once the process is gone)."""
+    try:
+        with open(path) as f:
+            fields = f.read().rpartition(")")[2].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / _TICK
+
+
+def process_cpu(pid: int) -> CpuMeter:
+    return lambda: _stat_cpu(f"/proc/{pid}/stat")
+
+
+def thread_cpu(pid: int, *, main: bool) -> CpuMeter:
+    """The main thread of ``pid`` (``main``), or all its other threads together."""
+    if main:
+        return lambda: _stat_cpu(f"/proc/{pid}/task/{pid}/stat")
+    return lambda: process_cpu(pid)() - _stat_cpu(f"/proc/{pid}/task/{pid}/stat")
+
+
+def postgres_cpu(pgdata: str) -> CpuMeter:
+    """The postmaster of ``pgdata`` and its children (backends, WAL writer, checkpointer...)."""
+
+    def meter() -> float:
+        try:
+            with open(os.path.join(pgdata, "postmaster.pid")) as f:
+                postmaster = int(f.readline())
+        except (OSError, ValueError):
+            return 0.0
+        total = 0.0
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    fields = f.read().rpartition(")")[2].split()
+            except OSError:
+                continue
+            if int(entry) == postmaster or int(fields[1]) == postmaster:
+                total += (int(fields[11]) + int(fields[12])) / _TICK
+        return total
+
+    return meter
+
+
+def load(
+    port: int,
+    args: argparse.Namespace,
+    stations: int,
+    meters: dict[str, CpuMeter] | None = None,
+) -> dict[str, Any]:
     loaders = [
         spawn(
             "--role",
@@ -276,36 +373,51 @@ def load(port: int, args: argparse.Namespace, stations: int) -> dict[str, float]
     ]
     for proc in loaders:
         wait_ready(proc)
+    meters = meters or {}
+    before = {name: meter() for name, meter in meters.items()}
     for proc in loaders:  # go, all at once
         assert proc.stdin is not None
         proc.stdin.write("go\n")
         proc.stdin.flush()
     latencies: list[float] = []
     rate = 0.0
+    loader_cpu = 0.0
     for proc in loaders:
         out, _ = proc.communicate(timeout=args.seconds + 120)
         result = json.loads(out.strip().splitlines()[-1])
         latencies += result["latencies"]
         rate += result["n"] / result["elapsed"]
+        loader_cpu += result["cpu"]
+    used = {name: meter() - before[name] for name, meter in meters.items()}
+    used["loaders"] = loader_cpu
     latencies.sort()
+    n = len(latencies)
     return {
         "rps": rate,
-        "p50_ms": 1000 * latencies[len(latencies) // 2],
-        "p99_ms": 1000 * latencies[int(len(latencies) * 0.99)],
-        "requests": len(latencies),
+        "p50_ms": 1000 * latencies[n // 2],
+        "p99_ms": 1000 * latencies[int(n * 0.99)],
+        "requests": n,
+        # CPU microseconds per request, per process (or thread group), and their sum
+        "cpu_us": {name: round(1e6 * sec / n) for name, sec in used.items()},
+        "cpu_us_total": round(1e6 * sum(used.values()) / n),
     }
 
 
 def orchestrate(args: argparse.Namespace) -> None:
     print(
         f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cpus, "
-        f"Python {platform.python_version()}; {args.stations} stations, {args.loaders} loader "
-        f"processes x {args.connections} connections, {args.seconds} s per measurement",
+        f"Python {platform.python_version()}; {args.stations} stations "
+        f"(compression: {args.compression}), {args.loaders} loader processes x "
+        f"{args.connections} connections, {args.seconds} s per measurement; "
+        + ("servers pinned to CPU 0, the rest on the others" if pin_cpus(args) else "no pinning"),
         flush=True,
     )
-    floor = spawn("--role", "floor")
+    pin = ["--server-cpus", ",".join(map(str, sorted(SERVER_CPUS)))] if pin_cpus(args) else []
+    if pin:  # what starts from here on (loaders, simulator, PostgreSQL) keeps off CPU 0
+        os.sched_setaffinity(0, set(range(os.cpu_count() or 1)) - SERVER_CPUS)
+    floor = spawn("--role", "floor", *pin)
     (floor_port,) = wait_ready(floor)
-    floor_result = load(int(floor_port), args, 0)
+    floor_result = load(int(floor_port), args, 0, {"floor": process_cpu(floor.pid)})
     stop(floor)
     print(f"floor (bare hypercorn/trio): {json.dumps(_round(floor_result))}", flush=True)
 
@@ -325,17 +437,35 @@ def orchestrate(args: argparse.Namespace) -> None:
         url = with_database(admin, "csms_bench_http")
     migrate_url(url)
     try:
-        node = spawn("--role", "node", "--database-url", url, "--stations", str(args.stations))
+        node = spawn(
+            "--role", "node", "--database-url", url, "--stations", str(args.stations), *pin
+        )
         http_port, ocpp_port = wait_ready(node)
         started = time.perf_counter()
-        sims = spawn("--role", "stations", "--port", ocpp_port, "--count", str(args.stations))
+        sims = spawn(
+            "--role",
+            "stations",
+            "--port",
+            ocpp_port,
+            "--count",
+            str(args.stations),
+            "--compression",
+            args.compression,
+        )
         wait_ready(sims)
         print(
             f"{args.stations} stations connected and booted in "
             f"{time.perf_counter() - started:.1f} s",
             flush=True,
         )
-        node_result = load(int(http_port), args, args.stations)
+        meters = {
+            "node trio thread": thread_cpu(node.pid, main=True),
+            "node worker threads": thread_cpu(node.pid, main=False),
+            "stations": process_cpu(sims.pid),
+        }
+        if server is not None:
+            meters["postgres"] = postgres_cpu(str(server.pgdata))
+        node_result = load(int(http_port), args, args.stations, meters)
         stop(sims)
         stop(node)
     finally:
@@ -350,8 +480,8 @@ def orchestrate(args: argparse.Namespace) -> None:
     )
 
 
-def _round(result: dict[str, float]) -> dict[str, float]:
-    return {k: round(v, 1) for k, v in result.items()}
+def _round(result: dict[str, Any]) -> dict[str, Any]:
+    return {k: round(v, 1) if isinstance(v, float) else v for k, v in result.items()}
 
 
 def main() -> None:
@@ -365,7 +495,12 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=0)
     parser.add_argument("--offset", type=int, default=0)
     parser.add_argument("--database-url", default="")
+    parser.add_argument("--compression", choices=("deflate", "none"), default="deflate")
+    parser.add_argument("--pin", action=argparse.BooleanOptionalAction, default=True)
+    parser.add_argument("--server-cpus", default="")
     args = parser.parse_args()
+    if args.server_cpus:  # a server pins itself before it starts any thread
+        os.sched_setaffinity(0, {int(c) for c in args.server_cpus.split(",")})
     if args.role == "floor":
         run_floor()
     elif args.role == "node":
@@ -379,7 +514,7 @@ def main() -> None:
         else:
             run_node(args.database_url, args.stations)
     elif args.role == "stations":
-        run_stations(args.port, 0, args.count)
+        run_stations(args.port, 0, args.count, args.compression)
     elif args.role == "loader":
         run_loader(args.port, args.seconds, args.connections, args.stations, args.offset)
     else:

@@ -1,0 +1,36 @@
+"""Command events are counted in batches, yet a scrape of /metrics is never behind the bus."""
+
+from __future__ import annotations
+
+from csms.actors.node import Node
+from csms.api import Metrics
+
+from .conftest import client
+
+
+async def test_a_scrape_counts_the_command_events_still_waiting(node: Node) -> None:
+    for _ in range(3):
+        node.events.publish("ocpp.command.sent", command_id="c", station_id="CP1", action="Reset")
+    node.events.publish(
+        "ocpp.command.response",
+        command_id="c",
+        station_id="CP1",
+        action="Reset",
+        error={"code": "NotSupported", "description": ""},
+    )
+    node.events.publish("ocpp.command.timeout", command_id="d", station_id="CP1", action="Reset")
+    async with client(node) as api:
+        text = (await api.get("/metrics")).text  # no wait: the scrape takes what is pending
+    assert 'csms_ocpp_commands_sent_total{action="Reset"} 3' in text
+    assert 'csms_ocpp_command_results_total{action="Reset",outcome="callerror"} 1' in text
+    assert 'csms_ocpp_command_results_total{action="Reset",outcome="timeout"} 1' in text
+    assert 'csms_ocpp_callerrors_total{code="NotSupported"} 1' in text
+    assert "csms_metrics_events_dropped_total 0" in text
+
+
+def test_collectors_run_before_the_counters_are_read() -> None:
+    metrics = Metrics()
+    metrics.collectors.append(lambda: metrics.inc("fed_later_total", kind="x"))
+    metrics.collect()
+    metrics.collect()
+    assert metrics.counters["fed_later_total"][(("kind", "x"),)] == 2
