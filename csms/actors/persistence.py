@@ -37,6 +37,7 @@ from csms.runtime import (
     ActorStopped,
     AskTimeout,
     ChildSpec,
+    MailboxFull,
     Rejected,
     Reply,
     WorkerThreads,
@@ -124,8 +125,16 @@ async def store(ref: ActorRef, *records: Record, timeout: float = math.inf) -> N
 
 
 async def submit(ref: ActorRef, *records: Record) -> None:
-    """Hand records over without waiting for the commit (waits only while the mailbox is full)."""
-    await ref.tell(Write(records, receipt=False))
+    """Hand records over without waiting for the commit (waits only while the mailbox is full).
+
+    With room in the mailbox this returns without a schedule point: a station submits twice per
+    command (the audit when sent and when answered) and always awaits something next.
+    """
+    message = Write(records, receipt=False)
+    try:
+        ref.tell_nowait(message)
+    except MailboxFull:
+        await ref.tell(message)
 
 
 def persistence_spec(
@@ -187,8 +196,22 @@ class PersistenceActor(Actor):
             await self._space.wait()
         assert self._ctx is not None
         receipt = self._ctx.defer_reply() if message.receipt else None
-        self._buffer.append((message.records, receipt))
-        n = len(message.records)
+        self._accept(message.records, receipt)
+        return None
+
+    def receive_nowait(self, message: Any) -> bool:
+        # A fire-and-forget write with room in the buffer is only bookkeeping: taken in the
+        # writer's task, the actor is not woken for it.
+        if type(message) is not Write or message.receipt:
+            return False
+        if self._held >= self.settings.max_buffered:
+            return False
+        self._accept(message.records, None)
+        return True
+
+    def _accept(self, records: tuple[Record, ...], receipt: Reply | None) -> None:
+        self._buffer.append((records, receipt))
+        n = len(records)
         self._buffered_records += n
         self._held += n
         self.status.buffered = self._held
@@ -197,7 +220,6 @@ class PersistenceActor(Actor):
             self._has_data.set()
         if self._buffered_records >= self.settings.batch_size:
             self._full.set()
-        return None
 
     async def on_stop(self, reason: BaseException | None) -> None:
         try:

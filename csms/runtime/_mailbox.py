@@ -9,6 +9,7 @@ the next incarnation), and counters for depth, high-water mark and dropped messa
 from __future__ import annotations
 
 from collections import OrderedDict, deque
+from collections.abc import Callable
 from typing import Any, Final
 
 import outcome
@@ -41,6 +42,7 @@ class Mailbox:
         "capacity",
         "dropped",
         "high_water",
+        "taker",
     )
 
     def __init__(self, capacity: int) -> None:
@@ -58,6 +60,8 @@ class Mailbox:
         self._drain_left = 0
         self.dropped = 0
         self.high_water = 0
+        #: Set while an incarnation that takes messages inline runs (``Actor.receive_nowait``).
+        self.taker: Callable[[Any], bool] | None = None
 
     # -- producers ------------------------------------------------------------------------
 
@@ -74,7 +78,10 @@ class Mailbox:
         if self._closed:
             raise ActorStopped("mailbox is closed")
         consumer = self._consumer
-        if consumer is not None:
+        if consumer is not None:  # the actor waits for a message: nothing is queued
+            taker = self.taker
+            if taker is not None and taker(item):
+                return
             self._consumer = None
             trio.lowlevel.reschedule(consumer, outcome.Value(item))
             return

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 import outcome
 import trio
 
-from ._exceptions import AskTimeout
+from ._exceptions import AskTimeout, MailboxFull
 
 if TYPE_CHECKING:
     from ._mailbox import Mailbox
@@ -115,8 +115,15 @@ class ActorRef:
         handling it) or ``ActorStopped``.
         """
         reply = ReplySlot()
+        envelope = Ask(message, reply)
+        mailbox = self._mailbox
         with trio.move_on_after(timeout):
-            await self._mailbox.put(Ask(message, reply))
+            await trio.lowlevel.checkpoint_if_cancelled()
+            try:
+                # Room in the mailbox: no schedule point here, the wait for the reply is one.
+                mailbox.put_nowait(envelope)
+            except MailboxFull:
+                await mailbox.put(envelope)
             return await reply.wait()
         reply.abandoned = True
         raise AskTimeout(f"{self.kind}:{self.id} did not answer within {timeout} s")

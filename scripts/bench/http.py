@@ -10,7 +10,8 @@ Two servers are measured in one run, each in its own process, with the same load
   and the control API) with ``--stations`` simulated stations connected over WebSocket (a
   separate process, asyncio + websockets, answering every CALL at once). Each request is
   ``POST /api/v1/devices/{id}/reset``: auth, body parsing, the station actor, the OCPP
-  round trip over the socket, the command audit (two writes) and the HTTP reply.
+  round trip over the socket, the command audit (one write for a command answered within
+  ``audit_sent_after``, 0.5 s) and the HTTP reply.
 
 The simulated stations offer permessage-deflate, as the websockets client does by default and as
 Part 4 recommends for stations on mobile data; the node accepts it (its default settings, no

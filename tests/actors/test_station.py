@@ -210,6 +210,30 @@ async def test_command_round_trip_is_audited_and_published(database_url):
         ]
 
 
+@pytest.mark.parametrize(("sent_after", "while_outstanding"), [(0.0, [("sent",)]), (60.0, [])])
+async def test_a_command_is_on_record_as_sent_only_once_it_is_slow(
+    database_url, sent_after, while_outstanding
+):
+    """The audit row of a quick command is written once, with its answer; a command still
+    outstanding after ``audit_sent_after`` is on record as sent while the station thinks."""
+    async with running_node(database_url, audit_sent_after=sent_after) as node:
+        node.register("CP1")
+        ref, cp = await node.connect("CP1")
+        await cp.boot()
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(lambda: ref.ask(SendCommand("ClearCache", {}), timeout=10))
+            call = await cp.next_call()
+            await cp.call(tx_event(0, "Started"))  # a durable write: earlier records are stored
+            assert node.query("SELECT status FROM commands") == while_outstanding
+            await cp.answer(
+                call, v201.ClearCacheResponse(status=v201.ClearCacheStatusEnum.ACCEPTED)
+            )
+        await cp.call(tx_event(1, "Updated"))
+        assert node.query("SELECT status, sent_at IS NOT NULL FROM commands") == [
+            ("responded", True)
+        ]
+
+
 async def test_one_outstanding_command_others_wait_in_the_mailbox(database_url):
     """Part 4 4.1.1: the second command is sent only after the first was answered."""
     async with running_node(database_url) as node:

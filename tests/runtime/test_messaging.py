@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
+
 import pytest
 import trio
 import trio.testing
@@ -10,6 +13,7 @@ from csms.runtime import (
     Actor,
     ActorContext,
     ActorCrashed,
+    ActorRef,
     ActorStopped,
     AskTimeout,
     ChildSpec,
@@ -293,3 +297,63 @@ async def test_defer_reply_outside_an_ask_is_a_programming_error(clock):
         await trio.testing.wait_all_tasks_blocked()
         assert not ref.alive  # the RuntimeError crashed it
         await sup.stop()
+
+
+class Tally(Actor):
+    """Takes ints inline (``receive_nowait``); anything else, and asks, through ``receive``."""
+
+    def __init__(self, log: list[tuple[str, object, object]]) -> None:
+        self.log = log
+
+    async def receive(self, message: object) -> object:
+        self.log.append(("receive", message, trio.lowlevel.current_task()))
+        if message == "slow":
+            await trio.sleep(1)
+        return message
+
+    def receive_nowait(self, message: object) -> bool:
+        if not isinstance(message, int):
+            return False
+        self.log.append(("inline", message, trio.lowlevel.current_task()))
+        return True
+
+
+@contextlib.asynccontextmanager
+async def running_tally() -> AsyncIterator[tuple[ActorRef, list[tuple[str, object, object]]]]:
+    log: list[tuple[str, object, object]] = []
+    sup = Supervisor(Strategy.ONE_FOR_ONE, [ChildSpec.actor("t", lambda: Tally(log))])
+    async with trio.open_nursery() as nursery:
+        await nursery.start(sup.run)
+        yield sup.ref("t"), log
+        await sup.stop()
+
+
+async def test_an_idle_actor_takes_told_messages_inline_in_the_senders_task(clock):
+    async with running_tally() as (ref, log):
+        await trio.testing.wait_all_tasks_blocked()
+        me = trio.lowlevel.current_task()
+        ref.tell_nowait(1)
+        await ref.tell(2)
+        assert log == [("inline", 1, me), ("inline", 2, me)]  # taken before tell returned
+        assert await ref.ask(3, timeout=1) == 3  # an ask is never taken inline
+        ref.tell_nowait("text")  # refused inline: delivered as usual
+        await trio.testing.wait_all_tasks_blocked()
+        assert [(kind, m) for kind, m, _ in log[2:]] == [("receive", 3), ("receive", "text")]
+        assert log[2][2] is not me
+
+
+async def test_a_busy_actor_gets_told_messages_in_mailbox_order(clock):
+    """While the actor handles a message nothing is taken inline, so order holds."""
+    async with running_tally() as (ref, log):
+        ref.tell_nowait("slow")
+        await trio.testing.wait_all_tasks_blocked()  # it is inside receive("slow")
+        ref.tell_nowait(1)
+        ref.tell_nowait("after")
+        await trio.sleep(2)
+        assert [(kind, m) for kind, m, _ in log] == [
+            ("receive", "slow"),
+            ("receive", 1),
+            ("receive", "after"),
+        ]
+        ref.tell_nowait(2)  # idle again: inline
+        assert log[-1][:2] == ("inline", 2)

@@ -294,7 +294,6 @@ class StationActor(Actor):
             message_id=message_id,
             sent_at=now,
         )
-        await self.services.submit(audit)
         self.services.events.publish(
             "ocpp.command.sent",
             command_id=command_id,
@@ -303,10 +302,17 @@ class StationActor(Actor):
             requested_by=command.requested_by,
         )
         pending = self._pending = _Pending(message_id)
+        deadline = trio.current_time() + (command.timeout or self.services.response_timeout)
         try:
             await self.link.send_text(text)
-            with trio.move_on_after(command.timeout or self.services.response_timeout):
+            with trio.move_on_at(
+                min(deadline, trio.current_time() + self.services.audit_sent_after)
+            ):
                 await pending.done.wait()
+            if not pending.done.is_set() and trio.current_time() < deadline:
+                await self.services.submit(audit)  # still outstanding: on record as sent
+                with trio.move_on_at(deadline):
+                    await pending.done.wait()
         except ConnectionError:
             pending.finish(None)
         finally:

@@ -50,6 +50,10 @@ class StationServices:
     #: How long a handler waits for the database before the station gets InternalError
     #: (it then retries: nothing is acknowledged that was not stored).
     store_timeout: float = 10.0
+    #: A command answered within this many seconds is written to the audit once, with its
+    #: outcome; one still outstanding then is written as sent first (and updated later), so the
+    #: audit shows what is in flight without two writes for every quick command.
+    audit_sent_after: float = 0.5
     certificates: CertificateVerifier = attrs.field(factory=NoPlugAndCharge)
     #: Later capabilities (V2G, firmware jobs, Plug & Charge) subscribe to actions here.
     hooks: dict[str, list[MessageHook]] = attrs.field(factory=dict)
