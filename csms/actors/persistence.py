@@ -127,8 +127,8 @@ async def store(ref: ActorRef, *records: Record, timeout: float = math.inf) -> N
 async def submit(ref: ActorRef, *records: Record) -> None:
     """Hand records over without waiting for the commit (waits only while the mailbox is full).
 
-    With room in the mailbox this returns without a schedule point: a station submits twice per
-    command (the audit when sent and when answered) and always awaits something next.
+    With room in the mailbox this returns without a schedule point: a station submits its
+    command audit this way and always awaits something next.
     """
     message = Write(records, receipt=False)
     try:

@@ -230,13 +230,7 @@ class ActorCell:
                         try:
                             await receive(item)
                         except Rejected as exc:  # nobody to answer; refusing is not a crash
-                            log.warning(
-                                "message rejected",
-                                extra={
-                                    "actor": f"{self.ref.kind}:{self.ref.id}",
-                                    "reason": str(exc),
-                                },
-                            )
+                            _log_rejected(self.ref, exc)
                         continue
                     reply: ReplySlot = item.reply
                     self._in_flight = reply

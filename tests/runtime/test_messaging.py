@@ -308,7 +308,7 @@ class Tally(Actor):
     async def receive(self, message: object) -> object:
         self.log.append(("receive", message, trio.lowlevel.current_task()))
         if message == "slow":
-            await trio.sleep(1)
+            await trio.sleep(1)  # virtual time: the tests run on a MockClock
         return message
 
     def receive_nowait(self, message: object) -> bool:
@@ -349,7 +349,7 @@ async def test_a_busy_actor_gets_told_messages_in_mailbox_order(clock):
         await trio.testing.wait_all_tasks_blocked()  # it is inside receive("slow")
         ref.tell_nowait(1)
         ref.tell_nowait("after")
-        await trio.sleep(2)
+        await trio.sleep(2)  # MockClock: "slow" and what queued behind it are done
         assert [(kind, m) for kind, m, _ in log] == [
             ("receive", "slow"),
             ("receive", 1),

@@ -181,7 +181,7 @@ async def test_one_keepalive_task_serves_every_connection(autojump_clock):
             frames = await silent.read_until_eof()
             assert trio.current_time() - start == pytest.approx(30.0)
             assert [f.opcode for f in frames] == [Opcode.PING]
-            await trio.sleep(100)  # five more ping rounds for the other one
+            await trio.sleep(100)  # MockClock: five more ping rounds for the other one
             await ws.send("still here")
             assert await ws.recv() == "still here"
     assert [c.code for c in recorder.closed] == [1011, 1000]

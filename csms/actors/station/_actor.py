@@ -198,7 +198,9 @@ class StationActor(Actor):
         try:
             with trio.CancelScope() as self._reader:
                 receive = self.link.receive_text
-                while True:
+                # The actor may have been stopped (replaced by a newer connection, say) between
+                # its start and this call, before there was a reader to cancel.
+                while self.connected:
                     text = await receive()
                     for event in self.conn.receive_text(text):
                         await self._on_event(event)
