@@ -9,8 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import re
-from collections.abc import Awaitable, Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -121,22 +120,17 @@ class ApiState:
         self.stopping = False
         self._in_flight: set[trio.CancelScope] = set()
 
-    @contextmanager
-    def command_scope(self) -> Iterator[trio.CancelScope]:
-        """A scope for one command; ``drain`` gives it a deadline."""
+    def open_command(self, deadline: float) -> trio.CancelScope:
+        """The cancel scope of one command: it ends at ``deadline``, or sooner once ``drain``
+        runs. Enter it for the command, then hand it to ``close_command``."""
         if self.stopping:
             raise Unavailable("the node is stopping", code="shutting_down")
-        with trio.CancelScope() as scope:
-            self._in_flight.add(scope)
-            try:
-                yield scope
-            finally:
-                self._in_flight.discard(scope)
-        if scope.cancelled_caught:
-            raise Unavailable(
-                "the node stopped before the station answered; the command audit has the outcome",
-                code="shutting_down",
-            )
+        scope = trio.CancelScope(deadline=deadline)
+        self._in_flight.add(scope)
+        return scope
+
+    def close_command(self, scope: trio.CancelScope) -> None:
+        self._in_flight.discard(scope)
 
     def drain(self, grace: float) -> None:
         """Refuse new commands; the ones in flight get ``grace`` seconds more, then 503."""

@@ -21,10 +21,10 @@ from csms.actors.station import (
     StationDisconnected,
     StationTimeout,
 )
-from csms.runtime import ActorCrashed, ActorRef, ActorStopped, AskTimeout
+from csms.runtime import ActorCrashed, ActorRef, ActorStopped
 from csms.storage import stations
 
-from ._errors import Conflict, GatewayTimeout, InvalidBody, NotFound, StationFailed
+from ._errors import Conflict, GatewayTimeout, InvalidBody, NotFound, StationFailed, Unavailable
 from ._routing import Call
 from .bodies import STATION_ID_PATTERN
 
@@ -63,15 +63,16 @@ async def send_command(
 ) -> CommandResult:
     ref = await connected_station(call, station_id)
     state = call.state
-    timeout = call.node.settings.ocpp.response_timeout + QUEUE_ALLOWANCE
     started = trio.current_time()
+    deadline = started + call.node.settings.ocpp.response_timeout + QUEUE_ALLOWANCE
     outcome = "error"
+    scope = state.open_command(deadline)  # the ask's only bound: its deadline, or the drain
     try:
-        with state.command_scope():
+        with scope:
             try:
                 result: CommandResult = await ref.ask(
                     SendCommand(action, dict(payload), requested_by=call.requested_by),
-                    timeout=timeout,
+                    timeout=None,
                 )
             except InvalidCommand as exc:
                 outcome = "invalid"
@@ -91,11 +92,6 @@ async def send_command(
                     description=exc.description,
                     details=dict(exc.details) or None,
                 ) from None
-            except AskTimeout:
-                outcome = "timeout"
-                raise GatewayTimeout(
-                    f"{station_id} did not answer {action} in time (commands queued before it)"
-                ) from None
             except ActorStopped:
                 raise Conflict(
                     f"station {station_id!r} disconnected", code="station_disconnected"
@@ -105,9 +101,19 @@ async def send_command(
                     f"the connection of {station_id!r} failed while sending {action}",
                     code="station_failed",
                 ) from None
-        outcome = "ok"
-        return result
+            outcome = "ok"
+            return result
+        if trio.current_time() >= deadline:
+            outcome = "timeout"
+            raise GatewayTimeout(
+                f"{station_id} did not answer {action} in time (commands queued before it)"
+            )
+        raise Unavailable(
+            "the node stopped before the station answered; the command audit has the outcome",
+            code="shutting_down",
+        )
     finally:
+        state.close_command(scope)
         state.metrics.observe(
             "csms_api_command_duration_seconds",
             trio.current_time() - started,

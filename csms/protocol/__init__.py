@@ -44,6 +44,7 @@ from ._frames import (
     SendFrame,
     new_message_id,
     parse_frame,
+    random_uuid,
     serialize_frame,
 )
 from ._rpc import BootState, OcppConnection, OutstandingCall, Role
@@ -85,6 +86,7 @@ __all__ = [
     "converter",
     "new_message_id",
     "parse_frame",
+    "random_uuid",
     "serialize_frame",
     "structure_payload",
     "unstructure_payload",

@@ -108,22 +108,28 @@ class ActorRef:
         """Enqueue, or drop the message and count it (``dropped``) when the mailbox is full."""
         return self._mailbox.put_or_drop(message)
 
-    async def ask(self, message: object, *, timeout: float) -> Any:
+    async def ask(self, message: object, *, timeout: float | None) -> Any:
         """Send and wait for the reply; ``timeout`` covers both the enqueue and the reply.
+        ``None`` leaves the bound to a cancel scope of the caller's (one scope less per ask
+        where the caller has one anyway).
 
         Raises ``AskTimeout``, ``Rejected`` (the actor refused it), ``ActorCrashed`` (it crashed
         handling it) or ``ActorStopped``.
         """
+        if timeout is None:
+            return await self._ask(message)
+        with trio.move_on_after(timeout):
+            return await self._ask(message)
+        raise AskTimeout(f"{self.kind}:{self.id} did not answer within {timeout} s")
+
+    async def _ask(self, message: object) -> Any:
         reply = ReplySlot()
         envelope = Ask(message, reply)
         mailbox = self._mailbox
-        with trio.move_on_after(timeout):
-            await trio.lowlevel.checkpoint_if_cancelled()
-            try:
-                # Room in the mailbox: no schedule point here, the wait for the reply is one.
-                mailbox.put_nowait(envelope)
-            except MailboxFull:
-                await mailbox.put(envelope)
-            return await reply.wait()
-        reply.abandoned = True
-        raise AskTimeout(f"{self.kind}:{self.id} did not answer within {timeout} s")
+        await trio.lowlevel.checkpoint_if_cancelled()
+        try:
+            # Room in the mailbox: no schedule point here, the wait for the reply is one.
+            mailbox.put_nowait(envelope)
+        except MailboxFull:
+            await mailbox.put(envelope)
+        return await reply.wait()

@@ -74,7 +74,7 @@ class _WriteLock:
     async def __aenter__(self) -> None:
         await trio.lowlevel.checkpoint_if_cancelled()
         if self.try_acquire():
-            await trio.lowlevel.cancel_shielded_checkpoint()
+            # No schedule point of its own: the write that follows under the lock is one.
             return
         if self._waiters is None:
             self._waiters = trio.lowlevel.ParkingLot()

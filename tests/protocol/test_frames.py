@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 import orjson
 import pytest
 from hypothesis import given, settings
@@ -19,6 +21,7 @@ from csms.protocol import (
     Version,
     new_message_id,
     parse_frame,
+    random_uuid,
     serialize_frame,
 )
 
@@ -77,3 +80,11 @@ def test_new_message_ids_are_unique_uuids() -> None:
     made = {new_message_id() for _ in range(100)}
     assert len(made) == 100
     assert {len(m) for m in made} == {36}
+
+
+def test_random_uuids_are_version_4_in_canonical_form() -> None:
+    for _ in range(200):
+        text = random_uuid()
+        parsed = uuid.UUID(text)
+        assert (parsed.version, parsed.variant) == (4, uuid.RFC_4122)
+        assert str(parsed) == text  # lower-case hex, dashes where RFC 4122 has them

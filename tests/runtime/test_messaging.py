@@ -139,6 +139,22 @@ async def test_late_reply_never_blocks_or_crashes_the_replier(clock, journal):
         await sup.stop()
 
 
+async def test_ask_without_timeout_is_bounded_by_the_callers_scope(clock, journal):
+    sup = one(journal)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(sup.run)
+        ref = sup.ref("a")
+        start = trio.current_time()
+        with trio.move_on_after(3) as scope:
+            await ref.ask(("sleep", 10.0), timeout=None)
+        assert scope.cancelled_caught
+        assert trio.current_time() - start == pytest.approx(3)
+        # The actor finishes the slow message, replies into the void and carries on.
+        assert await ref.ask("next", timeout=None) == "next"
+        assert sup.crashes == 0
+        await sup.stop()
+
+
 async def test_crash_mid_ask_gives_actor_crashed_and_the_ref_survives_the_restart(clock, journal):
     sup = one(journal)
     async with trio.open_nursery() as nursery:

@@ -19,11 +19,10 @@ A closed link raises a ``ConnectionError``: ``LinkClosed`` from in-memory links,
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import logging
-import uuid
 from typing import Any
 
-import attrs
 import trio
 
 from csms.domain.records import CommandAudit, StationPresence
@@ -48,6 +47,7 @@ from csms.protocol import (
     UnmatchedResponse,
     Version,
     new_message_id,
+    random_uuid,
     structure_payload,
     unstructure_payload,
 )
@@ -75,10 +75,15 @@ log = logging.getLogger("csms.station")
 class _Pending:
     """The outstanding command, filled in by the reader."""
 
-    __slots__ = ("done", "event", "message_id")
+    __slots__ = ("command", "command_id", "done", "event", "message_id", "sent_at")
 
-    def __init__(self, message_id: str) -> None:
+    def __init__(
+        self, command: SendCommand, command_id: str, message_id: str, sent_at: dt.datetime
+    ) -> None:
+        self.command = command
+        self.command_id = command_id
         self.message_id = message_id
+        self.sent_at = sent_at
         self.event: Any = None
         self.done = trio.Event()
 
@@ -277,25 +282,12 @@ class StationActor(Actor):
             raise InvalidCommand(str(exc), field=exc.path or None) from None
         if not self.connected:
             raise StationDisconnected(f"{self.station_id} is not connected")
-        command_id = str(uuid.uuid4())
+        command_id = random_uuid()
         message_id = new_message_id()
         try:
             text = self.conn.send(Call(message_id, request))
         except LocalProtocolError as exc:
             raise CommandNotAllowed(str(exc), command_id=command_id) from None
-        now = self.services.now()
-        audit = CommandAudit(
-            command_id=command_id,
-            station_id=self.station_id,
-            action=action,
-            requested_by=command.requested_by,
-            payload=dict(command.payload),
-            status="sent",
-            requested_at=now,
-            node_id=self.services.node_id,
-            message_id=message_id,
-            sent_at=now,
-        )
         self.services.events.publish(
             "ocpp.command.sent",
             command_id=command_id,
@@ -303,7 +295,7 @@ class StationActor(Actor):
             action=action,
             requested_by=command.requested_by,
         )
-        pending = self._pending = _Pending(message_id)
+        pending = self._pending = _Pending(command, command_id, message_id, self.services.now())
         deadline = trio.current_time() + (command.timeout or self.services.response_timeout)
         try:
             await self.link.send_text(text)
@@ -312,37 +304,57 @@ class StationActor(Actor):
             ):
                 await pending.done.wait()
             if not pending.done.is_set() and trio.current_time() < deadline:
-                await self.services.submit(audit)  # still outstanding: on record as sent
+                # still outstanding: on record as sent
+                await self.services.submit(self._audit(pending, "sent"))
                 with trio.move_on_at(deadline):
                     await pending.done.wait()
         except ConnectionError:
             pending.finish(None)
         finally:
             self._pending = None
-        return await self._finish(command, audit, pending.event)
+        return await self._finish(pending)
 
-    async def _finish(self, command: SendCommand, audit: CommandAudit, event: Any) -> CommandResult:
+    def _audit(self, pending: _Pending, status: str, **outcome: Any) -> CommandAudit:
+        """The command's audit record; built once per write (the quick ones are written once)."""
+        command = pending.command
+        return CommandAudit(
+            command_id=pending.command_id,
+            station_id=self.station_id,
+            action=command.action,
+            requested_by=command.requested_by,
+            payload=dict(command.payload),
+            status=status,
+            requested_at=pending.sent_at,
+            node_id=self.services.node_id,
+            message_id=pending.message_id,
+            sent_at=pending.sent_at,
+            **outcome,
+        )
+
+    async def _finish(self, pending: _Pending) -> CommandResult:
         done = self.services.now()
+        command = pending.command
+        event = pending.event
         base = {
-            "command_id": audit.command_id,
+            "command_id": pending.command_id,
             "station_id": self.station_id,
             "action": command.action,
         }
         if isinstance(event, CallResultReceived):
             response = event.raw
             await self.services.submit(
-                _evolve(audit, status="responded", completed_at=done, response=response)
+                self._audit(pending, "responded", completed_at=done, response=response)
             )
             self.services.events.publish("ocpp.command.response", **base, response=response)
-            return CommandResult(audit.command_id, command.action, response, event.payload)
+            return CommandResult(pending.command_id, command.action, response, event.payload)
         if isinstance(event, (CallErrorReceived, InvalidCallResult)):
             code = str(event.code)
             description = event.description
             details = getattr(event, "details", {}) or {}
             await self.services.submit(
-                _evolve(
-                    audit,
-                    status="error",
+                self._audit(
+                    pending,
+                    "error",
                     completed_at=done,
                     error_code=code,
                     error_description=description,
@@ -356,24 +368,24 @@ class StationActor(Actor):
                 ocpp_code=code,
                 description=description,
                 details=details,
-                command_id=audit.command_id,
+                command_id=pending.command_id,
             )
         if event is None and not self.connected:
             await self.services.submit(
-                _evolve(audit, status="failed", completed_at=done, error_code="Disconnected")
+                self._audit(pending, "failed", completed_at=done, error_code="Disconnected")
             )
             self.services.events.publish("ocpp.command.response", **base, error="disconnected")
             raise StationDisconnected(
                 f"{self.station_id} disconnected before answering {command.action}",
-                command_id=audit.command_id,
+                command_id=pending.command_id,
             )
-        self.conn.timeout_outstanding(audit.message_id or "")
-        await self.services.submit(_evolve(audit, status="timeout", completed_at=done))
+        self.conn.timeout_outstanding(pending.message_id)
+        await self.services.submit(self._audit(pending, "timeout", completed_at=done))
         self.services.events.publish("ocpp.command.timeout", **base)
         log.warning("command timed out", extra={**self._log, "action": command.action})
         raise StationTimeout(
             f"{self.station_id} did not answer {command.action} in time",
-            command_id=audit.command_id,
+            command_id=pending.command_id,
         )
 
     def response_message(self, action: str, **fields: Any) -> Any:
@@ -382,10 +394,6 @@ class StationActor(Actor):
 
     def wire(self, message: Any) -> Any:
         return unstructure_payload(self.version, message)
-
-
-def _evolve(audit: CommandAudit, **changes: Any) -> CommandAudit:
-    return attrs.evolve(audit, **changes)
 
 
 async def start_station(
