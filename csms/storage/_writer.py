@@ -133,8 +133,7 @@ class BatchWriter:
 
     def _attempt(self, conn: Connection, batch: Batch) -> list[BaseException | None]:
         try:
-            xid = self._begin(conn)
-            _apply(conn, [r for group in batch.groups for r in group])
+            xid = self._apply_batch(conn, [r for group in batch.groups for r in group])
             results: list[BaseException | None] = [None] * len(batch.groups)
         except psycopg.OperationalError:
             raise
@@ -146,7 +145,7 @@ class BatchWriter:
                 "batch refused, retrying group by group",
                 extra={"groups": len(batch.groups), "error": str(exc)},
             )
-            xid = self._begin(conn)
+            xid = _current_xid(conn.execute(_CURRENT_XID))
             results = [_apply_group(conn, group) for group in batch.groups]
         batch.uncertain_xid = xid
         conn.commit()
@@ -154,10 +153,26 @@ class BatchWriter:
         return results
 
     @staticmethod
-    def _begin(conn: Connection) -> str:
-        row = conn.execute("SELECT pg_current_xact_id()::text").fetchone()
-        assert row is not None
-        return str(row[0])
+    def _apply_batch(conn: Connection, records: Sequence[Record]) -> str:
+        """Write ``records`` in the open transaction; return its id. BEGIN, the id and the
+        statements go out as one pipeline (one round trip to the server instead of one each);
+        meter values follow with COPY, which a pipeline cannot carry."""
+        with conn.pipeline(), conn.cursor() as cur:
+            xid = conn.execute(_CURRENT_XID)
+            meter_rows = _apply_statements(cur, records)
+        if meter_rows:
+            with conn.cursor() as cur:
+                _copy_meter_values(cur, meter_rows)
+        return _current_xid(xid)
+
+
+_CURRENT_XID = "SELECT pg_current_xact_id()::text"
+
+
+def _current_xid(cur: psycopg.Cursor[Any]) -> str:
+    row = cur.fetchone()
+    assert row is not None
+    return str(row[0])
 
 
 def _apply_group(conn: Connection, group: Sequence[Record]) -> BaseException | None:
@@ -177,12 +192,13 @@ def _apply_group(conn: Connection, group: Sequence[Record]) -> BaseException | N
     return None
 
 
+#: Dependency order: stations before their transactions, transaction events before their meter
+#: values (which go last, by COPY). Records of one kind keep their arrival order.
 _ORDER = (
     StationUpsert,
     StationPresence,
     EvseStatus,
     TransactionEventRecord,
-    MeterValueRow,
     CommandAudit,
     SecurityEventRecord,
     DeviceVariableRecord,
@@ -192,23 +208,30 @@ _ORDER = (
 
 
 def _apply(conn: Connection, records: Sequence[Record]) -> None:
-    """Write records in dependency order (stations before their transactions, events before
-    their meter values); records of one kind keep their arrival order."""
+    with conn.cursor() as cur:
+        meter_rows = _apply_statements(cur, records)
+        if meter_rows:
+            _copy_meter_values(cur, meter_rows)
+
+
+def _apply_statements(cur: psycopg.Cursor[Any], records: Sequence[Record]) -> list[MeterValueRow]:
+    """Write everything but meter values; return those (given, and of the transaction events
+    that are new), for COPY."""
     by_kind: dict[type, list[Any]] = {}
     for record in records:
         by_kind.setdefault(type(record), []).append(record)
     meter_rows: list[MeterValueRow] = by_kind.pop(MeterValueRow, [])
-    with conn.cursor() as cur:
-        for kind in _ORDER:
-            items = by_kind.pop(kind, None) if kind is not MeterValueRow else None
-            if kind is TransactionEventRecord and items:
-                meter_rows.extend(_write_transaction_events(cur, items))
-            elif kind is MeterValueRow and meter_rows:
-                _copy_meter_values(cur, meter_rows)
-            elif items:
-                _WRITERS[kind](cur, items)
+    for kind in _ORDER:
+        items = by_kind.pop(kind, None)
+        if not items:
+            continue
+        if kind is TransactionEventRecord:
+            meter_rows.extend(_write_transaction_events(cur, items))
+        else:
+            _WRITERS[kind](cur, items)
     if by_kind:
         raise TypeError(f"not a storable record: {sorted(k.__name__ for k in by_kind)}")
+    return meter_rows
 
 
 def _write_transaction_events(
