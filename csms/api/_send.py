@@ -66,8 +66,9 @@ async def send_command(
     started = trio.current_time()
     deadline = started + call.node.settings.ocpp.response_timeout + QUEUE_ALLOWANCE
     outcome = "error"
-    scope = state.open_command(deadline)  # the ask's only bound: its deadline, or the drain
+    scope: trio.CancelScope | None = None
     try:
+        scope = state.open_command(deadline)  # the ask's only bound: its deadline, or the drain
         with scope:
             try:
                 result: CommandResult = await ref.ask(
@@ -113,7 +114,8 @@ async def send_command(
             code="shutting_down",
         )
     finally:
-        state.close_command(scope)
+        if scope is not None:
+            state.close_command(scope)
         state.metrics.observe(
             "csms_api_command_duration_seconds",
             trio.current_time() - started,
