@@ -79,6 +79,10 @@ class PersistenceStatus:
     buffered: int = 0
     committed_records: int = 0
     committed_batches: int = 0
+    #: committed batches written whole in one pipeline (the fast path) ...
+    fast_path_batches: int = 0
+    #: ... and those refused whole and replayed group by group (a bad record was in them)
+    replayed_batches: int = 0
     rejected_writes: int = 0
     retries: int = 0
     last_error: str | None = None
@@ -334,6 +338,10 @@ class PersistenceActor(Actor):
                 receipt.fail(rejected)
         if batch.groups:
             self.status.committed_batches += 1
+            if batch.replayed:
+                self.status.replayed_batches += 1
+            else:
+                self.status.fast_path_batches += 1
         self.status.committed_records += stored
         self._release(batch.size)
 

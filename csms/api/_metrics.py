@@ -200,6 +200,18 @@ def _persistence_metrics(lines: list[str], node: Node) -> None:
             status.committed_batches,
         ),
         (
+            "csms_persistence_fast_path_batches_total",
+            "Batches written whole in one pipelined round trip.",
+            "counter",
+            status.fast_path_batches,
+        ),
+        (
+            "csms_persistence_replayed_batches_total",
+            "Batches refused whole and replayed group by group (a bad record was in them).",
+            "counter",
+            status.replayed_batches,
+        ),
+        (
             "csms_persistence_rejected_writes_total",
             "Writes the database refused.",
             "counter",

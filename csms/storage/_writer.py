@@ -4,7 +4,13 @@ A batch is a list of *groups*, one per writer request; a group is stored whole o
 
 - Meter values go in with binary COPY, everything else with ``executemany`` (pipelined).
 - A data error (constraint, bad value) in the batch rolls it back and replays it with one savepoint
-  per group: the bad groups get their error back, the good ones are committed.
+  per group: the bad groups get their error back, the good ones are committed. That replay is
+  the slow path, for a genuinely bad record only; ``Batch.replayed`` says it was taken, and the
+  persistence actor counts both paths (``/metrics``).
+- In pipeline mode a cursor collects the results of *every* statement it queued that have not
+  been read yet, so a statement whose rows are read (``RETURNING``) gets a cursor of its own:
+  shared with an earlier ``executemany``, the first "result" read would be that statement's
+  ``UPDATE 1``.
 - A connection error is transient: the caller keeps the batch and calls ``write`` again later.
   When the connection died during COMMIT the outcome is unknown; the transaction id taken before
   committing is looked up on the next attempt (``pg_xact_status``), so a committed batch is never
@@ -58,6 +64,8 @@ class Batch:
     results: list[BaseException | None] | None = None
     # transaction id of an attempt whose COMMIT may or may not have happened
     uncertain_xid: str | None = None
+    #: True when the batch was refused whole and replayed group by group (the slow path)
+    replayed: bool = False
 
     @property
     def settled(self) -> bool:
@@ -141,6 +149,7 @@ class BatchWriter:
             if conn.broken:
                 raise psycopg.OperationalError(str(exc)) from exc
             conn.rollback()
+            batch.replayed = True
             log.warning(
                 "batch refused, retrying group by group",
                 extra={"groups": len(batch.groups), "error": str(exc)},
@@ -158,8 +167,9 @@ class BatchWriter:
         statements go out as one pipeline (one round trip to the server instead of one each);
         meter values follow with COPY, which a pipeline cannot carry."""
         with conn.pipeline(), conn.cursor() as cur:
-            xid = conn.execute(_CURRENT_XID)
+            xid = conn.execute(_CURRENT_XID)  # a cursor of its own, read after the pipeline
             meter_rows = _apply_statements(cur, records)
+        # leaving the pipeline synced it: every result is in, so xid can be read
         if meter_rows:
             with conn.cursor() as cur:
                 _copy_meter_values(cur, meter_rows)
@@ -240,18 +250,21 @@ def _write_transaction_events(
     """Upsert the transactions, insert the events once; return the meter values of the events
     that are new (those of a retried event are already stored)."""
     cur.executemany(_sql.UPSERT_TRANSACTION, [_sql.transaction_params(e) for e in events])
-    cur.executemany(
-        _sql.INSERT_TRANSACTION_EVENT,
-        [_sql.transaction_event_params(e, Jsonb(e.payload)) for e in events],
-        returning=True,
-    )
     new: set[tuple[str, str, int]] = set()
-    while True:
-        row = cur.fetchone()
-        if row is not None:
-            new.add((row[0], row[1], row[2]))
-        if not cur.nextset():
-            break
+    # Its own cursor: in a pipeline, ``cur`` would also hand back the upserts' results (above).
+    # ``executemany(returning=True)`` has fetched every result set when it returns.
+    with cur.connection.cursor() as inserted:
+        inserted.executemany(
+            _sql.INSERT_TRANSACTION_EVENT,
+            [_sql.transaction_event_params(e, Jsonb(e.payload)) for e in events],
+            returning=True,
+        )
+        while True:
+            row = inserted.fetchone()
+            if row is not None:
+                new.add((row[0], row[1], row[2]))
+            if not inserted.nextset():
+                break
     rows: list[MeterValueRow] = []
     for e in events:
         if (e.station_id, e.transaction_id, e.seq_no) in new:
