@@ -1,19 +1,21 @@
 # Two entry points for a fresh machine: `make run` (set up, then serve) and `make test`
-# (set up, then the whole suite). Both are idempotent: the virtualenv is rebuilt only when
-# pyproject.toml changes.
+# (set up, then the whole suite). Both are idempotent: the virtualenv is reinstalled only when
+# pyproject.toml or requirements.lock changes. Every dependency's version comes from
+# requirements.lock; `make lock` regenerates it (then `make test`, and commit the lock).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+LOCK := requirements.lock
 
-.PHONY: setup run test lint typecheck check bench clean
+.PHONY: setup run test lint typecheck check bench lock clean
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(LOCK)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -c $(LOCK) -e '.[dev]'
 	touch $(STAMP)
 
 run: $(STAMP)
@@ -33,6 +35,9 @@ check: test lint typecheck
 
 bench: $(STAMP)
 	$(BIN)/python scripts/bench/runtime.py
+
+lock:
+	$(PYTHON) scripts/lock.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
