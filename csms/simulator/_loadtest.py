@@ -40,7 +40,10 @@ class LoadTestOptions:
     password: str
     api: str = "http://127.0.0.1:8080"
     ramp: float = 100.0  # stations started per second
-    duration: float = 30.0  # seconds measured after the last station was started
+    duration: float = 30.0  # seconds measured once the fleet is up (see ready_timeout)
+    # The fleet is up when every station booted and had its connector statuses answered, or
+    # when this many seconds passed after the last one was started (a slow or failing node).
+    ready_timeout: float = 60.0
     scenario: str = "mixed"
     first: int = 0  # index of the first station (workers take slices)
     id_prefix: str = "LT"
@@ -122,6 +125,13 @@ async def run_loadtest(
 ) -> dict[str, Any]:
     """Run the fleet and return the report (see `LoadStats.report`)."""
     stats = stats or LoadStats()
+    fleet_up = trio.Event()
+
+    def count_ready(ready: int) -> None:
+        if ready >= options.stations:
+            fleet_up.set()
+
+    stats.ready_listener = count_ready
     supervisor = DynamicSupervisor(
         name="loadtest",
         intensity=RestartIntensity(max_restarts=max(100, options.stations), within=10.0),
@@ -157,6 +167,8 @@ async def run_loadtest(
             state = StationState(options.config(options.first + offset), stats)
             supervisor.start_child_nowait(station_spec(state))
             started += 1
+        with trio.move_on_after(options.ready_timeout):
+            await fleet_up.wait()
         await trio.sleep(options.duration)
         elapsed = trio.current_time() - begin
         report = stats.report(

@@ -311,7 +311,12 @@ class SimulatedStation(Actor):
             self.s.accepted = True
             self.s.changed()
             if booted_now:
-                self._emit(self.s.model.statuses(_now()))
+                # Each connector's status, answered before anything else is sent: a station
+                # is "ready" (the load test starts measuring once the fleet is) from there on.
+                for status in self.s.model.statuses(_now()):
+                    await self._call(status.action, status.payload)
+                if self.s.boots == 1 and self.s.stats is not None:
+                    self.s.stats.station_ready()
             nursery.start_soon(self._sender)
             nursery.start_soon(self._heartbeat_loop)
 

@@ -7,7 +7,7 @@ whatever the number of samples, and percentiles are accurate to the bucket width
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 __all__ = ["Histogram", "LoadStats", "format_table"]
@@ -73,11 +73,23 @@ class Histogram:
 class LoadStats:
     """What a fleet of simulated stations did: shared by every station of one process."""
 
-    __slots__ = ("connected", "connects", "error_kinds", "errors", "latency", "received")
+    __slots__ = (
+        "connected",
+        "connects",
+        "error_kinds",
+        "errors",
+        "latency",
+        "ready",
+        "ready_listener",
+        "received",
+    )
 
     def __init__(self) -> None:
         self.connected = 0
         self.connects = 0
+        #: stations whose first boot was accepted and whose connector statuses were answered
+        self.ready = 0
+        self.ready_listener: Callable[[int], None] | None = None  # told the new count
         self.errors = 0
         self.error_kinds: dict[str, int] = {}
         self.latency: dict[str, Histogram] = {}
@@ -93,6 +105,11 @@ class LoadStats:
             hist = self.latency[action] = Histogram()
         hist.add(seconds)
 
+    def station_ready(self) -> None:
+        self.ready += 1
+        if self.ready_listener is not None:
+            self.ready_listener(self.ready)
+
     def error(self, kind: str) -> None:
         self.errors += 1
         self.error_kinds[kind] = self.error_kinds.get(kind, 0) + 1
@@ -101,6 +118,7 @@ class LoadStats:
         return {
             "connected": self.connected,
             "connects": self.connects,
+            "ready": self.ready,
             "errors": self.errors,
             "error_kinds": dict(self.error_kinds),
             "received": self.received,
@@ -110,6 +128,7 @@ class LoadStats:
     def merge_dump(self, data: Mapping[str, Any]) -> None:
         self.connected += int(data["connected"])
         self.connects += int(data["connects"])
+        self.ready += int(data["ready"])
         self.errors += int(data["errors"])
         for kind, n in data["error_kinds"].items():
             self.error_kinds[kind] = self.error_kinds.get(kind, 0) + int(n)
@@ -137,6 +156,7 @@ class LoadStats:
             "seconds": round(seconds, 3),
             "connected": self.connected,
             "connects": self.connects,
+            "ready": self.ready,
             "calls": calls,
             "calls_per_second": round(calls / seconds, 2) if seconds > 0 else 0.0,
             "received": self.received,

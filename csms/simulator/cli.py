@@ -54,7 +54,12 @@ def add_commands(subparsers: Any, common_parent: argparse.ArgumentParser) -> Non
     load.add_argument("--api", default="http://127.0.0.1:8080", help="REST API (for --register)")
     load.add_argument("--stations", type=int, default=100)
     load.add_argument("--ramp", type=float, default=100.0, help="stations started per second")
-    load.add_argument("--duration", type=float, default=30.0, help="seconds after the ramp")
+    load.add_argument(
+        "--duration",
+        type=float,
+        default=30.0,
+        help="seconds measured once every station booted and sent its statuses",
+    )
     load.add_argument("--scenario", choices=SCENARIOS, default="mixed")
     load.add_argument(
         "--register", action="store_true", help=f"register via the API ({ADMIN_TOKEN_ENV})"

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import trio
+
 from csms.actors.node import Node
-from csms.api import Metrics
+from csms.api import Metrics, create_token
 
 from .conftest import client
 
@@ -34,3 +36,19 @@ def test_collectors_run_before_the_counters_are_read() -> None:
     metrics.collect()
     metrics.collect()
     assert metrics.counters["fed_later_total"][(("kind", "x"),)] == 2
+
+
+async def test_metrics_need_a_viewer_token_and_health_checks_none(
+    node: Node, database_url: str
+) -> None:
+    """One rule, as the README says it: /healthz and /readyz are open, /metrics is a read."""
+    async with client(node, token=None) as anonymous:
+        assert (await anonymous.get("/healthz")).status_code == 200
+        assert (await anonymous.get("/readyz")).status_code in (200, 503)
+        assert (await anonymous.get("/metrics")).status_code == 401
+    viewer = await trio.to_thread.run_sync(create_token, database_url, "viewer", "prometheus")
+    async with client(node, viewer) as scraper:
+        reply = await scraper.get("/metrics")
+    assert reply.status_code == 200
+    assert "csms_persistence_fast_path_batches_total" in reply.text
+    assert "csms_persistence_replayed_batches_total 0" in reply.text

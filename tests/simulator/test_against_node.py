@@ -176,8 +176,11 @@ async def test_v21_discharge_setpoint_exports_energy_and_lowers_soc(database_url
                 assert reply["status"] == "Accepted"
                 assert evse.power_w == -20000.0
                 soc_before = state.model.ev.soc
-                sent = state.sent["TransactionEvent"]
-                await state.wait_for(lambda: state.sent["TransactionEvent"] >= sent + 3)
+                # the meter loop has run with the setpoint (it tells the state after each step)
+                await state.wait_for(lambda: state.model.ev.soc < soc_before)
+                # ... and events emitted from then on, exported energy in them, reach the CSMS
+                sent = state.sent["TransactionEvent"] + len(state.queue)
+                await state.wait_for(lambda: state.sent["TransactionEvent"] >= sent + 2)
                 await sim.ref.ask(cmd.StopCharging(), timeout=5)
                 await state.wait_for(lambda: not state.queue)
     assert state.model.ev.soc < soc_before

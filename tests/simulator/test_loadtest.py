@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import argparse
 
+import httpx
 import orjson
 import trio
 
 from csms.simulator import LoadStats
 from csms.simulator._loadtest import LoadTestOptions, register_stations, run_loadtest
 from csms.simulator.cli import add_commands, run
+from csms.storage import connect
 
 from .conftest import running_node
 
@@ -58,6 +60,36 @@ async def test_a_few_hundred_stations_run_the_mixed_scenario_without_errors(
         assert 0 < row["p50_ms"] <= row["p95_ms"] <= row["p99_ms"] <= row["max_ms"]
     assert seen
     assert seen[-1]["started"] == 300
+
+
+async def test_a_hundred_charging_stations_keep_the_writer_on_its_fast_path(
+    database_url, monkeypatch
+):
+    """Whole transactions from 100 stations through the real listener: every batch the writer
+    committed went whole in one pipelined round trip (none was refused and replayed group by
+    group), /metrics says so, and every acknowledged TransactionEvent is in the database."""
+    monkeypatch.setenv("CSMS_ADMIN_TOKEN", ADMIN)
+    async with running_node(database_url) as node:
+        opts = options(node, stations=100, ramp=200.0, duration=2.0, scenario="transactions")
+        assert await register_stations(opts, ADMIN) == 100
+        with trio.fail_after(50):
+            report = await run_loadtest(opts)
+        status = node.persistence_status
+        headers = {"Authorization": f"Bearer {ADMIN}"}
+        async with httpx.AsyncClient(base_url=opts.api, headers=headers) as api:
+            metrics = (await api.get("/metrics")).text
+    assert report["errors"] == 0, report["error_kinds"]
+    acknowledged = report["actions"]["TransactionEvent"]["count"]
+    assert acknowledged >= 100
+    assert status.fast_path_batches > 0
+    assert status.replayed_batches == 0
+    assert status.rejected_writes == 0
+    assert "csms_persistence_replayed_batches_total 0" in metrics
+    assert f"csms_persistence_fast_path_batches_total {status.fast_path_batches}" in metrics
+    with connect(database_url) as conn:
+        row = conn.execute("SELECT count(*) FROM transaction_events").fetchone()
+    assert row is not None
+    assert row[0] >= acknowledged  # acknowledged only once committed; stored once (primary key)
 
 
 async def test_loadtest_command_with_workers_registers_and_writes_json(
