@@ -6,11 +6,13 @@
     ├── persistence     permanent   the PostgreSQL writer (group commit)
     ├── stations        dynamic     one temporary station actor per connected charge point
     ├── http_control    permanent   the REST API (when an HTTP port is configured)
-    └── ocpp_listener   permanent   accepts WebSocket connections, starts station actors
+    ├── ocpp_listener   permanent   accepts WebSocket connections, starts station actors
+    └── id_tokens       permanent   LISTENs for id-token changes, keeps the id-token cache true
 
 ``rest_for_one``: a restarted persistence actor also restarts what was started after it, so
-nothing keeps talking to a writer that is gone. The database (embedded or not) is set up and
-migrated before the tree starts and stopped after it.
+nothing keeps talking to a writer that is gone. The id-token listener comes last, so that
+nothing else is restarted with it (the cache is bypassed while it is down). The database
+(embedded or not) is set up and migrated before the tree starts and stopped after it.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import attrs
 import trio
 
 from csms.actors.events import EventBus
+from csms.actors.id_tokens import IdTokens, id_token_listener_spec
 from csms.actors.listener import ListenerActor
 from csms.actors.persistence import (
     PersistenceSettings,
@@ -62,6 +65,8 @@ class Node:
     database_url: str
     events: EventBus
     reads: ReadPool
+    #: The id-token cache shared by every station and the REST API.
+    id_tokens: IdTokens
     persistence_status: PersistenceStatus
     stations: DynamicSupervisor
     #: Check every outbound OCPP message against its schema (on in tests).
@@ -98,11 +103,13 @@ def build_node(
         mailbox_size=50_000,
     )
     stations = DynamicSupervisor(name="stations")
+    reads = ReadPool(database_url, size=db.worker_threads)
     node = Node(
         settings=settings,
         database_url=database_url,
         events=EventBus(),
-        reads=ReadPool(database_url, size=db.worker_threads),
+        reads=reads,
+        id_tokens=IdTokens(reads),
         persistence_status=status,
         stations=stations,
         validate_outbound=validate_outbound,
@@ -117,6 +124,7 @@ def build_node(
             ChildSpec.supervisor("stations", stations),
             *(factory(node) for factory in extra_children),
             listener,
+            id_token_listener_spec(node.id_tokens, database_url),
         ],
         intensity=RestartIntensity(max_restarts=5, within=60),
         backoff=Backoff(initial=0.5, maximum=10),
@@ -127,6 +135,7 @@ def build_node(
         persistence=node.root.ref("persistence"),
         reads=node.reads,
         events=node.events,
+        id_tokens=node.id_tokens,
         heartbeat_interval=settings.ocpp.heartbeat_interval,
         response_timeout=settings.ocpp.response_timeout,
     )

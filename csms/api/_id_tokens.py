@@ -1,5 +1,9 @@
 """Id tokens (who may charge): create, list, get, update, delete. Fields are named as in OCPP's
-IdTokenInfo; an idToken is matched case-insensitively, as OCPP requires."""
+IdTokenInfo; an idToken is matched case-insensitively, as OCPP requires.
+
+Every change drops the token from the node's id-token cache before the response is sent, so the
+next Authorize on this node sees it (other nodes hear of it through the database's notification).
+"""
 
 from __future__ import annotations
 
@@ -59,6 +63,7 @@ def _create(conn: Connection, body: IdTokenBody) -> tokens.IdTokenRow | None:
 async def create(call: Call) -> Response:
     body: IdTokenBody = call.body
     row = await call.node.reads.run(_create, body)
+    call.node.id_tokens.invalidate(body.id_token, body.type)  # "unknown" may be cached
     if row is None:
         raise Conflict(f"id token {body.id_token!r} of type {body.type!r} exists", code="exists")
     return json_response(token_view(row), 201, {"Location": f"{_PREFIX}/{row.type}/{row.id_token}"})
@@ -86,6 +91,7 @@ async def update(call: Call) -> Response:
         user_id=row.user_id,
     )
     await call.node.reads.run(write, row.id_token, row.type)
+    call.node.id_tokens.invalidate(row.id_token, row.type)
     return json_response(
         IdToken(
             row.id_token, row.type, body.status, body.cache_expiry_date_time, body.group_id_token
@@ -99,6 +105,8 @@ async def delete(call: Call) -> Response:
         await call.node.reads.run(tokens.delete_id_token, row.id_token, row.type)
     except RowNotFound:
         raise NotFound(f"no id token {row.id_token!r} of type {row.type!r}") from None
+    finally:
+        call.node.id_tokens.invalidate(row.id_token, row.type)
     return Response(status_code=204)
 
 

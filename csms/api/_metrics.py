@@ -125,6 +125,7 @@ def render(node: Node, metrics: Metrics) -> str:
             lines.append(f"{name}_count{_labels(labels)} {hist.count}")
     _actor_metrics(lines, node)
     _persistence_metrics(lines, node)
+    _id_token_metrics(lines, node)
     _gauge(
         lines,
         "csms_events_published_total",
@@ -221,3 +222,32 @@ def _persistence_metrics(lines: list[str], node: Node) -> None:
     ]
     for name, help, kind, value in rows:
         _gauge(lines, name, help, kind, {(): float(value)})
+
+
+def _id_token_metrics(lines: list[str], node: Node) -> None:
+    ids = node.id_tokens
+    stats = ids.cache.stats
+    rows = [
+        ("csms_id_token_cache_hits_total", "Id-token lookups answered by the cache.", stats.hits),
+        ("csms_id_token_cache_misses_total", "Id-token lookups the cache missed.", stats.misses),
+        (
+            "csms_id_token_cache_invalidations_total",
+            "Cached id tokens dropped because they changed (or the listener reconnected).",
+            stats.invalidations,
+        ),
+        (
+            "csms_id_token_database_reads_total",
+            "Id-token lookups that read the database.",
+            ids.database_reads,
+        ),
+    ]
+    for name, help, value in rows:
+        _gauge(lines, name, help, "counter", {(): float(value)})
+    _gauge(lines, "csms_id_token_cache_entries", "Id tokens cached.", "gauge", {(): len(ids.cache)})
+    _gauge(
+        lines,
+        "csms_id_token_listener_up",
+        "1 while the node hears id-token changes (the cache is used only then).",
+        "gauge",
+        {(): float(ids.listening)},
+    )

@@ -23,7 +23,7 @@ from csms.domain.records import (
 )
 from csms.domain.station import BootInfo
 from csms.protocol import BootState, Version, v21, v201
-from csms.storage import stations, tokens
+from csms.storage import stations
 
 if TYPE_CHECKING:
     from ._actor import StationActor
@@ -171,9 +171,10 @@ async def notify_report(st: StationActor, request: Any, raw: dict[str, Any]) -> 
 
 
 async def id_token_info(st: StationActor, id_token: Any) -> Any:
-    """C01: status from the id_tokens table; unknown tokens are Invalid, lapsed ones Expired."""
+    """C01: status from the id_tokens table (through the node's cache, csms/actors/id_tokens.py);
+    unknown tokens are Invalid, lapsed ones Expired."""
     msg = st.messages
-    row = await st.services.reads.run(tokens.get_id_token, id_token.id_token, str(id_token.type))
+    row = await st.services.id_tokens.get(id_token.id_token, str(id_token.type))
     if row is None:
         return msg.IdTokenInfo(status=msg.AuthorizationStatusEnum.INVALID)
     status = row.status

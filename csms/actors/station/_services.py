@@ -9,6 +9,7 @@ from typing import Any, Protocol
 import attrs
 
 from csms.actors.events import EventBus
+from csms.actors.id_tokens import IdTokens
 from csms.actors.persistence import ReadPool, store, submit
 from csms.domain.records import Record
 from csms.runtime import ActorRef
@@ -55,6 +56,11 @@ class StationServices:
     #: audit shows what is in flight without two writes for every quick command.
     audit_sent_after: float = 0.5
     certificates: CertificateVerifier = attrs.field(factory=NoPlugAndCharge)
+    #: The node's id-token cache (node.py passes the one the REST API shares); by default one
+    #: of this services value's own, which reads the database every time (nothing listens).
+    id_tokens: IdTokens = attrs.field(
+        default=attrs.Factory(lambda self: IdTokens(self.reads), takes_self=True)
+    )
     #: Later capabilities (V2G, firmware jobs, Plug & Charge) subscribe to actions here.
     hooks: dict[str, list[MessageHook]] = attrs.field(factory=dict)
     clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)
