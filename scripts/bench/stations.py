@@ -21,12 +21,23 @@ protocols with pre-serialized frames. Scenarios, each against a freshly started 
     memory per station is the server process's RSS growth divided by the stations.
 (b) ``--stations`` stations each keep one Heartbeat outstanding for ``--seconds``.
 (c) the same with MeterValues of 10 sampled values (csms stores them and answers after commit).
+(d) the ordinary transaction flow: ``--stations`` stations each run whole transactions in a loop,
+    one CALL outstanding per station: StatusNotification Occupied, Authorize, TransactionEvent
+    Started, 2-5 Updated each with a meter value of 3-10 sampled values, Ended,
+    StatusNotification Available (``stations_load.transaction_flow``); seqNo counts up, each
+    transaction has a fresh id. The id token is registered in csms beforehand (Accepted), so
+    Authorize takes csms's real path; csms answers each TransactionEvent after its commit.
 
-(b) and (c) run ``--rounds`` times, the three servers alternating, and the round with the most
-messages/s of each server is reported (its p50/p99 with it).
+``--modes`` picks among (b) ``heartbeat``, (c) ``meter`` and (d) ``transactions`` (all three by
+default; ``--modes transactions`` runs only (d), ``--modes`` alone none). Each runs ``--rounds``
+times, the three servers alternating, and the round with the most messages/s of each server is
+reported (its p50/p99 with it). ``--servers csms`` (or any subset, in round order) runs only
+those, for profiling; the ratios need all three.
 
-Reported: messages/s, p50/p99 latency seen by the stations, the server process's CPU per
-message (and PostgreSQL's, for csms), and the ratios the targets are stated in.
+Reported: messages/s (for (d) also per message type, and the TransactionEvent p50/p99), p50/p99
+latency seen by the stations, the server process's CPU per message (and PostgreSQL's, for csms),
+the CPU the load generators used (a generator near a whole core would be the limit, not the
+server), and the ratios the targets are stated in.
 ``BENCH_STATIONS_PROFILE=DIR`` runs the csms node under cProfile (the trio thread only) and
 leaves one profile per scenario in DIR (``python -m pstats`` reads them); with
 ``BENCH_STATIONS_PROFILER=yappi`` as well, under yappi (every thread, CPU clock), with ``gc``
@@ -58,6 +69,8 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
 sys.path.insert(0, str(ROOT))
 
 PASSWORD = "Bench-password-0123456789"
+ID_TOKEN = ("BENCH-TOKEN-0001", "ISO14443")  # as stations_load.ID_TOKEN
+MODE_LETTERS = {"heartbeat": "b", "meter": "c", "transactions": "d"}
 
 
 def station_id(i: int) -> str:
@@ -346,6 +359,19 @@ def saturate(kind: str, mode: str, args: argparse.Namespace, url: str, pg_dir: s
     latencies = sorted(x for r in results for x in r["latencies_us"])
     n = len(latencies)
     rate = sum(r["n"] / r["elapsed"] for r in results)
+    elapsed = max(r["elapsed"] for r in results)
+    by_action: dict[str, list[int]] = {}
+    for r in results:
+        for action, values in r.get("by_action_us", {}).items():
+            by_action.setdefault(action, []).extend(values)
+    per_action = {}
+    for action, values in sorted(by_action.items()):
+        values.sort()
+        per_action[action] = {
+            "msg_per_s": len(values) / elapsed,
+            "p50_ms": values[len(values) // 2] / 1000,
+            "p99_ms": values[int(len(values) * 0.99)] / 1000,
+        }
     errors = sum(r["errors"] for r in results)
     sample = next((r["error_sample"] for r in results if r["error_sample"]), "")
     return {
@@ -359,6 +385,8 @@ def saturate(kind: str, mode: str, args: argparse.Namespace, url: str, pg_dir: s
         "errors": errors,
         "error_sample": sample,
         "thread_cpu_us": {k: 1e6 * v / n for k, v in threads.items() if v > 0.01 * args.seconds},
+        "per_action": per_action,
+        "loader_cores": sum(r["cpu_s"] for r in results) / elapsed,
     }
 
 
@@ -379,6 +407,10 @@ def setup_database(args: argparse.Namespace, data_dir: str) -> tuple[Any, str]:
             "INSERT INTO stations (id, password_hash, registration_status)"
             " VALUES (%s, %s, 'Accepted')",
             [(station_id(i), hashed) for i in range(max(args.idle, args.stations))],
+        )
+        cur.execute(
+            "INSERT INTO id_tokens (id_token, type, status) VALUES (%s, %s, 'Accepted')",
+            ID_TOKEN,
         )
         conn.commit()
     return server, url
@@ -418,10 +450,10 @@ def orchestrate(args: argparse.Namespace) -> None:
                         flush=True,
                     )
             for mode in args.modes:
-                for kind in ("echo", "peer", "csms"):
+                for kind in args.servers:
                     report[f"{mode}/{kind}"] = None
                 for _ in range(args.rounds):  # servers alternate; the best round of each counts
-                    for kind in ("echo", "peer", "csms"):
+                    for kind in args.servers:
                         r = saturate(kind, mode, args, url, tmp)
                         best = report[f"{mode}/{kind}"]
                         if best is None or r["msg_per_s"] > best["msg_per_s"]:
@@ -431,27 +463,43 @@ def orchestrate(args: argparse.Namespace) -> None:
                             f"p99 {r['p99_ms']:.1f} ms",
                             flush=True,
                         )
-                for kind in ("echo", "peer", "csms"):
+                for kind in args.servers:
                     r = report[f"{mode}/{kind}"]
                     print(
-                        f"({'b' if mode == 'heartbeat' else 'c'}) {mode:<9} {kind:<5} "
+                        f"({MODE_LETTERS.get(mode, '?')}) {mode:<9} {kind:<5} "
                         f"{r['msg_per_s']:>8,.0f} msg/s  p50 {r['p50_ms']:6.2f} ms  "
                         f"p99 {r['p99_ms']:6.2f} ms  server CPU {r['server_cpu_us']:5.1f} us/msg "
                         f"({r['server_cores']:.2f} cores)  PostgreSQL CPU "
-                        f"{r['postgres_cpu_us']:.1f} us/msg  errors {r['errors']} "
+                        f"{r['postgres_cpu_us']:.1f} us/msg  load generator "
+                        f"{r['loader_cores']:.2f} cores  errors {r['errors']} "
                         f"{r['error_sample'][:160]}",
                         flush=True,
                     )
+                    if r["per_action"]:
+                        per_action = ", ".join(
+                            f"{a} {v['msg_per_s']:,.0f}/s p50 {v['p50_ms']:.1f} p99 "
+                            f"{v['p99_ms']:.1f} ms"
+                            for a, v in r["per_action"].items()
+                        )
+                        print(f"    per type: {per_action}", flush=True)
                     if kind == "csms":
                         per_thread = ", ".join(
                             f"{k} {v:.1f}" for k, v in sorted(r["thread_cpu_us"].items())
                         )
                         print(f"    csms CPU per thread, us/msg: {per_thread}", flush=True)
+                if len(args.servers) < 3:
+                    continue
                 ours, peer, echo = (report[f"{mode}/{k}"] for k in ("csms", "peer", "echo"))
+                tx_p99 = ""
+                te_ours = ours["per_action"].get("TransactionEvent")
+                te_peer = peer["per_action"].get("TransactionEvent")
+                if te_ours and te_peer:
+                    ratio = te_ours["p99_ms"] / te_peer["p99_ms"]
+                    tx_p99 = f", TransactionEvent p99 csms/peer {ratio:.2f}"
                 print(
                     f"    {mode}: csms/peer {ours['msg_per_s'] / peer['msg_per_s']:.2f}x, "
                     f"csms/echo {ours['msg_per_s'] / echo['msg_per_s']:.2f}, "
-                    f"p99 csms/peer {ours['p99_ms'] / peer['p99_ms']:.2f}",
+                    f"p99 csms/peer {ours['p99_ms'] / peer['p99_ms']:.2f}{tx_p99}",
                     flush=True,
                 )
         finally:
@@ -468,8 +516,21 @@ def main() -> None:
     parser.add_argument("--stations", type=int, default=200)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--loaders", type=int, default=1)
-    parser.add_argument("--rounds", type=int, default=3, help="of (b) and (c); best counts")
-    parser.add_argument("--modes", nargs="*", default=["heartbeat", "meter"])
+    parser.add_argument("--rounds", type=int, default=3, help="of (b)-(d); best counts")
+    parser.add_argument(
+        "--modes",
+        nargs="*",
+        choices=list(MODE_LETTERS),
+        default=list(MODE_LETTERS),
+        help="saturating scenarios to run, of heartbeat (b), meter (c), transactions (d)",
+    )
+    parser.add_argument(
+        "--servers",
+        nargs="+",
+        choices=["echo", "peer", "csms"],
+        default=["echo", "peer", "csms"],
+        help="servers of (b)-(d), in their order in a round (ratios need all three)",
+    )
     parser.add_argument("--no-pin", action="store_true")
     parser.add_argument("--json")
     args, rest = parser.parse_known_args()

@@ -4,13 +4,17 @@
 
 MODE is ``idle`` (boot, then hold the connection and send a Heartbeat every ``SECONDS`` per
 station, spread at random), ``heartbeat`` or ``meter`` (boot, then keep one CALL outstanding per
-station for ``SECONDS``). Stations are ``BENCH{i:06d}`` for ``i`` in ``FIRST .. FIRST+COUNT-1``.
+station for ``SECONDS``), or ``transactions`` (boot, then run whole transactions one after
+another for ``SECONDS``, one CALL outstanding per station; see :func:`transaction_flow`).
+Stations are ``BENCH{i:06d}`` for ``i`` in ``FIRST .. FIRST+COUNT-1``.
 
 One asyncio process, one ``asyncio.Protocol`` per connection driven by callbacks (no task, no
 coroutine per message). The opening handshake goes through the ``websockets`` sans-IO
 ``ClientProtocol`` (which checks the server's accept key and subprotocol); after it every CALL is
-a pre-serialized, pre-masked frame shared by all connections, and the server's frames are read by
-a minimal parser (unmasked frames only, as RFC 6455 has servers send them; pings get a pong).
+a pre-serialized, pre-masked frame shared by all connections (in ``transactions`` mode each CALL
+is serialized and masked when sent: transaction ids, seqNos and timestamps differ), and the
+server's frames are read by a minimal parser (unmasked frames only, as RFC 6455 has servers send
+them; pings get a pong).
 
 Protocol with the parent, one JSON object per line on stdout: ``{"ready": ...}`` once every
 station has booted; then the parent writes ``go`` on stdin; in the saturating modes the result
@@ -25,7 +29,9 @@ import json
 import random
 import sys
 import time
+import uuid
 from array import array
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +44,8 @@ PASSWORD = "Bench-password-0123456789"
 MASK = b"\x5a\x17\xc3\x2e"
 CONCURRENT_HANDSHAKES = 64
 MESSAGE_IDS = 64  # CALLs rotate over this many ids, so consecutive ids differ
+#: The id token the stations of ``transactions`` present (registered Accepted in csms beforehand).
+ID_TOKEN = {"idToken": "BENCH-TOKEN-0001", "type": "ISO14443"}
 
 
 def station_id(i: int) -> str:
@@ -82,6 +90,86 @@ PAYLOADS: dict[str, tuple[str, dict[str, Any]]] = {
 }
 
 
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+def _meter_value(
+    energy_wh: float, count: int, context: str = "Sample.Periodic"
+) -> list[dict[str, Any]]:
+    """One meter value: the first ``count`` of the 10 sampled values of (c), energy as given."""
+    values = _sampled_values()[:count]
+    values[0] = {**values[0], "value": round(energy_wh, 1), "context": context}
+    return [{"timestamp": _now(), "sampledValue": values}]
+
+
+def transaction_flow(rng: random.Random) -> Iterator[tuple[str, dict[str, Any]]]:
+    """The CALLs of one station, for ever: whole transactions one after another.
+
+    StatusNotification Occupied, Authorize (the registered ``ID_TOKEN``), TransactionEvent
+    Started (with the token and the register at Transaction.Begin), 2-5 TransactionEvent Updated
+    each with a meter value of 3-10 sampled values, TransactionEvent Ended (register at
+    Transaction.End), StatusNotification Available. seqNo counts up from 0 in each transaction;
+    the transaction id is a fresh UUID (unique across rounds sharing one database).
+    """
+    energy = 10_000.0 * rng.random()
+    evse = {"id": 1, "connectorId": 1}
+    while True:
+        yield (
+            "StatusNotification",
+            {"timestamp": _now(), "connectorStatus": "Occupied", "evseId": 1, "connectorId": 1},
+        )
+        yield "Authorize", {"idToken": ID_TOKEN}
+        tx = str(uuid.UUID(int=rng.getrandbits(128), version=4))
+        yield (
+            "TransactionEvent",
+            {
+                "eventType": "Started",
+                "timestamp": _now(),
+                "triggerReason": "Authorized",
+                "seqNo": 0,
+                "transactionInfo": {"transactionId": tx, "chargingState": "Charging"},
+                "idToken": ID_TOKEN,
+                "evse": evse,
+                "meterValue": _meter_value(energy, 1, "Transaction.Begin"),
+            },
+        )
+        updates = rng.randint(2, 5)
+        for seq in range(1, updates + 1):
+            energy += 250.0 * rng.random()
+            yield (
+                "TransactionEvent",
+                {
+                    "eventType": "Updated",
+                    "timestamp": _now(),
+                    "triggerReason": "MeterValuePeriodic",
+                    "seqNo": seq,
+                    "transactionInfo": {"transactionId": tx, "chargingState": "Charging"},
+                    "meterValue": _meter_value(energy, rng.randint(3, 10)),
+                },
+            )
+        yield (
+            "TransactionEvent",
+            {
+                "eventType": "Ended",
+                "timestamp": _now(),
+                "triggerReason": "EVCommunicationLost",
+                "seqNo": updates + 1,
+                "transactionInfo": {
+                    "transactionId": tx,
+                    "chargingState": "Idle",
+                    "stoppedReason": "EVDisconnected",
+                },
+                "evse": evse,
+                "meterValue": _meter_value(energy, 1, "Transaction.End"),
+            },
+        )
+        yield (
+            "StatusNotification",
+            {"timestamp": _now(), "connectorStatus": "Available", "evseId": 1, "connectorId": 1},
+        )
+
+
 def masked_frame(payload: bytes, opcode: int = 0x1) -> bytes:
     """A client frame (FIN set, masked with the fixed ``MASK``)."""
     n = len(payload)
@@ -111,8 +199,11 @@ class Shared:
         self.mode = mode
         self.seconds = seconds
         self.boot = call_frames("boot")[0]
-        self.frames = call_frames("heartbeat" if mode == "idle" else mode)
+        kind = "heartbeat" if mode == "idle" else mode
+        self.frames = call_frames(kind) if kind in PAYLOADS else []
         self.latencies = array("d")
+        # latencies per action: (action, latencies) of the last answer first looked up
+        self.by_action: dict[str, array[float]] = {}
         self.stop_at = 0.0
         self.running = 0
         self.errors = 0
@@ -122,9 +213,21 @@ class Shared:
 
 
 class Station(asyncio.Protocol):
-    __slots__ = ("booted", "buffer", "handshake", "k", "sent_at", "shared", "transport")
+    __slots__ = (
+        "action",
+        "booted",
+        "buffer",
+        "flow",
+        "handshake",
+        "k",
+        "sent_at",
+        "shared",
+        "transport",
+    )
 
-    def __init__(self, shared: Shared, url: str, sid: str, booted: asyncio.Future[None]) -> None:
+    def __init__(
+        self, shared: Shared, url: str, sid: str, booted: asyncio.Future[None], index: int
+    ) -> None:
         from websockets.client import ClientProtocol
         from websockets.uri import parse_uri
 
@@ -134,6 +237,12 @@ class Station(asyncio.Protocol):
         self.k = 0
         self.sent_at = 0.0
         self.transport: Any = None
+        # the action of the CALL outstanding, and the CALLs to come ("transactions" mode); the
+        # same station runs the same transactions against every server (seeded by its index)
+        self.action = PAYLOADS.get(shared.mode, ("Heartbeat",))[0]
+        self.flow = (
+            transaction_flow(random.Random(index)) if shared.mode == "transactions" else None
+        )
         self.handshake: Any = ClientProtocol(
             parse_uri(url),
             subprotocols=["ocpp2.0.1"],  # type: ignore[list-item]
@@ -204,6 +313,9 @@ class Station(asyncio.Protocol):
         if payload[1:2] == b"4":  # CALLERROR
             shared.errors += 1
             shared.error_sample = payload[:300].decode(errors="replace")
+        elif payload[1:2] == b"3" and self.action == "Authorize" and b'"Accepted"' not in payload:
+            shared.errors += 1  # the token is registered: anything else is wrong
+            shared.error_sample = payload[:300].decode(errors="replace")
         if not self.booted.done():
             self.booted.set_result(None)
             return
@@ -211,15 +323,27 @@ class Station(asyncio.Protocol):
             return  # an idle station's Heartbeat answer
         now = time.perf_counter()
         if now <= shared.stop_at:
-            shared.latencies.append(now - self.sent_at)
+            latency = now - self.sent_at
+            shared.latencies.append(latency)
+            if self.flow is not None:
+                by_action = shared.by_action.get(self.action)
+                if by_action is None:
+                    by_action = shared.by_action[self.action] = array("d")
+                by_action.append(latency)
             self.send_next(now)
         else:
             self._finish()
 
     def send_next(self, now: float) -> None:
         self.k = (self.k + 1) % MESSAGE_IDS
-        self.sent_at = now
-        self.transport.write(self.shared.frames[self.k])
+        if self.flow is None:
+            self.sent_at = now
+            self.transport.write(self.shared.frames[self.k])
+            return
+        self.action, payload = next(self.flow)
+        frame = masked_frame(json.dumps([2, f"t{self.k:05d}", self.action, payload]).encode())
+        self.sent_at = time.perf_counter()  # after building the frame: the server's time only
+        self.transport.write(frame)
 
     def heartbeat(self) -> None:
         if self.transport is not None and not self.transport.is_closing():
@@ -248,7 +372,7 @@ async def run(port: int, first: int, count: int, mode: str, seconds: float, sour
             booted: asyncio.Future[None] = loop.create_future()
             url = f"ws://127.0.0.1:{port}/ocpp/{sid}"
             _, proto = await loop.create_connection(
-                lambda: Station(shared, url, sid, booted),
+                lambda: Station(shared, url, sid, booted, i),
                 "127.0.0.1",
                 port,
                 local_addr=(source, 0),
@@ -267,6 +391,7 @@ async def run(port: int, first: int, count: int, mode: str, seconds: float, sour
         return
     shared.all_done = loop.create_future()
     shared.running = len(stations)
+    cpu = time.process_time()
     begin = time.perf_counter()
     shared.stop_at = begin + seconds
     for st in stations:
@@ -275,10 +400,14 @@ async def run(port: int, first: int, count: int, mode: str, seconds: float, sour
     result = {
         "n": len(shared.latencies),
         "elapsed": shared.stop_at - begin,
+        "cpu_s": time.process_time() - cpu,
         "errors": shared.errors,
         "closed": shared.closed,
         "error_sample": shared.error_sample,
         "latencies_us": [round(x * 1e6) for x in shared.latencies],
+        "by_action_us": {
+            action: [round(x * 1e6) for x in values] for action, values in shared.by_action.items()
+        },
     }
     print(json.dumps(result), flush=True)
     for st in stations:

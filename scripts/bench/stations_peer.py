@@ -1,7 +1,9 @@
 """The peer for ``scripts/bench/stations.py``: a minimal CSMS built as the ``ocpp`` package's README
 shows it (a ``ChargePoint`` subclass per connection with ``@on`` handlers, served by ``websockets``
 on asyncio). It validates every CALL against the schemas (the package's default) and stores
-nothing.
+nothing. Besides BootNotification, Heartbeat and MeterValues it answers the transaction flow
+of (d): StatusNotification (empty), Authorize (every token Accepted, as the package's examples
+do), TransactionEvent (empty, or the token Accepted when the event carries one).
 
     python scripts/bench/stations_peer.py PORT
 
@@ -28,7 +30,11 @@ import websockets  # noqa: E402
 from ocpp.routing import on  # noqa: E402
 from ocpp.v201 import ChargePoint as Cp  # noqa: E402
 from ocpp.v201 import call_result  # noqa: E402
-from ocpp.v201.enums import Action, RegistrationStatusEnumType  # noqa: E402
+from ocpp.v201.enums import (  # noqa: E402
+    Action,
+    AuthorizationStatusEnumType,
+    RegistrationStatusEnumType,
+)
 
 logging.basicConfig(level=logging.WARNING)
 
@@ -51,6 +57,32 @@ class ChargePoint(Cp):
     @on(Action.meter_values)
     def on_meter_values(self, evse_id: int, meter_value: list[Any], **kwargs: Any) -> Any:
         return call_result.MeterValues()
+
+    @on(Action.status_notification)
+    def on_status_notification(
+        self, timestamp: str, connector_status: str, evse_id: int, connector_id: int, **kwargs: Any
+    ) -> Any:
+        return call_result.StatusNotification()
+
+    @on(Action.authorize)
+    def on_authorize(self, id_token: dict[str, Any], **kwargs: Any) -> Any:
+        return call_result.Authorize(id_token_info={"status": AuthorizationStatusEnumType.accepted})
+
+    @on(Action.transaction_event)
+    def on_transaction_event(
+        self,
+        event_type: str,
+        timestamp: str,
+        trigger_reason: str,
+        seq_no: int,
+        transaction_info: dict[str, Any],
+        **kwargs: Any,
+    ) -> Any:
+        if kwargs.get("id_token") is None:
+            return call_result.TransactionEvent()
+        return call_result.TransactionEvent(
+            id_token_info={"status": AuthorizationStatusEnumType.accepted}
+        )
 
 
 async def on_connect(websocket: Any) -> None:
