@@ -8,12 +8,16 @@ payload the schema refuses is 422 naming the field. Request ids (``remoteStartId
 
 from __future__ import annotations
 
+import re
 import secrets
 from typing import Any
 
 from starlette.responses import Response
 
+from csms.actors.station import mask_password
+
 from ._auth import Role
+from ._errors import InvalidBody
 from ._routing import Call, Endpoint, Param, json_response
 from ._send import send_command
 from .bodies import (
@@ -35,6 +39,10 @@ _ERRORS = (404, 409, 422, 502, 503, 504)
 _DOCS = {"stationId": "The station's identity."}
 
 
+#: ``setVariableData[3]`` of the SetVariables payload is ``variables.3`` of the body.
+_SET_VARIABLE_FIELD = re.compile(r"^setVariableData\[(\d+)\]")
+
+
 def _request_id() -> int:
     return secrets.randbelow(2**31 - 1) + 1
 
@@ -45,7 +53,8 @@ def _drop_none(payload: dict[str, Any]) -> dict[str, Any]:
 
 async def _reply(call: Call, action: str, payload: dict[str, Any]) -> Response:
     result = await send_command(call, call.path("stationId"), action, payload)
-    return json_response(CommandReply(result.command_id, action, payload, dict(result.response)))
+    shown = dict(mask_password(action, payload))  # a new BasicAuthPassword is not echoed
+    return json_response(CommandReply(result.command_id, action, shown, dict(result.response)))
 
 
 async def remote_start(call: Call) -> Response:
@@ -182,7 +191,13 @@ async def set_variables(call: Call) -> Response:
         )
         for v in body.variables
     ]
-    return await _reply(call, "SetVariables", {"setVariableData": data})
+    try:
+        return await _reply(call, "SetVariables", {"setVariableData": data})
+    except InvalidBody as exc:  # the station actor names the OCPP field: name the body's
+        field = _SET_VARIABLE_FIELD.sub(r"variables.\1", exc.field).replace(
+            "attributeValue", "value"
+        )
+        raise InvalidBody(exc.message, field=field, code=exc.code) from None
 
 
 async def generic(call: Call) -> Response:

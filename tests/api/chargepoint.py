@@ -29,6 +29,7 @@ class Answering(Station201):  # type: ignore[misc]
 
     hold_reset: asyncio.Event | None = None
     reset_seen: asyncio.Event | None = None
+    set_variables_status = "Accepted"  # the attributeStatus of every SetVariables entry
 
     @on("RequestStartTransaction")
     async def on_start(self, **kw: Any) -> Any:
@@ -75,7 +76,7 @@ class Answering(Station201):  # type: ignore[misc]
         return res.SetVariables(
             set_variable_result=[
                 {
-                    "attribute_status": "Accepted",
+                    "attribute_status": self.set_variables_status,
                     "component": d["component"],
                     "variable": d["variable"],
                 }
@@ -137,7 +138,12 @@ class TestChargePoint:
 
 
 async def connect_charge_point(
-    bridge: AsyncioThread, port: int, station_id: str, password: str
+    bridge: AsyncioThread,
+    port: int,
+    station_id: str,
+    password: str,
+    *,
+    cls: type[Answering] = Answering,
 ) -> TestChargePoint:
     async def start() -> tuple[Answering, Any]:
         token = base64.b64encode(f"{station_id}:{password}".encode()).decode()
@@ -146,7 +152,7 @@ async def connect_charge_point(
             subprotocols=["ocpp2.0.1"],
             additional_headers={"Authorization": f"Basic {token}"},
         )
-        cp = Answering(station_id, ws, response_timeout=10)
+        cp = cls(station_id, ws, response_timeout=10)
         cp.received = []
         cp.runner = asyncio.get_running_loop().create_task(cp.start())
         return cp, ws

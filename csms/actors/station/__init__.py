@@ -16,6 +16,7 @@ from ._commands import (
 )
 from ._handlers import HANDLERS, initial_boot_state
 from ._link import LinkClosed, MemoryLink, StationLink, memory_link
+from ._password import masked as mask_password
 from ._services import CertificateVerifier, MessageHook, NoPlugAndCharge, StationServices
 
 __all__ = [
@@ -40,6 +41,7 @@ __all__ = [
     "StationServices",
     "StationTimeout",
     "initial_boot_state",
+    "mask_password",
     "memory_link",
     "start_station",
 ]

@@ -53,7 +53,7 @@ from csms.protocol import (
 )
 from csms.runtime import Actor, ActorContext, ActorRef, ChildSpec, DynamicSupervisor, RestartType
 
-from . import _handlers
+from . import _handlers, _password, _split
 from ._actions import CSMS_INITIATED
 from ._commands import (
     CommandNotAllowed,
@@ -102,6 +102,7 @@ class StationActor(Actor):
         "_reader",
         "conn",
         "connected",
+        "limits",
         "link",
         "messages",
         "services",
@@ -136,6 +137,8 @@ class StationActor(Actor):
         self._pending: _Pending | None = None
         self._ctx: ActorContext | None = None
         self._reader: trio.CancelScope | None = None
+        #: The station's message limits known on this connection (see ``_split``).
+        self.limits: dict[tuple[str, str, str], int | None] | None = None
 
     @property
     def _log(self) -> dict[str, str]:  # made per log line: not kept by every idle station
@@ -185,7 +188,7 @@ class StationActor(Actor):
 
     async def receive(self, message: Any) -> Any:
         if isinstance(message, SendCommand):
-            return await self._command(message)
+            return await _split.send(self, message)
         if isinstance(message, GetSnapshot):
             return self.state.snapshot()
         if isinstance(message, Disconnect):
@@ -267,7 +270,8 @@ class StationActor(Actor):
 
     # -- outbound -------------------------------------------------------------------------
 
-    async def _command(self, command: SendCommand) -> CommandResult:
+    def request(self, command: SendCommand) -> Any:
+        """The command's request object; raises InvalidCommand if it may not be sent."""
         action = command.action
         if action not in CSMS_INITIATED[self.version]:
             raise InvalidCommand(
@@ -280,6 +284,13 @@ class StationActor(Actor):
             )
         except PayloadError as exc:
             raise InvalidCommand(str(exc), field=exc.path or None) from None
+        _password.new_password(action, command.payload)
+        return request
+
+    async def _command(self, command: SendCommand) -> CommandResult:
+        """Send one request (``_split.send`` decides how many) and wait for its answer."""
+        action = command.action
+        request = self.request(command)
         if not self.connected:
             raise StationDisconnected(f"{self.station_id} is not connected")
         command_id = random_uuid()
@@ -322,7 +333,7 @@ class StationActor(Actor):
             station_id=self.station_id,
             action=command.action,
             requested_by=command.requested_by,
-            payload=dict(command.payload),
+            payload=dict(_password.masked(command.action, command.payload)),
             status=status,
             requested_at=pending.sent_at,
             node_id=self.services.node_id,
@@ -346,6 +357,9 @@ class StationActor(Actor):
                 self._audit(pending, "responded", completed_at=done, response=response)
             )
             self.services.events.publish("ocpp.command.response", **base, response=response)
+            password = _password.new_password(command.action, command.payload)
+            if password is not None and _password.accepted(response):  # A01.FR.03
+                await _password.adopt(self, password, pending.command_id)
             return CommandResult(pending.command_id, command.action, response, event.payload)
         if isinstance(event, (CallErrorReceived, InvalidCallResult)):
             code = str(event.code)

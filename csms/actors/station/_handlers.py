@@ -25,6 +25,8 @@ from csms.domain.station import BootInfo
 from csms.protocol import BootState, Version, v21, v201
 from csms.storage import stations
 
+from . import _split
+
 if TYPE_CHECKING:
     from ._actor import StationActor
 
@@ -156,6 +158,7 @@ async def notify_report(st: StationActor, request: Any, raw: dict[str, Any]) -> 
             )
     if records:
         await st.services.submit(*records)
+        _split.note_reported(st, records)  # its message limits, for the commands that follow
     st.services.events.publish(
         "station.report",
         station_id=st.station_id,
