@@ -11,7 +11,8 @@
     ├── Conflict(ApiError)                      409 conflict, station_disconnected, not_allowed
     ├── InvalidBody(ApiError, ValueError)       422 invalid_body, invalid_command (names ``field``)
     ├── StationFailed(ApiError)                 502 station_error (the station's CALLERROR)
-    ├── Unavailable(ApiError)                   503 unavailable (the node is stopping or not ready)
+    ├── Unavailable(ApiError)                   503 unavailable (the node is stopping or not ready),
+    │                                               password_not_stored (a write failed)
     └── GatewayTimeout(ApiError, TimeoutError)  504 station_timeout
 
 Every error body is ``{"error": {"code": ..., "message": ...}}``, plus ``field`` for 422 and the

@@ -13,6 +13,7 @@ from typing import Any
 import trio
 
 from csms.actors.station import (
+    CommandError,
     CommandNotAllowed,
     CommandResult,
     InvalidCommand,
@@ -93,6 +94,10 @@ async def send_command(
                     description=exc.description,
                     details=dict(exc.details) or None,
                 ) from None
+            except CommandError as exc:
+                # the station answered, but the node could not finish its part (the database
+                # did not store a password the station accepted): the caller should try again
+                raise Unavailable(str(exc), code=exc.code, commandId=exc.command_id) from None
             except ActorStopped:
                 raise Conflict(
                     f"station {station_id!r} disconnected", code="station_disconnected"
