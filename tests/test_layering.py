@@ -21,7 +21,17 @@ def _imports(path: pathlib.Path) -> list[str]:
     return names
 
 
-@pytest.mark.parametrize("package", ["protocol", "domain", "services"])
+PURE = ["protocol", "domain", "services"]
+
+
+@pytest.mark.parametrize("package", PURE)
+def test_each_pure_layer_exists_and_holds_modules(package):
+    """Otherwise the import rule below would pass by checking nothing."""
+    modules = [p for p in (ROOT / package).rglob("*.py") if p.name != "__init__.py"]
+    assert modules, f"csms/{package} holds no module"
+
+
+@pytest.mark.parametrize("package", PURE)
 def test_pure_layers_import_neither_trio_nor_actors(package):
     offenders = [
         f"{path.relative_to(ROOT.parent)} imports {name}"
