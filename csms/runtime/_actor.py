@@ -31,6 +31,11 @@ class Reply:
     def done(self) -> bool:
         return self._slot.delivered
 
+    @property
+    def abandoned(self) -> bool:
+        """The asker stopped waiting (timed out or cancelled): this reply would go nowhere."""
+        return self._slot.abandoned
+
     def resolve(self, value: Any = None) -> None:
         self._outstanding.discard(self)
         self._slot.deliver(outcome.Value(value))
@@ -59,6 +64,15 @@ class ActorContext:
                 "on its Actor class to run background tasks"
             )
         return self._nursery
+
+    @property
+    def asker_gone(self) -> bool:
+        """True while handling an ask whose asker has stopped waiting for the reply (its
+        timeout passed, or its cancel scope was cancelled): what the reply was for is no longer
+        wanted. False for told messages and once the reply is deferred (see ``Reply.abandoned``).
+        """
+        slot = self._cell._in_flight
+        return slot is not None and slot.abandoned
 
     def stop(self) -> None:
         """Stop after the current message: a normal exit (a transient child stays down)."""

@@ -74,6 +74,11 @@ class Mailbox:
     def closed(self) -> bool:
         return self._closed
 
+    @property
+    def full(self) -> bool:
+        items = self._items
+        return items is not None and len(items) >= self.capacity
+
     def put_nowait(self, item: Any) -> None:
         if self._closed:
             raise ActorStopped("mailbox is closed")

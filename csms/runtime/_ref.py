@@ -15,7 +15,9 @@ if TYPE_CHECKING:
 
 class ReplySlot:
     """Where one reply lands. Delivering never blocks and the first delivery wins, so a late or
-    abandoned reply costs the replier nothing."""
+    abandoned reply costs the replier nothing. ``abandoned`` is set once the asker stopped
+    waiting (its timeout passed or its cancel scope was cancelled): the replier may then skip
+    work whose only purpose was the reply (``ActorContext.asker_gone``)."""
 
     __slots__ = ("_outcome", "_waiter", "abandoned")
 
@@ -90,6 +92,11 @@ class ActorRef:
     @property
     def dropped(self) -> int:
         return self._mailbox.dropped
+
+    @property
+    def full(self) -> bool:
+        """True while ``tell_nowait`` would raise ``MailboxFull``."""
+        return self._mailbox.full
 
     @property
     def alive(self) -> bool:

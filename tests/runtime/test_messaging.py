@@ -373,3 +373,59 @@ async def test_a_busy_actor_gets_told_messages_in_mailbox_order(clock):
         ]
         ref.tell_nowait(2)  # idle again: inline
         assert log[-1][:2] == ("inline", 2)
+
+
+class Careful(Actor):
+    """Waits for ``gate`` before each message, then notes whether its asker is still there."""
+
+    def __init__(self, gate: trio.Event, seen: list[tuple[object, bool]]) -> None:
+        self.gate = gate
+        self.seen = seen
+        self.ctx: ActorContext | None = None
+
+    async def on_start(self, ctx: ActorContext) -> None:
+        self.ctx = ctx
+
+    async def receive(self, message: object) -> object:
+        await self.gate.wait()
+        assert self.ctx is not None
+        self.seen.append((message, self.ctx.asker_gone))
+        return message
+
+
+async def test_an_actor_sees_whether_its_asker_is_still_waiting(clock):
+    """``asker_gone``: the asker timed out or was cancelled before the actor took the ask; a
+    told message has no asker to lose."""
+    gate = trio.Event()
+    seen: list[tuple[object, bool]] = []
+    sup = Supervisor(Strategy.ONE_FOR_ONE, [ChildSpec.actor("c", lambda: Careful(gate, seen))])
+    async with trio.open_nursery() as nursery:
+        await nursery.start(sup.run)
+        ref = sup.ref("c")
+        ref.tell_nowait("told")  # holds the actor at the gate; the asks below queue behind it
+        with pytest.raises(AskTimeout):
+            await ref.ask("timed out", timeout=1)
+        with trio.CancelScope() as scope:
+
+            async def go_away() -> None:
+                scope.cancel()  # the caller went away (say, its HTTP client disconnected)
+
+            nursery.start_soon(go_away)
+            await ref.ask("cancelled", timeout=None)
+        answers: list[object] = []
+
+        async def patient() -> None:
+            answers.append(await ref.ask("waited", timeout=None))
+
+        nursery.start_soon(patient)
+        await trio.testing.wait_all_tasks_blocked()
+        gate.set()
+        await trio.testing.wait_all_tasks_blocked()
+        assert seen == [
+            ("told", False),
+            ("timed out", True),
+            ("cancelled", True),
+            ("waited", False),
+        ]
+        assert answers == ["waited"]
+        await sup.stop()
