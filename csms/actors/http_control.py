@@ -6,8 +6,8 @@ refused (503), commands in flight get ``DRAIN_GRACE`` seconds to be answered (th
 the audit has the outcome), hypercorn stops accepting and lets open requests finish. Nothing is
 cut off mid-response, and the whole stop is bounded.
 
-Besides serving, the actor feeds the API's metrics: it counts the OCPP messages stations send
-(a message hook per action) and the command outcomes published on the event bus.
+Besides serving, the actor feeds the API's metrics: it counts the command outcomes published on
+the event bus (the stations count the messages they handle themselves, ``StationRoutes``).
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ from hypercorn.config import Config
 from hypercorn.trio import serve
 
 from csms.actors.events import BusEvent, Subscription
-from csms.actors.station import HANDLERS
 from csms.api import Metrics, create_app
 from csms.api._routing import ApiState
 from csms.runtime import Actor, ActorContext, ChildSpec
@@ -77,7 +76,6 @@ class HttpControlActor(Actor):
         self._stopping = trio.Event()
         self._served = trio.Event()
         self._shield: trio.CancelScope | None = None
-        self._hooks: list[tuple[str, Any]] = []
 
     async def on_start(self, ctx: ActorContext) -> None:
         node = self.node
@@ -103,7 +101,6 @@ class HttpControlActor(Actor):
         node.http_addresses = [_address(b) for b in binds]
         ctx.nursery.start_soon(self._watch)
         ctx.nursery.start_soon(self._count_commands)
-        self._install_hooks()
         for host_, port in node.http_addresses:
             log.info("control API listening", extra={"host": host_, "port": port})
 
@@ -135,28 +132,9 @@ class HttpControlActor(Actor):
     async def on_stop(self, reason: BaseException | None) -> None:
         self._drain()
         await self._served.wait()
-        self._remove_hooks()
         self.node.http_addresses = []
 
     # -- metrics feeds --------------------------------------------------------------------
-
-    def _install_hooks(self) -> None:
-        metrics = self.metrics
-
-        async def count(station_id: str, action: str, payload: Any, raw: Any) -> None:
-            metrics.inc("csms_ocpp_messages_received_total", action=action)
-
-        hooks = self.node.services.hooks
-        for action in HANDLERS:
-            hooks.setdefault(action, []).append(count)
-            self._hooks.append((action, count))
-
-    def _remove_hooks(self) -> None:
-        hooks = self.node.services.hooks
-        for action, hook in self._hooks:
-            if hook in hooks.get(action, ()):
-                hooks[action].remove(hook)
-        self._hooks.clear()
 
     async def _count_commands(self) -> None:
         """Counts the command events of the bus in batches: woken by the first event, it waits

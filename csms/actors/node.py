@@ -22,12 +22,13 @@ import gc
 import logging
 import os
 import signal
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable
 
 import attrs
 import trio
 
 from csms.actors.events import EventBus
+from csms.actors.gateway import LocalStationGateway, StationGateway
 from csms.actors.id_tokens import IdTokens, id_token_listener_spec
 from csms.actors.listener import ListenerActor
 from csms.actors.persistence import (
@@ -36,7 +37,7 @@ from csms.actors.persistence import (
     ReadPool,
     persistence_spec,
 )
-from csms.actors.station import StationServices
+from csms.actors.station import Route, StationRoutes, StationServices
 from csms.config import Settings
 from csms.runtime import (
     Backoff,
@@ -55,6 +56,9 @@ log = logging.getLogger("csms.node")
 #: Extra children (the HTTP control API, later the V2G and firmware supervisors) register a
 #: factory here; each gets the node and returns its child spec, started after the stations.
 ChildFactory = Callable[["Node"], ChildSpec]
+#: The routes of the station messages an extra child owns (``csms/actors/station/_routes.py``):
+#: called once the tree exists, with the node (``node.root.ref(name)`` is the owner's address).
+RouteFactory = Callable[["Node"], Iterable[Route]]
 
 
 @attrs.define
@@ -69,12 +73,15 @@ class Node:
     id_tokens: IdTokens
     persistence_status: PersistenceStatus
     stations: DynamicSupervisor
+    #: The one way to send commands to stations (the REST API's, and every actor's).
+    gateway: StationGateway
     #: Check every outbound OCPP message against its schema (on in tests).
     validate_outbound: bool = False
     ocpp_addresses: list[tuple[str, int]] = attrs.field(factory=list)
     http_addresses: list[tuple[str, int]] = attrs.field(factory=list)
     # Set by build_node once the tree exists (the children refer back to the node).
     root: Supervisor = attrs.field(init=False)
+    routes: StationRoutes = attrs.field(init=False)
     services: StationServices = attrs.field(init=False)
 
     @property
@@ -87,6 +94,7 @@ def build_node(
     database_url: str,
     *,
     extra_children: tuple[ChildFactory, ...] = (),
+    routes: tuple[RouteFactory, ...] = (),
     validate_outbound: bool = False,
 ) -> Node:
     db = settings.database
@@ -112,6 +120,7 @@ def build_node(
         id_tokens=IdTokens(reads),
         persistence_status=status,
         stations=stations,
+        gateway=LocalStationGateway(stations),
         validate_outbound=validate_outbound,
     )
     listener = ChildSpec.actor(
@@ -130,6 +139,8 @@ def build_node(
         backoff=Backoff(initial=0.5, maximum=10),
         name="node",
     )
+    node.routes = StationRoutes(route for factory in routes for route in factory(node))
+    node.routes.check(settings.ocpp.response_timeout)
     node.services = StationServices(
         node_id=settings.node.id,
         persistence=node.root.ref("persistence"),
@@ -138,6 +149,7 @@ def build_node(
         id_tokens=node.id_tokens,
         heartbeat_interval=settings.ocpp.heartbeat_interval,
         response_timeout=settings.ocpp.response_timeout,
+        routes=node.routes,
     )
     return node
 
@@ -162,6 +174,7 @@ async def open_node(
     settings: Settings,
     *,
     extra_children: tuple[ChildFactory, ...] = (),
+    routes: tuple[RouteFactory, ...] = (),
     validate_outbound: bool = False,
 ) -> AsyncIterator[Node]:
     """Start a whole node (database, migrations, supervision tree); stop it on exit."""
@@ -170,7 +183,11 @@ async def open_node(
         if applied:
             log.info("migrations applied", extra={"migrations": ",".join(applied)})
         node = build_node(
-            settings, url, extra_children=extra_children, validate_outbound=validate_outbound
+            settings,
+            url,
+            extra_children=extra_children,
+            routes=routes,
+            validate_outbound=validate_outbound,
         )
         try:
             async with trio.open_nursery() as nursery:

@@ -66,7 +66,6 @@ class Metrics:
 
 
 HELP = {
-    "csms_ocpp_messages_received_total": "OCPP messages received from stations and handled.",
     "csms_ocpp_commands_sent_total": "CSMS-initiated calls sent to stations.",
     "csms_ocpp_command_results_total": "Completed commands by outcome.",
     "csms_ocpp_callerrors_total": "CALLERRORs stations answered commands with, by code.",
@@ -123,6 +122,7 @@ def render(node: Node, metrics: Metrics) -> str:
             lines.append(f"{name}_bucket{_labels(labels, [('le', '+Inf')])} {hist.count}")
             lines.append(f"{name}_sum{_labels(labels)} {hist.total!r}")
             lines.append(f"{name}_count{_labels(labels)} {hist.count}")
+    _station_message_metrics(lines, node)
     _actor_metrics(lines, node)
     _persistence_metrics(lines, node)
     _id_token_metrics(lines, node)
@@ -141,6 +141,37 @@ def render(node: Node, metrics: Metrics) -> str:
         {(): metrics.events_dropped},
     )
     return "\n".join(lines) + "\n"
+
+
+def _station_message_metrics(lines: list[str], node: Node) -> None:
+    routes = node.routes
+    _gauge(
+        lines,
+        "csms_ocpp_messages_received_total",
+        "OCPP messages received from stations and handled.",
+        "counter",
+        {(("action", action),): count for action, count in sorted(routes.received.items())},
+    )
+    series: dict[Labels, float] = {}
+    for route in routes:
+        stats = route.stats
+        for outcome, value in (
+            ("routed", stats.routed),
+            ("dropped", stats.dropped),
+            ("refused", stats.refused),
+            ("defaulted", stats.defaulted),
+        ):
+            key = (("action", route.action), ("outcome", outcome), ("owner", route.name))
+            series[key] = series.get(key, 0) + value
+    _gauge(
+        lines,
+        "csms_station_routed_messages_total",
+        "Station messages routed to the actor that owns them, by outcome: routed, dropped "
+        "(its mailbox was full or it was down), refused (the station was asked to retry), "
+        "defaulted (it did not decide the answer in time).",
+        "counter",
+        series,
+    )
 
 
 def _actor_metrics(lines: list[str], node: Node) -> None:

@@ -1,11 +1,14 @@
-"""Sending a command to a station through its actor, and the HTTP errors its outcomes map to.
+"""Sending a command to a station through the node's ``StationGateway``, and the HTTP errors
+its outcomes map to.
 
-The fast path touches no database: a connected station is found in the node's registry. Only a
-station that is not connected costs a lookup, to tell "unknown" (404) from "offline" (409).
+The fast path touches no database: the gateway finds a connected station in the node's
+registry. Only a station that is not connected costs a lookup, to tell "unknown" (404) from
+"offline" (409).
 """
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -17,19 +20,20 @@ from csms.actors.station import (
     CommandNotAllowed,
     CommandResult,
     InvalidCommand,
-    SendCommand,
     StationCallError,
     StationDisconnected,
+    StationFailed,
+    StationNotConnected,
     StationTimeout,
 )
-from csms.runtime import ActorCrashed, ActorRef, ActorStopped
 from csms.storage import stations
 
-from ._errors import Conflict, GatewayTimeout, InvalidBody, NotFound, StationFailed, Unavailable
+from ._errors import Conflict, GatewayTimeout, InvalidBody, NotFound, Unavailable
+from ._errors import StationFailed as StationFailedError
 from ._routing import Call
 from .bodies import STATION_ID_PATTERN
 
-__all__ = ["connected_station", "require_station", "send_command", "valid_station_id"]
+__all__ = ["require_station", "send_command", "valid_station_id"]
 
 _STATION_ID = re.compile(STATION_ID_PATTERN)
 #: Beyond the response timeout: time a command may wait in the station's mailbox behind others.
@@ -50,35 +54,37 @@ async def require_station(call: Call, station_id: str) -> stations.StationRow:
     return row
 
 
-async def connected_station(call: Call, station_id: str) -> ActorRef:
-    """The actor of a station connected to this node; 404 if unknown, 409 if not connected."""
-    ref = call.node.stations.registry.lookup(station_id)
-    if ref is None:
-        await require_station(call, station_id)
-        raise Conflict(f"station {station_id!r} is not connected", code="station_disconnected")
-    return ref
+async def _not_connected(call: Call, station_id: str) -> Conflict:
+    """409 for a registered station that is not connected (404 if there is no such station)."""
+    await require_station(call, station_id)
+    return Conflict(f"station {station_id!r} is not connected", code="station_disconnected")
 
 
 async def send_command(
     call: Call, station_id: str, action: str, payload: Mapping[str, Any]
 ) -> CommandResult:
-    ref = await connected_station(call, station_id)
+    gateway = call.node.gateway
+    if not gateway.is_connected(station_id):
+        raise await _not_connected(call, station_id)
     state = call.state
     started = trio.current_time()
     deadline = started + call.node.settings.ocpp.response_timeout + QUEUE_ALLOWANCE
     outcome = "error"
     scope: trio.CancelScope | None = None
     try:
-        scope = state.open_command(deadline)  # the ask's only bound: its deadline, or the drain
+        # The gateway bounds the command by its deadline; this scope is cut short only by the
+        # drain at shutdown.
+        scope = state.open_command(math.inf)
         with scope:
             try:
-                result: CommandResult = await ref.ask(
-                    SendCommand(action, dict(payload), requested_by=call.requested_by),
-                    timeout=None,
+                result = await gateway.send(
+                    station_id, action, payload, requested_by=call.requested_by, deadline=deadline
                 )
             except InvalidCommand as exc:
                 outcome = "invalid"
                 raise InvalidBody(str(exc), field=exc.field or "", code=exc.code) from None
+            except StationNotConnected:
+                raise await _not_connected(call, station_id) from None
             except (CommandNotAllowed, StationDisconnected) as exc:
                 raise Conflict(str(exc), code=exc.code, commandId=exc.command_id) from None
             except StationTimeout as exc:
@@ -86,7 +92,7 @@ async def send_command(
                 raise GatewayTimeout(str(exc), code=exc.code, commandId=exc.command_id) from None
             except StationCallError as exc:
                 outcome = "callerror"
-                raise StationFailed(
+                raise StationFailedError(
                     str(exc),
                     code=exc.code,
                     commandId=exc.command_id,
@@ -94,26 +100,14 @@ async def send_command(
                     description=exc.description,
                     details=dict(exc.details) or None,
                 ) from None
+            except StationFailed as exc:
+                raise StationFailedError(str(exc), code=exc.code) from None
             except CommandError as exc:
                 # the station answered, but the node could not finish its part (the database
                 # did not store a password the station accepted): the caller should try again
                 raise Unavailable(str(exc), code=exc.code, commandId=exc.command_id) from None
-            except ActorStopped:
-                raise Conflict(
-                    f"station {station_id!r} disconnected", code="station_disconnected"
-                ) from None
-            except ActorCrashed:
-                raise StationFailed(
-                    f"the connection of {station_id!r} failed while sending {action}",
-                    code="station_failed",
-                ) from None
             outcome = "ok"
             return result
-        if trio.current_time() >= deadline:
-            outcome = "timeout"
-            raise GatewayTimeout(
-                f"{station_id} did not answer {action} in time (commands queued before it)"
-            )
         raise Unavailable(
             "the node stopped before the station answered; the command audit has the outcome",
             code="shutting_down",

@@ -13,6 +13,7 @@ import trio
 import trio.testing
 
 from csms.actors.station import (
+    HANDLERS,
     CommandResult,
     Disconnect,
     GetSnapshot,
@@ -353,17 +354,19 @@ async def test_a_new_connection_replaces_the_old_one(database_url):
         await new.ask(Disconnect(), timeout=5)
 
 
-async def test_a_failing_handler_answers_internal_error_and_the_station_lives_on(database_url):
+async def test_a_failing_handler_answers_internal_error_and_the_station_lives_on(
+    database_url, monkeypatch
+):
     """A handler that raises gets the station InternalError; the actor carries on."""
     async with running_node(database_url) as node:
         node.register("CP1")
         ref, cp = await node.connect("CP1")
         await cp.boot()
 
-        async def broken_hook(station_id, action, request, raw) -> None:
-            raise RuntimeError("hook failed")
+        async def broken(st, request, raw) -> None:
+            raise RuntimeError("handler failed")
 
-        node.services.hooks["DataTransfer"] = [broken_hook]
+        monkeypatch.setitem(HANDLERS, "DataTransfer", broken)
         answer = await cp.call(v201.DataTransferRequest(vendor_id="acme"))
         assert isinstance(answer, CallErrorReceived)
         assert answer.code == ErrorCode.INTERNAL_ERROR

@@ -10,17 +10,17 @@ import httpx
 import pytest
 
 from csms.actors.http_control import http_control_child
-from csms.actors.node import Node, open_node
-from csms.config import load_settings
+from csms.actors.node import ChildFactory, Node, RouteFactory, open_node
+from csms.config import Settings, load_settings
 from csms.runtime import AsyncioThread
 
 ADMIN_TOKEN = "admin-bootstrap-token-for-tests-0123456789"
 PASSWORD = "api-test-password-0123"
 
 
-@contextlib.asynccontextmanager
-async def api_node(database_url: str, **overrides: Any) -> AsyncIterator[Node]:
-    settings = load_settings(
+def node_settings(database_url: str, **overrides: Any) -> Settings:
+    """A node on free loopback ports."""
+    return load_settings(
         env={},
         overrides={
             "database.url": database_url,
@@ -31,8 +31,21 @@ async def api_node(database_url: str, **overrides: Any) -> AsyncIterator[Node]:
             **overrides,
         },
     )
+
+
+@contextlib.asynccontextmanager
+async def api_node(
+    database_url: str,
+    *,
+    extra_children: tuple[ChildFactory, ...] = (),
+    routes: tuple[RouteFactory, ...] = (),
+    **overrides: Any,
+) -> AsyncIterator[Node]:
     async with open_node(
-        settings, extra_children=(http_control_child,), validate_outbound=True
+        node_settings(database_url, **overrides),
+        extra_children=(*extra_children, http_control_child),
+        routes=routes,
+        validate_outbound=True,
     ) as node:
         yield node
 

@@ -3,6 +3,7 @@
 from ._actions import CSMS_INITIATED
 from ._actor import StationActor, start_station
 from ._commands import (
+    CommandAbandoned,
     CommandError,
     CommandNotAllowed,
     CommandResult,
@@ -12,17 +13,22 @@ from ._commands import (
     SendCommand,
     StationCallError,
     StationDisconnected,
+    StationFailed,
+    StationNotConnected,
     StationTimeout,
 )
-from ._handlers import HANDLERS, initial_boot_state
+from ._context import StationContext
 from ._link import LinkClosed, MemoryLink, StationLink, memory_link
 from ._password import masked as mask_password
-from ._services import CertificateVerifier, MessageHook, NoPlugAndCharge, StationServices
+from ._routes import Overflow, OwnerBusy, Route, RouteStats, StationMessage, StationRoutes
+from ._services import CertificateVerifier, NoPlugAndCharge, StationServices
+from .handlers import HANDLERS, initial_boot_state
 
 __all__ = [
     "CSMS_INITIATED",
     "HANDLERS",
     "CertificateVerifier",
+    "CommandAbandoned",
     "CommandError",
     "CommandNotAllowed",
     "CommandResult",
@@ -31,13 +37,21 @@ __all__ = [
     "InvalidCommand",
     "LinkClosed",
     "MemoryLink",
-    "MessageHook",
     "NoPlugAndCharge",
+    "Overflow",
+    "OwnerBusy",
+    "Route",
+    "RouteStats",
     "SendCommand",
     "StationActor",
     "StationCallError",
+    "StationContext",
     "StationDisconnected",
+    "StationFailed",
     "StationLink",
+    "StationMessage",
+    "StationNotConnected",
+    "StationRoutes",
     "StationServices",
     "StationTimeout",
     "initial_boot_state",

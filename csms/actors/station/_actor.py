@@ -9,8 +9,9 @@ CSMS-initiated CALL is outstanding and later commands wait in the mailbox. Readi
 connection's task rather than in a task of the actor's own saves a task, a nursery and their
 frames per station: an idle node holds tens of thousands of these.
 
-Handlers never send commands themselves (that would wait on the mailbox loop from the reader);
-follow-ups are told to the actor's own mailbox.
+Handlers (``handlers``) get a ``StationContext``, not the actor: they cannot send commands
+(that would wait on the mailbox loop from the reader). A message another actor owns is routed
+to it (``_routes``); commands go through the node's ``StationGateway``.
 
 A closed link raises a ``ConnectionError``: ``LinkClosed`` from in-memory links, the transport's
 ``ConnectionClosed`` from WebSockets, both with a ``code``.
@@ -53,7 +54,7 @@ from csms.protocol import (
 )
 from csms.runtime import Actor, ActorContext, ActorRef, ChildSpec, DynamicSupervisor, RestartType
 
-from . import _handlers, _password, _split
+from . import _password, _split, handlers
 from ._actions import CSMS_INITIATED
 from ._commands import (
     CommandNotAllowed,
@@ -66,7 +67,9 @@ from ._commands import (
     StationDisconnected,
     StationTimeout,
 )
+from ._context import StationContext
 from ._link import StationLink
+from ._routes import OwnerBusy
 from ._services import StationServices
 
 log = logging.getLogger("csms.station")
@@ -102,7 +105,7 @@ class StationActor(Actor):
         "_reader",
         "conn",
         "connected",
-        "limits",
+        "context",
         "link",
         "messages",
         "services",
@@ -123,11 +126,11 @@ class StationActor(Actor):
         self.services = services
         self.station_id = link.station_id
         self.version = Version.from_subprotocol(link.subprotocol)
-        self.messages = _handlers.message_module(self.version)
+        self.messages = handlers.message_module(self.version)
         self.conn = OcppConnection(
             Role.SERVER,
             self.version,
-            supported_actions=_handlers.SUPPORTED_ACTIONS,
+            supported_actions=handlers.SUPPORTED_ACTIONS,
             boot_state=boot_state,
             validate_outbound=validate_outbound,
         )
@@ -137,8 +140,10 @@ class StationActor(Actor):
         self._pending: _Pending | None = None
         self._ctx: ActorContext | None = None
         self._reader: trio.CancelScope | None = None
-        #: The station's message limits known on this connection (see ``_split``).
-        self.limits: dict[tuple[str, str, str], int | None] | None = None
+        #: What the handlers see of the station (and nothing that sends).
+        self.context = StationContext(
+            self.station_id, self.version, self.messages, self.state, {}, services
+        )
 
     @property
     def _log(self) -> dict[str, str]:  # made per log line: not kept by every idle station
@@ -245,11 +250,22 @@ class StationActor(Actor):
                 extra={**self._log, "message_id": event.message_id, "late": event.timed_out},
             )
         elif isinstance(event, SendReceived):
-            await self._handle(event.action, event.payload, event.raw)
+            try:
+                await self._handle(event.action, event.payload, event.raw)
+            except Exception as exc:  # a SEND has no answer: the reader carries on
+                log.warning(
+                    "message not handled",
+                    extra={**self._log, "action": event.action, "error": repr(exc)},
+                )
 
     async def _answer(self, call: CallReceived) -> str:
         try:
             response = await self._handle(call.action, call.payload, call.raw)
+        except OwnerBusy as exc:  # nothing was stored: the station sends it again
+            log.warning("message refused", extra={**self._log, "reason": str(exc)})
+            return self.conn.send(
+                CallError(call.message_id, ErrorCode.INTERNAL_ERROR, "the CSMS is busy, retry")
+            )
         except Exception as exc:  # the station gets InternalError and the actor lives on
             log.exception(
                 "handler failed", extra={**self._log, "action": call.action, "error": repr(exc)}
@@ -262,11 +278,9 @@ class StationActor(Actor):
         return self.conn.send(CallResult(call.message_id, response))
 
     async def _handle(self, action: str, payload: Any, raw: dict[str, Any]) -> Any:
-        handler = _handlers.HANDLERS[action]
-        response = await handler(self, payload, raw)
-        for hook in self.services.hooks.get(action, ()):
-            await hook(self.station_id, action, payload, raw)
-        return response
+        return await self.services.routes.handle(
+            handlers.HANDLERS[action], self.context, action, payload, raw
+        )
 
     # -- outbound -------------------------------------------------------------------------
 
@@ -401,10 +415,6 @@ class StationActor(Actor):
             f"{self.station_id} did not answer {command.action} in time",
             command_id=pending.command_id,
         )
-
-    def response_message(self, action: str, **fields: Any) -> Any:
-        """Build the response class of ``action`` for this station's version."""
-        return getattr(self.messages, f"{action}Response")(**fields)
 
     def wire(self, message: Any) -> Any:
         return unstructure_payload(self.version, message)

@@ -9,8 +9,13 @@ a stable ``code`` that the REST API turns into its status and error body.
     ├── InvalidCommand          unknown action, or a payload its schema refuses   (422)
     ├── CommandNotAllowed       OCPP-J forbids sending now (station Rejected)     (409)
     ├── StationDisconnected     the station went away before answering           (409)
-    ├── StationTimeout          no answer within the response timeout            (504)
-    └── StationCallError        the station answered with a CALLERROR            (502)
+    │   └── StationNotConnected     no connection to it: nothing was sent
+    ├── StationTimeout          no answer within the response timeout, or the
+    │                           caller's deadline passed while it waited         (504)
+    ├── StationCallError        the station answered with a CALLERROR            (502)
+    ├── StationFailed           its connection failed while sending it           (502)
+    └── CommandAbandoned        the caller gave up before it was sent: it never
+                                was (audited ``abandoned``; nobody is told)
 """
 
 from __future__ import annotations
@@ -31,6 +36,9 @@ class SendCommand:
     payload: Mapping[str, Any]
     requested_by: str = "system"
     timeout: float | None = None  # None: the node's response timeout
+    #: The caller's absolute deadline (``trio.current_time()`` clock): a command still waiting
+    #: in the mailbox then is never sent (nor one whose ``ask`` was given up before).
+    deadline: float | None = None
 
 
 @attrs.frozen
@@ -77,8 +85,24 @@ class StationDisconnected(CommandError):
     code = "station_disconnected"
 
 
+class StationNotConnected(StationDisconnected):
+    """No connection to the station (on this node): nothing was sent."""
+
+
 class StationTimeout(CommandError):
     code = "station_timeout"
+
+
+class StationFailed(CommandError):
+    """The station's connection failed (its actor crashed) while the command was in hand."""
+
+    code = "station_failed"
+
+
+class CommandAbandoned(CommandError):
+    """Its caller gave up (deadline passed, ask abandoned) before it was sent: it never was."""
+
+    code = "command_abandoned"
 
 
 class StationCallError(CommandError):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any, Protocol
 
 import attrs
@@ -13,6 +13,8 @@ from csms.actors.id_tokens import IdTokens
 from csms.actors.persistence import ReadPool, store, submit
 from csms.domain.records import Record
 from csms.runtime import ActorRef
+
+from ._routes import StationRoutes
 
 
 class CertificateVerifier(Protocol):
@@ -36,10 +38,6 @@ class NoPlugAndCharge:
         return "NoCertificateAvailable"
 
 
-#: A hook receives (station id, action, request object, raw payload); it must not block for long.
-MessageHook = Callable[[str, str, Any, dict[str, Any]], Awaitable[None]]
-
-
 @attrs.frozen
 class StationServices:
     node_id: str
@@ -61,8 +59,9 @@ class StationServices:
     id_tokens: IdTokens = attrs.field(
         default=attrs.Factory(lambda self: IdTokens(self.reads), takes_self=True)
     )
-    #: Later capabilities (V2G, firmware jobs, Plug & Charge) subscribe to actions here.
-    hooks: dict[str, list[MessageHook]] = attrs.field(factory=dict)
+    #: Station messages other actors own (V2G, firmware jobs, Plug & Charge), fixed when the
+    #: node is built; see ``_routes``.
+    routes: StationRoutes = attrs.field(factory=StationRoutes)
     clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)
 
     async def store(self, *records: Record) -> None:

@@ -95,7 +95,9 @@ async def _one(st: StationActor, command: SendCommand) -> CommandResult:
     return result
 
 
-def note_reported(st: StationActor, records: Iterable[DeviceVariableRecord]) -> None:
+def note_reported(
+    known: dict[LimitKey, int | None], records: Iterable[DeviceVariableRecord]
+) -> None:
     """Limits among the variables a NotifyReport carries (they replace what was known)."""
     for record in records:
         if record.variable_instance is None:
@@ -107,13 +109,11 @@ def note_reported(st: StationActor, records: Iterable[DeviceVariableRecord]) -> 
             and record.component_instance is None
             and record.evse_id is None
         ):
-            _known(st)[key] = parse_limit(record.value)
+            known[key] = parse_limit(record.value)
 
 
 def _known(st: StationActor) -> dict[LimitKey, int | None]:
-    if st.limits is None:
-        st.limits = {}
-    return st.limits
+    return st.context.limits
 
 
 async def _limits(st: StationActor, action: str) -> Limits:

@@ -1,0 +1,44 @@
+"""The one registry of message handlers: ``HANDLERS``, filled by the modules of this package."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+from .._context import StationContext
+
+#: A handler gets the station's context, the request (the generated class of the station's
+#: version) and its wire JSON, and returns the response object (None for a SEND).
+Handler = Callable[[StationContext, Any, dict[str, Any]], Awaitable[Any]]
+HANDLERS: dict[str, Handler] = {}
+
+
+def handles(*actions: str) -> Callable[[Handler], Handler]:
+    def register(fn: Handler) -> Handler:
+        for action in actions:
+            if action in HANDLERS:
+                raise ValueError(f"{action} has two handlers")
+            HANDLERS[action] = fn
+        return fn
+
+    return register
+
+
+def acknowledge(subjects: Mapping[str, str]) -> None:
+    """Register, for each action, a handler that puts the message on the event stream under
+    its subject and answers with an empty response."""
+    for action, subject in subjects.items():
+        handles(action)(_acknowledge(action, subject))
+
+
+def _acknowledge(action: str, subject: str) -> Handler:
+    async def handler(st: StationContext, request: Any, raw: dict[str, Any]) -> Any:
+        st.services.events.publish(subject, station_id=st.station_id, payload=raw)
+        return st.response_message(action)
+
+    handler.__name__ = f"acknowledge_{action}"
+    return handler
+
+
+def text(value: Any) -> str | None:
+    return None if value is None else str(value)

@@ -1,0 +1,25 @@
+"""Firmware management (L): the status of an update, and of a published firmware."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from csms.domain.records import FirmwareStatusRecord
+
+from .._context import StationContext
+from ._registry import acknowledge, handles
+
+acknowledge({"PublishFirmwareStatusNotification": "firmware.publish_status"})
+
+
+@handles("FirmwareStatusNotification")
+async def firmware_status(st: StationContext, request: Any, raw: dict[str, Any]) -> Any:
+    status = str(request.status)
+    if request.request_id is not None:
+        await st.services.submit(
+            FirmwareStatusRecord(st.station_id, request.request_id, status, st.services.now())
+        )
+    st.services.events.publish(
+        "firmware.status", station_id=st.station_id, request_id=request.request_id, status=status
+    )
+    return st.messages.FirmwareStatusNotificationResponse()
