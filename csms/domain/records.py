@@ -11,9 +11,9 @@ Quantities carry their unit in the name: energy in Wh, power in W, money in BRL,
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
-from typing import Any, TypeAlias
+from typing import Any, TypeAlias, TypeVar
 
 import attrs
 
@@ -33,7 +33,10 @@ __all__ = [
     "TransactionEventRecord",
     "V2GEventRecord",
     "to_decimal",
+    "unchecked_constructor",
 ]
+
+T = TypeVar("T", bound=attrs.AttrsInstance)
 
 MEASURANDS = frozenset(
     # OCPP 2.0.1 and 2.1 MeasurandEnumType (2.1 is a superset).
@@ -242,6 +245,27 @@ class MeterValueRow:
 
 def _rows(rows: Iterable[MeterValueRow]) -> tuple[MeterValueRow, ...]:
     return tuple(rows)
+
+
+def unchecked_constructor(cls: type[T]) -> Callable[..., T]:
+    """A constructor of the record class ``cls`` that takes every field positionally, in
+    declaration order, and fills the slots directly: no validator, no converter, no default.
+
+    Only for values an earlier check already guarantees (``meter_rows`` builds rows from
+    schema-validated messages: re-running the checks per sampled value cost as much as
+    everything else done with the value). Anything else builds records the checked way.
+    """
+    fields = attrs.fields(cls)
+    env: dict[str, Any] = {"new": object.__new__, "cls": cls}
+    args = ", ".join(f"a{i}" for i in range(len(fields)))
+    lines = [f"def unchecked_{cls.__name__}({args}):", "    self = new(cls)"]
+    for i, field in enumerate(fields):
+        env[f"set{i}"] = getattr(cls, field.name).__set__  # the slot, past frozen
+        lines.append(f"    set{i}(self, a{i})")
+    lines.append("    return self")
+    exec(compile("\n".join(lines) + "\n", f"<unchecked {cls.__qualname__}>", "exec"), env)
+    constructor: Callable[..., T] = env[f"unchecked_{cls.__name__}"]
+    return constructor
 
 
 @attrs.frozen

@@ -5,10 +5,12 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from csms.domain.metering import meter_rows, transaction_record
+from csms.domain.records import MeterValueRow, unchecked_constructor
 from csms.domain.station import StationState
 from csms.protocol import v201
 
@@ -76,3 +78,16 @@ def test_transaction_record_links_meter_values_and_state_tracks_energy():
     stale = transaction_record("CP1", request, {})
     state.apply_transaction_event(stale)  # same seqNo again: ignored
     assert state.snapshot().transactions[0].last_seq_no == 3
+
+
+def test_rows_built_unchecked_equal_the_checked_ones():
+    fields = ("CP1", T, "SoC", Decimal("55.5"), 2, "tx-1", "L1", "EV", "Trigger", "Percent")
+    row = unchecked_constructor(MeterValueRow)(*fields)
+    assert row == MeterValueRow(*fields)
+    assert hash(row) == hash(MeterValueRow(*fields))
+
+
+def test_a_value_that_is_not_finite_is_refused():
+    mv = v201.MeterValue(timestamp=T, sampled_value=(sampled(float("inf")),))
+    with pytest.raises(ValueError, match="finite"):
+        meter_rows("CP1", 1, [mv])
