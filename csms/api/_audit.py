@@ -18,7 +18,7 @@ from .bodies import STATION_ID_PATTERN, Command, CommandPage
 
 __all__ = ["ENDPOINTS"]
 
-STATUSES = ("pending", "sent", "responded", "error", "timeout", "failed")
+STATUSES = ("pending", "sent", "responded", "error", "timeout", "failed", "abandoned")
 
 
 def command_view(row: commands.CommandRow) -> Command:

@@ -205,7 +205,7 @@ class Command:
     requested_by: str
     node_id: str | None
     message_id: str | None
-    status: str  # pending, sent, responded, error, timeout, failed
+    status: str  # pending, sent, responded, error, timeout, failed, abandoned (never sent)
     payload: dict[str, Any]
     response: dict[str, Any] | None
     error_code: str | None

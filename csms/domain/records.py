@@ -117,7 +117,9 @@ CONNECTOR_STATUSES = frozenset(["Available", "Occupied", "Reserved", "Unavailabl
 REGISTRATION_STATUSES = frozenset({"Accepted", "Pending", "Rejected"})
 TRANSACTION_EVENT_TYPES = frozenset({"Started", "Updated", "Ended"})
 CHARGING_STATES = frozenset(["Charging", "EVConnected", "SuspendedEV", "SuspendedEVSE", "Idle"])
-COMMAND_STATUSES = frozenset({"pending", "sent", "responded", "error", "timeout", "failed"})
+COMMAND_STATUSES = frozenset(
+    {"pending", "sent", "responded", "error", "timeout", "failed", "abandoned"}
+)
 ATTRIBUTE_TYPES = frozenset({"Actual", "Target", "MinSet", "MaxSet"})
 MUTABILITIES = frozenset({"ReadOnly", "WriteOnly", "ReadWrite"})
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import logging
-from typing import Any
+from typing import Any, NoReturn
 
 import trio
 
@@ -57,6 +57,7 @@ from csms.runtime import Actor, ActorContext, ActorRef, ChildSpec, DynamicSuperv
 from . import _password, _split, handlers
 from ._actions import CSMS_INITIATED
 from ._commands import (
+    CommandAbandoned,
     CommandNotAllowed,
     CommandResult,
     Disconnect,
@@ -278,9 +279,15 @@ class StationActor(Actor):
         return self.conn.send(CallResult(call.message_id, response))
 
     async def _handle(self, action: str, payload: Any, raw: dict[str, Any]) -> Any:
-        return await self.services.routes.handle(
-            handlers.HANDLERS[action], self.context, action, payload, raw
-        )
+        handler = handlers.HANDLERS[action]
+        routes = self.services.routes
+        owned = routes.owners(action)
+        if owned is None:
+            response = await handler(self.context, payload, raw)
+        else:
+            response = await routes.routed(owned, handler, self.context, action, payload, raw)
+        routes.received[action] += 1
+        return response
 
     # -- outbound -------------------------------------------------------------------------
 
@@ -307,6 +314,8 @@ class StationActor(Actor):
         request = self.request(command)
         if not self.connected:
             raise StationDisconnected(f"{self.station_id} is not connected")
+        if self._asker_gone(command):
+            await self._abandon(command)
         command_id = random_uuid()
         message_id = new_message_id()
         try:
@@ -338,6 +347,46 @@ class StationActor(Actor):
         finally:
             self._pending = None
         return await self._finish(pending)
+
+    def _asker_gone(self, command: SendCommand) -> bool:
+        """Whoever asked for ``command`` no longer waits for it: its deadline passed, or its
+        ask was given up (a REST caller's timeout, a client that went away)."""
+        if command.deadline is not None and trio.current_time() >= command.deadline:
+            return True
+        return self._ctx is not None and self._ctx.asker_gone
+
+    async def _abandon(self, command: SendCommand) -> NoReturn:
+        """Drop a command nobody waits for any more: audited ``abandoned``, never sent."""
+        command_id = random_uuid()
+        now = self.services.now()
+        await self.services.submit(
+            CommandAudit(
+                command_id=command_id,
+                station_id=self.station_id,
+                action=command.action,
+                requested_by=command.requested_by,
+                payload=dict(_password.masked(command.action, command.payload)),
+                status="abandoned",
+                requested_at=now,
+                node_id=self.services.node_id,
+                completed_at=now,
+            )
+        )
+        self.services.events.publish(
+            "ocpp.command.abandoned",
+            command_id=command_id,
+            station_id=self.station_id,
+            action=command.action,
+            requested_by=command.requested_by,
+        )
+        log.info(
+            "command dropped: its caller gave up before it could be sent",
+            extra={**self._log, "action": command.action, "command_id": command_id},
+        )
+        raise CommandAbandoned(
+            f"{command.action} to {self.station_id} was not sent: its caller gave up",
+            command_id=command_id,
+        )
 
     def _audit(self, pending: _Pending, status: str, **outcome: Any) -> CommandAudit:
         """The command's audit record; built once per write (the quick ones are written once)."""

@@ -197,19 +197,11 @@ class StationRoutes:
                     f"({response_timeout} s)"
                 )
 
-    async def handle(
-        self, handler: Handler, st: StationContext, action: str, request: Any, raw: dict[str, Any]
-    ) -> Any:
-        """Run ``handler`` and route the message to its owners, if any."""
-        owned = self._table.get(action)
-        if owned is None:
-            response = await handler(st, request, raw)
-        else:
-            response = await self._routed(owned, handler, st, action, request, raw)
-        self.received[action] += 1
-        return response
+    def owners(self, action: str) -> tuple[Route, ...] | None:
+        """The routes of ``action``, or None (most actions: the handler alone answers)."""
+        return self._table.get(action)
 
-    async def _routed(
+    async def routed(
         self,
         owned: tuple[Route, ...],
         handler: Handler,
@@ -218,6 +210,7 @@ class StationRoutes:
         request: Any,
         raw: dict[str, Any],
     ) -> Any:
+        """Run ``handler`` for a message with owners (``owners(action)``) and route it."""
         received_at = st.services.now()
         for route in owned:
             if route.overflow is Overflow.REFUSE and not route.has_room:
