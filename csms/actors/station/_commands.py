@@ -43,6 +43,9 @@ class SendCommand:
 
 @attrs.frozen
 class CommandResult:
+    """A command's answer. ``response`` is the data; ``message`` is derived from it (a gateway
+    that gets the answer from another node rebuilds it with ``structure_payload``)."""
+
     command_id: str
     action: str
     response: Mapping[str, Any]  # the station's response payload, as on the wire
