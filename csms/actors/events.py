@@ -1,50 +1,36 @@
 """The node's internal event bus (SPEC section 8).
 
+It carries the events of the catalog (``csms/domain/events.py``, documented in docs/EVENTS.md):
+``publish`` takes an event object, stamps it with the node's id, and hands it to every
+subscriber whose prefix its subject starts with.
+
 Publishing never waits: each subscriber has a bounded queue and a slow one loses events (counted)
 rather than slowing down charging. The NATS mirror is one subscriber among others.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
-from collections.abc import Mapping
 from typing import Any
 
 import attrs
 import trio
 
+from csms.domain.events import BY_SUBJECT, CommandResponse, Event
+
 log = logging.getLogger("csms.events")
-
-#: Version of the JSON body of every event; bumped on an incompatible change.
-SCHEMA_VERSION = 1
-
-
-@attrs.frozen
-class BusEvent:
-    subject: str  # e.g. "ocpp.command.sent", "station.connected"
-    body: Mapping[str, Any]
-    at: dt.datetime
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "schema": SCHEMA_VERSION,
-            "subject": self.subject,
-            "at": self.at.isoformat(),
-            **self.body,
-        }
 
 
 class Subscription:
     def __init__(self, prefix: str, capacity: int) -> None:
         self.prefix = prefix
-        self.send, self.receive = trio.open_memory_channel[BusEvent](capacity)
+        self.send, self.receive = trio.open_memory_channel[Event](capacity)
         self.dropped = 0
 
     def __aiter__(self) -> Subscription:
         return self
 
-    async def __anext__(self) -> BusEvent:
+    async def __anext__(self) -> Event:
         try:
             return await self.receive.receive()
         except trio.EndOfChannel:
@@ -52,13 +38,25 @@ class Subscription:
 
 
 class EventBus:
-    def __init__(self) -> None:
+    def __init__(self, node_id: str = "") -> None:
+        #: Stamped on every event published without one (the node owns its bus).
+        self.node_id = node_id
         self._subscriptions: list[Subscription] = []
         self.published = 0
 
-    def publish(self, subject: str, **body: Any) -> None:
-        event = BusEvent(subject, body, dt.datetime.now(dt.UTC))
+    def publish(self, event: Event | str, /, **legacy_body: Any) -> None:
+        """Hand ``event`` to the subscribers of its subject; never waits.
+
+        TRANSITIONAL: ``publish(subject, **body)`` is still accepted and builds the catalog
+        event of that subject, for the station call sites until they publish catalog events
+        themselves; it goes away with them.
+        """
+        if isinstance(event, str):
+            event = _legacy_event(event, legacy_body)
+        if not event.node_id:
+            event = attrs.evolve(event, node_id=self.node_id)
         self.published += 1
+        subject = event.subject
         for sub in list(self._subscriptions):
             if subject.startswith(sub.prefix):
                 try:
@@ -78,3 +76,23 @@ class EventBus:
         if sub in self._subscriptions:
             self._subscriptions.remove(sub)
             sub.send.close()
+
+
+def _legacy_event(subject: str, body: dict[str, Any]) -> Event:
+    """TRANSITIONAL: the catalog event of a ``publish(subject, **body)`` call (see publish)."""
+    if subject == CommandResponse.subject:
+        error = body.pop("error", None)
+        if isinstance(error, dict):
+            body.update(
+                outcome="callerror",
+                error_code=error.get("code"),
+                error_description=error.get("description"),
+            )
+        else:
+            body["outcome"] = "responded" if error is None else str(error)
+        body.setdefault("response", None)
+        body.setdefault("error_code", None)
+        body.setdefault("error_description", None)
+    elif subject == "station.event_stream_opened":
+        body.setdefault("payload", {})
+    return BY_SUBJECT[subject](**body)

@@ -21,9 +21,10 @@ import trio
 from hypercorn.config import Config
 from hypercorn.trio import serve
 
-from csms.actors.events import BusEvent, Subscription
+from csms.actors.events import Subscription
 from csms.api import Metrics, create_app
 from csms.api._routing import ApiState
+from csms.domain.events import CommandResponse, CommandSent, CommandTimeout, Event
 from csms.runtime import Actor, ActorContext, ChildSpec
 
 if TYPE_CHECKING:
@@ -165,20 +166,15 @@ class HttpControlActor(Actor):
                 break
         self.metrics.events_dropped = sub.dropped
 
-    def _count_command(self, event: BusEvent) -> None:
+    def _count_command(self, event: Event) -> None:
         metrics = self.metrics
-        action = str(event.body.get("action", ""))
-        if event.subject == "ocpp.command.sent":
-            metrics.inc("csms_ocpp_commands_sent_total", action=action)
-        elif event.subject == "ocpp.command.timeout":
-            metrics.inc("csms_ocpp_command_results_total", action=action, outcome="timeout")
-        elif event.subject == "ocpp.command.response":
-            error = event.body.get("error")
-            if error is None:
-                outcome = "responded"
-            elif isinstance(error, dict):
-                outcome = "callerror"
-                metrics.inc("csms_ocpp_callerrors_total", code=str(error.get("code")))
-            else:
-                outcome = str(error)
-            metrics.inc("csms_ocpp_command_results_total", action=action, outcome=outcome)
+        if isinstance(event, CommandSent):
+            metrics.inc("csms_ocpp_commands_sent_total", action=event.action)
+        elif isinstance(event, CommandTimeout):
+            metrics.inc("csms_ocpp_command_results_total", action=event.action, outcome="timeout")
+        elif isinstance(event, CommandResponse):
+            if event.outcome == "callerror":
+                metrics.inc("csms_ocpp_callerrors_total", code=str(event.error_code))
+            metrics.inc(
+                "csms_ocpp_command_results_total", action=event.action, outcome=event.outcome
+            )

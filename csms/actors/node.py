@@ -115,7 +115,7 @@ def build_node(
     node = Node(
         settings=settings,
         database_url=database_url,
-        events=EventBus(),
+        events=EventBus(settings.node.id),
         reads=reads,
         id_tokens=IdTokens(reads),
         persistence_status=status,

@@ -6,21 +6,28 @@ import trio
 
 from csms.actors.node import Node
 from csms.api import Metrics, create_token
+from csms.domain.events import CommandResponse, CommandSent, CommandTimeout
 
 from .conftest import client
 
 
 async def test_a_scrape_counts_the_command_events_still_waiting(node: Node) -> None:
     for _ in range(3):
-        node.events.publish("ocpp.command.sent", command_id="c", station_id="CP1", action="Reset")
+        node.events.publish(
+            CommandSent(command_id="c", station_id="CP1", action="Reset", requested_by="alice")
+        )
     node.events.publish(
-        "ocpp.command.response",
-        command_id="c",
-        station_id="CP1",
-        action="Reset",
-        error={"code": "NotSupported", "description": ""},
+        CommandResponse(
+            command_id="c",
+            station_id="CP1",
+            action="Reset",
+            outcome="callerror",
+            response=None,
+            error_code="NotSupported",
+            error_description="",
+        )
     )
-    node.events.publish("ocpp.command.timeout", command_id="d", station_id="CP1", action="Reset")
+    node.events.publish(CommandTimeout(command_id="d", station_id="CP1", action="Reset"))
     async with client(node) as api:
         text = (await api.get("/metrics")).text  # no wait: the scrape takes what is pending
     assert 'csms_ocpp_commands_sent_total{action="Reset"} 3' in text
