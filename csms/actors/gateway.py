@@ -39,9 +39,9 @@ from csms.actors.station import (
     StationNotConnected,
     StationTimeout,
 )
-from csms.runtime import ActorCrashed, ActorStopped, DynamicSupervisor
+from csms.runtime import ActorCrashed, ActorRef, ActorStopped, DynamicSupervisor
 
-__all__ = ["LocalStationGateway", "StationGateway"]
+__all__ = ["LocalStationGateway", "StationGateway", "queued_too_long"]
 
 
 class StationGateway(Protocol):
@@ -62,7 +62,8 @@ class StationGateway(Protocol):
     ) -> CommandResult:
         """Send ``action`` with ``payload`` (wire JSON) and return the station's answer;
         raises a ``CommandError`` (see the module's docstring), ``StationTimeout`` at
-        ``deadline`` at the latest."""
+        ``deadline`` at the latest. A caller whose own cancel scope ends at or before
+        ``deadline`` is cancelled by it instead (it knows what its scope means)."""
         ...
 
 
@@ -89,17 +90,30 @@ class LocalStationGateway:
         if ref is None:
             raise StationNotConnected(f"station {station_id!r} is not connected")
         command = SendCommand(action, payload, requested_by=requested_by, deadline=deadline)
+        if trio.current_effective_deadline() <= deadline:
+            # The caller's own cancel scope ends first (the REST API's per-command scope): it
+            # bounds the ask, and a cancel scope less is spent per command.
+            return await _ask(ref, command, station_id)
         with trio.move_on_at(deadline):
-            try:
-                result: CommandResult = await ref.ask(command, timeout=None)
-            except ActorStopped:
-                raise StationNotConnected(f"station {station_id!r} disconnected") from None
-            except ActorCrashed:
-                raise StationFailed(
-                    f"the connection of {station_id!r} failed while sending {action}"
-                ) from None
-            return result
+            return await _ask(ref, command, station_id)
         # the ask was given up: the station actor drops the command if it was not sent yet
-        raise StationTimeout(
-            f"{station_id} did not answer {action} in time (commands queued before it)"
-        )
+        raise queued_too_long(station_id, action)
+
+
+async def _ask(ref: ActorRef, command: SendCommand, station_id: str) -> CommandResult:
+    try:
+        result: CommandResult = await ref.ask(command, timeout=None)
+    except ActorStopped:
+        raise StationNotConnected(f"station {station_id!r} disconnected") from None
+    except ActorCrashed:
+        raise StationFailed(
+            f"the connection of {station_id!r} failed while sending {command.action}"
+        ) from None
+    return result
+
+
+def queued_too_long(station_id: str, action: str) -> StationTimeout:
+    """The error of a command whose deadline passed before the station answered it."""
+    return StationTimeout(
+        f"{station_id} did not answer {action} in time (commands queued before it)"
+    )

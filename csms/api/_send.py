@@ -8,13 +8,13 @@ registry. Only a station that is not connected costs a lookup, to tell "unknown"
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Mapping
 from typing import Any
 
 import trio
 
+from csms.actors.gateway import queued_too_long
 from csms.actors.station import (
     CommandError,
     CommandNotAllowed,
@@ -72,9 +72,9 @@ async def send_command(
     outcome = "error"
     scope: trio.CancelScope | None = None
     try:
-        # The gateway bounds the command by its deadline; this scope is cut short only by the
-        # drain at shutdown.
-        scope = state.open_command(math.inf)
+        # the command's only cancel scope: its deadline, or the drain at shutdown (the gateway
+        # then opens none of its own)
+        scope = state.open_command(deadline)
         with scope:
             try:
                 result = await gateway.send(
@@ -108,6 +108,10 @@ async def send_command(
                 raise Unavailable(str(exc), code=exc.code, commandId=exc.command_id) from None
             outcome = "ok"
             return result
+        if trio.current_time() >= deadline:
+            outcome = "timeout"
+            late = queued_too_long(station_id, action)
+            raise GatewayTimeout(str(late), code=late.code)
         raise Unavailable(
             "the node stopped before the station answered; the command audit has the outcome",
             code="shutting_down",
