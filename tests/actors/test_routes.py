@@ -8,6 +8,7 @@ lets the owner decide the answer, and the handler's default applies when it does
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -200,3 +201,35 @@ async def test_an_ask_route_owner_decides_the_answer(database_url):
         assert answer.exi_response == "BBBB"
         assert owners.seen[0].version == "ocpp2.0.1"
         assert (routed.stats.routed, routed.stats.defaulted) == (1, 0)
+
+
+class Answers(Actor):
+    def __init__(self, answers: list[Any]) -> None:
+        self.answers = answers
+
+    async def receive(self, message: Any) -> Any:
+        return self.answers.pop(0)
+
+
+async def test_an_ask_route_keeps_the_default_unless_the_owner_answers_a_response(
+    autojump_clock,
+):
+    """``None`` accepts the default (routed); an answer of another type is a mistake of the
+    owner's and the default goes out (defaulted)."""
+    default = v201.SignCertificateResponse(status=v201.GenericStatusEnum.REJECTED)
+    accepted = v201.SignCertificateResponse(status=v201.GenericStatusEnum.ACCEPTED)
+    answers: list[Any] = [None, "Accepted", accepted]
+    sup = Supervisor(
+        Strategy.ONE_FOR_ONE, [ChildSpec.actor("pki", lambda: Answers(answers), mailbox_size=1)]
+    )
+    message = StationMessage(
+        "CP1", "ocpp2.0.1", "SignCertificate", None, {"csr": "x"}, dt.datetime.now(dt.UTC)
+    )
+    async with trio.open_nursery() as nursery:
+        await nursery.start(sup.run)
+        route = Route.ask("SignCertificate", sup.ref("pki"), name="pki", timeout=5)
+        assert await route.decide(message, default) is default
+        assert await route.decide(message, default) is default
+        assert await route.decide(message, default) is accepted
+        assert (route.stats.routed, route.stats.defaulted) == (2, 1)
+        await sup.stop()
