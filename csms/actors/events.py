@@ -11,12 +11,11 @@ rather than slowing down charging. The NATS mirror is one subscriber among other
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 import attrs
 import trio
 
-from csms.domain.events import BY_SUBJECT, CommandResponse, Event
+from csms.domain.events import Event
 
 log = logging.getLogger("csms.events")
 
@@ -38,27 +37,22 @@ class Subscription:
 
 
 class EventBus:
-    def __init__(self, node_id: str = "") -> None:
+    def __init__(self, node_id: str) -> None:
         #: Stamped on every event published without one (the node owns its bus).
         self.node_id = node_id
         self._subscriptions: list[Subscription] = []
         self.published = 0
 
-    def publish(self, event: Event | str, /, **legacy_body: Any) -> None:
-        """Hand ``event`` to the subscribers of its subject; never waits.
-
-        TRANSITIONAL: ``publish(subject, **body)`` is still accepted and builds the catalog
-        event of that subject, for the station call sites until they publish catalog events
-        themselves; it goes away with them.
-        """
-        if isinstance(event, str):
-            event = _legacy_event(event, legacy_body)
-        if not event.node_id:
-            event = attrs.evolve(event, node_id=self.node_id)
+    def publish(self, event: Event) -> None:
+        """Hand ``event`` to the subscribers of its subject, stamped with the node's id if it
+        has none (only when someone listens: an event nobody subscribes to costs no copy);
+        never waits."""
         self.published += 1
         subject = event.subject
         for sub in list(self._subscriptions):
             if subject.startswith(sub.prefix):
+                if not event.node_id:
+                    event = attrs.evolve(event, node_id=self.node_id)
                 try:
                     sub.send.send_nowait(event)
                 except trio.WouldBlock:
@@ -76,23 +70,3 @@ class EventBus:
         if sub in self._subscriptions:
             self._subscriptions.remove(sub)
             sub.send.close()
-
-
-def _legacy_event(subject: str, body: dict[str, Any]) -> Event:
-    """TRANSITIONAL: the catalog event of a ``publish(subject, **body)`` call (see publish)."""
-    if subject == CommandResponse.subject:
-        error = body.pop("error", None)
-        if isinstance(error, dict):
-            body.update(
-                outcome="callerror",
-                error_code=error.get("code"),
-                error_description=error.get("description"),
-            )
-        else:
-            body["outcome"] = "responded" if error is None else str(error)
-        body.setdefault("response", None)
-        body.setdefault("error_code", None)
-        body.setdefault("error_description", None)
-    elif subject == "station.event_stream_opened":
-        body.setdefault("payload", {})
-    return BY_SUBJECT[subject](**body)

@@ -303,10 +303,14 @@ class CommandResponse(Event):
         "(errorCode, errorDescription); disconnected: the connection ended first."
     )
     response: Mapping[str, Any] | None = doc(
-        "The station's answer as it sent it (camelCase), when it responded."
+        "The station's answer as it sent it (camelCase), when it responded.", default=None
     )
-    error_code: str | None = doc("The CALLERROR's code, e.g. NotSupported, when it was one.")
-    error_description: str | None = doc("The CALLERROR's description, when it was one.")
+    error_code: str | None = doc(
+        "The CALLERROR's code, e.g. NotSupported, when it was one.", default=None
+    )
+    error_description: str | None = doc(
+        "The CALLERROR's description, when it was one.", default=None
+    )
 
 
 @attrs.frozen(kw_only=True)

@@ -133,7 +133,7 @@ class Node:
 
 @contextlib.asynccontextmanager
 async def running_node(database_url: str, **services: Any) -> AsyncIterator[Node]:
-    events = EventBus()
+    events = EventBus("node-test")
     spec, _ = persistence_spec(PersistenceSettings(database_url, flush_interval=0.001))
     stations = DynamicSupervisor(name="stations")
     root = Supervisor(

@@ -7,8 +7,10 @@ import pytest
 import trio
 
 from csms.actors.events import EventBus
+from csms.actors.station import HANDLERS
 from csms.domain.events import (
-    CommandResponse,
+    BY_SUBJECT,
+    STATION_MESSAGES,
     CommandSent,
     StationConnected,
     StationDisconnected,
@@ -57,24 +59,8 @@ async def test_unsubscribed_and_closed_subscribers_get_nothing_more() -> None:
     assert kept.receive.statistics().current_buffer_used == 2
 
 
-async def test_transitional_subject_and_keywords_still_publish_catalog_events() -> None:
-    """TRANSITIONAL: ``publish(subject, **body)`` (the station call sites until they are
-    converted) builds the catalog event; remove with the adapter."""
-    bus = EventBus("node-1")
-    sub = bus.subscribe("")
-    base = {"command_id": "c", "station_id": "CP1", "action": "Reset"}
-    bus.publish("ocpp.command.response", **base, response={"status": "Accepted"})
-    bus.publish("ocpp.command.response", **base, error={"code": "NotSupported", "description": ""})
-    bus.publish("ocpp.command.response", **base, error="disconnected")
-    bus.publish("station.event_stream_opened", station_id="CP1")
-    responses = [sub.receive.receive_nowait() for _ in range(3)]
-    assert [
-        (e.outcome, e.response, e.error_code) for e in responses if isinstance(e, CommandResponse)
-    ] == [
-        ("responded", {"status": "Accepted"}, None),
-        ("callerror", None, "NotSupported"),
-        ("disconnected", None, None),
-    ]
-    opened = sub.receive.receive_nowait()
-    assert opened.subject == "station.event_stream_opened"
-    assert opened.node_id == "node-1"
+def test_every_station_message_of_the_catalog_has_a_handler_that_publishes_it() -> None:
+    """The catalog's StationMessage classes name OCPP actions the station actor answers (the
+    acknowledging handlers are registered from the classes themselves)."""
+    assert set(STATION_MESSAGES) <= set(HANDLERS)
+    assert {cls.subject for cls in STATION_MESSAGES.values()} <= set(BY_SUBJECT)

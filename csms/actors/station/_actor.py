@@ -26,6 +26,7 @@ from typing import Any, NoReturn
 
 import trio
 
+from csms.domain import events
 from csms.domain.records import CommandAudit, StationPresence
 from csms.domain.station import StationState
 from csms.protocol import (
@@ -167,10 +168,7 @@ class StationActor(Actor):
             StationPresence(self.station_id, self.services.node_id, True, self.services.now())
         )
         self.services.events.publish(
-            "station.connected",
-            station_id=self.station_id,
-            node_id=self.services.node_id,
-            version=self.version.value,
+            events.StationConnected(station_id=self.station_id, version=self.version.value)
         )
         log.info("station connected", extra={**self._log, "version": self.version.value})
 
@@ -185,9 +183,7 @@ class StationActor(Actor):
         await self.services.submit(
             StationPresence(self.station_id, self.services.node_id, False, self.services.now())
         )
-        self.services.events.publish(
-            "station.disconnected", station_id=self.station_id, node_id=self.services.node_id
-        )
+        self.services.events.publish(events.StationDisconnected(station_id=self.station_id))
         log.info("station disconnected", extra=self._log)
 
     # -- mailbox --------------------------------------------------------------------------
@@ -323,11 +319,12 @@ class StationActor(Actor):
         except LocalProtocolError as exc:
             raise CommandNotAllowed(str(exc), command_id=command_id) from None
         self.services.events.publish(
-            "ocpp.command.sent",
-            command_id=command_id,
-            station_id=self.station_id,
-            action=action,
-            requested_by=command.requested_by,
+            events.CommandSent(
+                command_id=command_id,
+                station_id=self.station_id,
+                action=action,
+                requested_by=command.requested_by,
+            )
         )
         pending = self._pending = _Pending(command, command_id, message_id, self.services.now())
         deadline = trio.current_time() + (command.timeout or self.services.response_timeout)
@@ -373,11 +370,13 @@ class StationActor(Actor):
             )
         )
         self.services.events.publish(
-            "ocpp.command.abandoned",
-            command_id=command_id,
-            station_id=self.station_id,
-            action=command.action,
-            requested_by=command.requested_by,
+            events.CommandAbandoned(
+                at=now,
+                command_id=command_id,
+                station_id=self.station_id,
+                action=command.action,
+                requested_by=command.requested_by,
+            )
         )
         log.info(
             "command dropped: its caller gave up before it could be sent",
@@ -409,7 +408,8 @@ class StationActor(Actor):
         done = self.services.now()
         command = pending.command
         event = pending.event
-        base = {
+        base: dict[str, Any] = {
+            "at": done,
             "command_id": pending.command_id,
             "station_id": self.station_id,
             "action": command.action,
@@ -419,7 +419,9 @@ class StationActor(Actor):
             await self.services.submit(
                 self._audit(pending, "responded", completed_at=done, response=response)
             )
-            self.services.events.publish("ocpp.command.response", **base, response=response)
+            self.services.events.publish(
+                events.CommandResponse(**base, outcome="responded", response=response)
+            )
             password = _password.new_password(command.action, command.payload)
             if password is not None and _password.accepted(response):  # A01.FR.03
                 await _password.adopt(self, password, pending.command_id)
@@ -438,7 +440,9 @@ class StationActor(Actor):
                 )
             )
             self.services.events.publish(
-                "ocpp.command.response", **base, error={"code": code, "description": description}
+                events.CommandResponse(
+                    **base, outcome="callerror", error_code=code, error_description=description
+                )
             )
             raise StationCallError(
                 f"{self.station_id} answered {command.action} with {code}: {description}",
@@ -451,14 +455,14 @@ class StationActor(Actor):
             await self.services.submit(
                 self._audit(pending, "failed", completed_at=done, error_code="Disconnected")
             )
-            self.services.events.publish("ocpp.command.response", **base, error="disconnected")
+            self.services.events.publish(events.CommandResponse(**base, outcome="disconnected"))
             raise StationDisconnected(
                 f"{self.station_id} disconnected before answering {command.action}",
                 command_id=pending.command_id,
             )
         self.conn.timeout_outstanding(pending.message_id)
         await self.services.submit(self._audit(pending, "timeout", completed_at=done))
-        self.services.events.publish("ocpp.command.timeout", **base)
+        self.services.events.publish(events.CommandTimeout(**base))
         log.warning("command timed out", extra={**self._log, "action": command.action})
         raise StationTimeout(
             f"{self.station_id} did not answer {command.action} in time",

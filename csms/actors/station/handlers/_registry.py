@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from typing import Any
+
+from csms.domain.events import StationMessage
 
 from .._context import StationContext
 
@@ -24,16 +26,18 @@ def handles(*actions: str) -> Callable[[Handler], Handler]:
     return register
 
 
-def acknowledge(subjects: Mapping[str, str]) -> None:
-    """Register, for each action, a handler that puts the message on the event stream under
-    its subject and answers with an empty response."""
-    for action, subject in subjects.items():
-        handles(action)(_acknowledge(action, subject))
+def acknowledge(*events: type[StationMessage]) -> None:
+    """Register, for the action of each event class, a handler that puts the message on the
+    event stream as that event and answers with an empty response."""
+    for event in events:
+        handles(event.action)(_acknowledge(event))
 
 
-def _acknowledge(action: str, subject: str) -> Handler:
+def _acknowledge(event: type[StationMessage]) -> Handler:
+    action = event.action
+
     async def handler(st: StationContext, request: Any, raw: dict[str, Any]) -> Any:
-        st.services.events.publish(subject, station_id=st.station_id, payload=raw)
+        st.services.events.publish(event(station_id=st.station_id, payload=raw))
         return st.response_message(action)
 
     handler.__name__ = f"acknowledge_{action}"

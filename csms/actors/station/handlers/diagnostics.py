@@ -6,21 +6,32 @@ from __future__ import annotations
 
 from typing import Any
 
+from csms.domain.events import (
+    BatterySwap,
+    CustomerInformation,
+    DataTransferReceived,
+    DisplayMessages,
+    EventStreamClosed,
+    EventStreamOpened,
+    LogStatus,
+    MonitoringReport,
+    PeriodicEventStream,
+    ReservationStatus,
+    StationEvents,
+)
 from csms.domain.records import DeviceVariableRecord
 
 from .._context import StationContext
 from ._registry import acknowledge, handles
 
 acknowledge(
-    {
-        "LogStatusNotification": "station.log_status",
-        "NotifyCustomerInformation": "station.customer_information",
-        "NotifyMonitoringReport": "station.monitoring_report",
-        "NotifyDisplayMessages": "station.display_messages",
-        "ReservationStatusUpdate": "reservation.status",
-        "BatterySwap": "station.battery_swap",
-        "ClosePeriodicEventStream": "station.event_stream_closed",
-    }
+    LogStatus,
+    CustomerInformation,
+    MonitoringReport,
+    DisplayMessages,
+    ReservationStatus,
+    BatterySwap,
+    EventStreamClosed,
 )
 
 
@@ -43,7 +54,7 @@ async def notify_event(st: StationContext, request: Any, raw: dict[str, Any]) ->
     ]
     await st.services.submit(*records)
     st.services.events.publish(
-        "station.event", station_id=st.station_id, events=raw.get("eventData", [])
+        StationEvents(station_id=st.station_id, events=raw.get("eventData", ()))
     )
     return st.messages.NotifyEventResponse()
 
@@ -51,12 +62,12 @@ async def notify_event(st: StationContext, request: Any, raw: dict[str, Any]) ->
 @handles("NotifyPeriodicEventStream")
 async def periodic_event_stream(st: StationContext, request: Any, raw: dict[str, Any]) -> None:
     """A 2.1 SEND: recorded on the event stream, never answered."""
-    st.services.events.publish("station.event_stream", station_id=st.station_id, payload=raw)
+    st.services.events.publish(PeriodicEventStream(station_id=st.station_id, payload=raw))
 
 
 @handles("OpenPeriodicEventStream")
 async def open_event_stream(st: StationContext, request: Any, raw: dict[str, Any]) -> Any:
-    st.services.events.publish("station.event_stream_opened", station_id=st.station_id)
+    st.services.events.publish(EventStreamOpened(station_id=st.station_id, payload=raw))
     msg = st.messages
     return msg.OpenPeriodicEventStreamResponse(status=msg.GenericStatusEnum.ACCEPTED)
 
@@ -64,6 +75,6 @@ async def open_event_stream(st: StationContext, request: Any, raw: dict[str, Any
 @handles("DataTransfer")
 async def data_transfer(st: StationContext, request: Any, raw: dict[str, Any]) -> Any:
     """P01.FR.06: no vendor extension is registered, so every vendor id is unknown."""
-    st.services.events.publish("station.data_transfer", station_id=st.station_id, payload=raw)
+    st.services.events.publish(DataTransferReceived(station_id=st.station_id, payload=raw))
     msg = st.messages
     return msg.DataTransferResponse(status=msg.DataTransferStatusEnum.UNKNOWN_VENDOR_ID)

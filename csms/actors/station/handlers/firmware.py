@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from csms.domain.events import FirmwarePublishStatus, FirmwareStatus
 from csms.domain.records import FirmwareStatusRecord
 
 from .._context import StationContext
 from ._registry import acknowledge, handles
 
-acknowledge({"PublishFirmwareStatusNotification": "firmware.publish_status"})
+acknowledge(FirmwarePublishStatus)
 
 
 @handles("FirmwareStatusNotification")
@@ -20,6 +21,6 @@ async def firmware_status(st: StationContext, request: Any, raw: dict[str, Any])
             FirmwareStatusRecord(st.station_id, request.request_id, status, st.services.now())
         )
     st.services.events.publish(
-        "firmware.status", station_id=st.station_id, request_id=request.request_id, status=status
+        FirmwareStatus(station_id=st.station_id, request_id=request.request_id, status=status)
     )
     return st.messages.FirmwareStatusNotificationResponse()

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from csms.domain.events import Settlement
+
 from .._context import StationContext
 from ._registry import acknowledge, handles
 
-acknowledge({"NotifySettlement": "payment.settlement"})
+acknowledge(Settlement)
 
 
 @handles("VatNumberValidation")

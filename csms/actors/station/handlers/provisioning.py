@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from csms.domain.events import StationBooted, StationReport, StationStatus
 from csms.domain.records import DeviceVariableRecord, EvseStatus, StationUpsert
 from csms.domain.station import BootInfo
 from csms.protocol import BootState
@@ -51,7 +52,7 @@ async def boot_notification(st: StationContext, request: Any, raw: dict[str, Any
         )
     )
     st.services.events.publish(
-        "station.booted", station_id=st.station_id, status=status, reason=str(request.reason)
+        StationBooted(at=now, station_id=st.station_id, status=status, reason=str(request.reason))
     )
     msg = st.messages
     return msg.BootNotificationResponse(
@@ -76,11 +77,12 @@ async def status_notification(st: StationContext, request: Any, raw: dict[str, A
         EvseStatus(st.station_id, request.evse_id, request.connector_id, status, request.timestamp)
     )
     st.services.events.publish(
-        "station.status",
-        station_id=st.station_id,
-        evse_id=request.evse_id,
-        connector_id=request.connector_id,
-        status=status,
+        StationStatus(
+            station_id=st.station_id,
+            evse_id=request.evse_id,
+            connector_id=request.connector_id,
+            status=status,
+        )
     )
     return st.messages.StatusNotificationResponse()
 
@@ -121,12 +123,13 @@ async def notify_report(st: StationContext, request: Any, raw: dict[str, Any]) -
         await st.services.submit(*records)
         _split.note_reported(st.limits, records)  # its message limits, for the commands after
     st.services.events.publish(
-        "station.report",
-        station_id=st.station_id,
-        request_id=request.request_id,
-        seq_no=request.seq_no,
-        variables=len(records),
-        more=bool(request.tbc),
+        StationReport(
+            station_id=st.station_id,
+            request_id=request.request_id,
+            seq_no=request.seq_no,
+            variables=len(records),
+            more=bool(request.tbc),
+        )
     )
     return st.messages.NotifyReportResponse()
 

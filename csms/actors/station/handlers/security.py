@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from csms.domain.events import SecurityEvent
 from csms.domain.records import SecurityEventRecord
 
 from .._context import StationContext
@@ -20,7 +21,7 @@ async def security_event(st: StationContext, request: Any, raw: dict[str, Any]) 
     await st.services.submit(
         SecurityEventRecord(st.station_id, request.type, request.timestamp, request.tech_info)
     )
-    st.services.events.publish("security.event", station_id=st.station_id, type=request.type)
+    st.services.events.publish(SecurityEvent(station_id=st.station_id, type=request.type))
     return st.messages.SecurityEventNotificationResponse()
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from csms.domain.events import TRANSACTION_EVENTS
 from csms.domain.metering import transaction_record
 
 from .._context import StationContext
@@ -19,13 +20,14 @@ async def transaction_event(st: StationContext, request: Any, raw: dict[str, Any
     await st.services.store(record)
     st.state.apply_transaction_event(record)
     st.services.events.publish(
-        f"transaction.{record.event_type.lower()}",
-        station_id=st.station_id,
-        transaction_id=record.transaction_id,
-        seq_no=record.seq_no,
-        trigger_reason=record.trigger_reason,
-        evse_id=record.evse_id,
-        offline=record.offline,
+        TRANSACTION_EVENTS[record.event_type](
+            station_id=st.station_id,
+            transaction_id=record.transaction_id,
+            seq_no=record.seq_no,
+            trigger_reason=record.trigger_reason,
+            evse_id=record.evse_id,
+            offline=record.offline,
+        )
     )
     info = await id_token_info(st, request.id_token) if request.id_token is not None else None
     return st.messages.TransactionEventResponse(id_token_info=info)

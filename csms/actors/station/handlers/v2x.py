@@ -5,12 +5,8 @@ values of a V2G session reach the V2G owner through routes (see ``csms/actors/st
 
 from __future__ import annotations
 
+from csms.domain.events import DERAlarm, DERControlReported, DERStartStop
+
 from ._registry import acknowledge
 
-acknowledge(
-    {
-        "NotifyDERAlarm": "der.alarm",
-        "NotifyDERStartStop": "der.start_stop",
-        "ReportDERControl": "der.control_reported",
-    }
-)
+acknowledge(DERAlarm, DERStartStop, DERControlReported)
