@@ -18,7 +18,15 @@ from csms.actors.persistence import (
     submit,
 )
 from csms.domain.records import SecurityEventRecord, StationUpsert
-from csms.runtime import ActorStopped, MailboxFull, Rejected, Strategy, Supervisor, WorkerThreads
+from csms.runtime import (
+    ActorStopped,
+    AskTimeout,
+    MailboxFull,
+    Rejected,
+    Strategy,
+    Supervisor,
+    WorkerThreads,
+)
 from csms.storage import EmbeddedPostgres, connect
 from csms.storage import transactions as tx_repo
 from csms.storage.cli import migrate_url
@@ -175,6 +183,38 @@ async def test_database_down_writers_wait_nothing_is_dropped_and_nothing_falsely
                 await sup.stop()
     assert len(results) == 6
     assert all(isinstance(r, ActorStopped) for r in results)
+
+
+async def test_a_store_not_committed_in_time_times_out_and_the_records_stay(tmp_path):
+    """The actor keeps the writers' deadlines: with the database down, a store with a timeout
+    fails with AskTimeout at its deadline (held records included, and a write waiting for room
+    in the buffer), while the records already taken stay buffered for a later commit."""
+    url = f"postgresql://postgres@/postgres?host={tmp_path}"
+    settings = PersistenceSettings(
+        url, batch_size=2, flush_interval=0, max_buffered=2, retry_initial=0.01, retry_max=0.05
+    )
+    sup, status = node(settings, shutdown_timeout=0.2)
+    waited: dict[int, float] = {}
+
+    async def writer(n: int, timeout: float) -> None:
+        started = trio.current_time()
+        with pytest.raises(AskTimeout, match=f"within {timeout} s"):
+            await store(ref, event(n), timeout=timeout)
+        waited[n] = trio.current_time() - started
+
+    async with trio.open_nursery() as nursery:
+        await nursery.start(sup.run)
+        ref = sup.ref("persistence")
+        with trio.fail_after(30):
+            async with trio.open_nursery() as writers:
+                writers.start_soon(writer, 1, 0.3)
+                writers.start_soon(writer, 2, 0.5)
+                await trio.testing.wait_all_tasks_blocked()
+                writers.start_soon(writer, 3, 0.2)  # no room: waits in receive, not for ever
+        assert status.buffered == 2  # 1 and 2 are still held
+        await sup.stop()
+    for n, timeout in ((1, 0.3), (2, 0.5), (3, 0.2)):
+        assert timeout <= waited[n] < timeout + 1.0
 
 
 class Acks:
