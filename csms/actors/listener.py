@@ -11,11 +11,15 @@ from __future__ import annotations
 
 import functools
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
+import attrs
+import trio
+
+from csms.actors.persistence import ReadPool
 from csms.actors.station import StationActor, initial_boot_state, start_station
-from csms.runtime import Actor, ActorContext
-from csms.storage import stations
+from csms.runtime import Actor, ActorContext, WorkerThreads
+from csms.storage import Connection, stations
 from csms.transport import (
     AuthResult,
     OcppWebSocket,
@@ -67,15 +71,94 @@ class WebSocketLink:
             self.close_code, self.close_reason = code, reason
 
 
+Login = tuple[str | None, stations.StationRow]
+
+
+def read_logins(conn: Connection, station_ids: list[str]) -> dict[str, Login]:
+    """:func:`stations.logins` on the handshakes' own connection, in autocommit: one round trip
+    instead of three (BEGIN, SELECT, COMMIT); one SELECT needs no transaction around it."""
+    if not conn.autocommit:
+        conn.autocommit = True
+    return stations.logins(conn, station_ids)
+
+
+class LoginReadFailed(Exception):
+    """The batched read a handshake waited for failed (the cause is chained)."""
+
+
+@attrs.define(slots=True, eq=False)
+class _Lookup:
+    station_id: str
+    done: trio.Event = attrs.Factory(trio.Event)
+    found: Login | None = None
+    error: BaseException | None = None
+
+
+class LoginReads:
+    """The handshakes' station reads, coalesced: one query and one worker-thread hop per batch.
+
+    In a reconnect storm a thread hop and a query per connection cost the node more than the
+    rest of the handshake; here the handshakes that arrive while a batch is being read all go
+    into the next one (at most ``max_batch`` ids). A handshake on its own waits for its own read
+    only. Credentials are read, not cached: another node's REST API may change a password or a
+    registration status, and a revoked password must stop working at the next connection.
+    ``run`` is the reading task; ``get`` waits for one station's turn.
+    """
+
+    def __init__(self, reads: ReadPool, *, max_batch: int = 512) -> None:
+        self._reads = reads
+        self._max_batch = max_batch
+        self._waiting: list[_Lookup] = []
+        self._wakeup = trio.Event()
+        #: Batches read and ids looked up, since the start (for tests and profiling).
+        self.batches = 0
+        self.lookups = 0
+
+    async def get(self, station_id: str) -> Login | None:
+        """(password hash, station row), or None if there is no such station."""
+        lookup = _Lookup(station_id)
+        self._waiting.append(lookup)
+        self._wakeup.set()
+        await lookup.done.wait()
+        if lookup.error is not None:
+            raise LoginReadFailed(f"reading station {station_id!r} failed") from lookup.error
+        return lookup.found
+
+    async def run(self) -> NoReturn:
+        while True:
+            await self._wakeup.wait()
+            self._wakeup = trio.Event()
+            while self._waiting:
+                batch = self._waiting[: self._max_batch]
+                del self._waiting[: self._max_batch]
+                await self._read(batch)
+
+    async def _read(self, batch: list[_Lookup]) -> None:
+        ids = list({lookup.station_id: None for lookup in batch})
+        try:
+            found = await self._reads.run(read_logins, ids)
+        except Exception as exc:
+            for lookup in batch:
+                lookup.error = exc
+                lookup.done.set()
+            return
+        self.batches += 1
+        self.lookups += len(batch)
+        for lookup in batch:
+            lookup.found = found.get(lookup.station_id)
+            lookup.done.set()
+
+
 class StationAuthenticator:
     """Checks Basic-auth passwords against the stored salted hashes (constant-time compare).
 
-    The station row read for that is kept for the connection that follows (``take_row``), so
-    a connection costs one database read, which matters in a reconnect storm.
+    The station row read for that (batched with the other handshakes', :class:`LoginReads`) is
+    kept for the connection that follows (``take_row``): a connection costs no read of its own.
     """
 
-    def __init__(self, node: Node) -> None:
+    def __init__(self, node: Node, logins: LoginReads) -> None:
         self.node = node
+        self.logins = logins
         # At most one row per registered station: a handshake that fails after authentication
         # leaves its row until that station connects again.
         self._rows: dict[str, stations.StationRow] = {}
@@ -84,7 +167,7 @@ class StationAuthenticator:
         return self._rows.pop(station_id, None)
 
     async def check(self, station_id: str, password: str | None) -> AuthResult:
-        found = await self.node.reads.run(stations.login, station_id)
+        found = await self.logins.get(station_id)
         if found is None:
             return await self._unknown(station_id, password)
         stored, row = found
@@ -127,6 +210,7 @@ def websocket_settings(node: Node) -> WebSocketSettings:
         ping_timeout=ocpp.ping_timeout,
         handshake_timeout=ocpp.handshake_timeout,
         max_connections=ocpp.max_connections,
+        max_accept_rate=ocpp.max_accept_rate,
     )
 
 
@@ -136,10 +220,17 @@ class ListenerActor(Actor):
     def __init__(self, node: Node) -> None:
         self.node = node
         self.server: OcppWebSocketServer | None = None
-        self.authenticator = StationAuthenticator(node)
+        # The handshakes read on a connection and a thread of their own: in a reconnect storm
+        # they must not queue behind the stations' reads (every BootNotification reads its
+        # station), or the handshakes wait for the boots of those accepted before them.
+        self._login_pool = ReadPool(
+            node.database_url, size=1, threads=WorkerThreads(1, name="db-login")
+        )
+        self.authenticator = StationAuthenticator(node, LoginReads(self._login_pool))
 
     async def on_start(self, ctx: ActorContext) -> None:
         node = self.node
+        ctx.nursery.start_soon(self.authenticator.logins.run, name="csms.listener.logins")
         self.server = await ctx.nursery.start(
             functools.partial(
                 serve_ocpp_websocket,
@@ -151,6 +242,9 @@ class ListenerActor(Actor):
             )
         )
         node.ocpp_addresses = list(self.server.addresses)
+
+    async def on_stop(self, reason: BaseException | None) -> None:
+        self._login_pool.close()
 
     async def _connection(self, conn: OcppWebSocket) -> None:
         # This task is the station's reader from here on: what its frame holds, every

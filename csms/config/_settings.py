@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import pathlib
 import tomllib
@@ -21,6 +22,11 @@ ENV_ALIASES: Mapping[str, str] = {
 }
 #: Any key can also be set as CSMS_<SECTION>__<KEY>, e.g. CSMS_OCPP__PORT=9001.
 ENV_PREFIX = "CSMS_"
+
+
+def _rate(value: float) -> None:
+    if not 0 <= value < math.inf:  # NaN fails too
+        raise ValueError(f"must be 0 (no limit) or a positive number per second, got {value!r}")
 
 
 @attrs.frozen
@@ -44,6 +50,9 @@ class OcppSettings:
     ping_timeout: float = setting(10.0, check=positive)
     handshake_timeout: float = setting(10.0, check=positive)
     max_connections: int = setting(50_000, check=positive)
+    #: New connections accepted per second, a token bucket with a tenth of a second's burst;
+    #: beyond it HTTP 503 with Retry-After (a reconnect storm spread out). 0 = no limit.
+    max_accept_rate: float = setting(0.0, check=_rate)
     #: How long a CSMS-initiated CALL waits for the station's answer.
     response_timeout: float = setting(30.0, check=positive)
     heartbeat_interval: int = setting(300, check=positive)

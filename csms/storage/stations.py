@@ -23,6 +23,7 @@ __all__ = [
     "list_evses",
     "list_stations",
     "login",
+    "logins",
     "password_hash",
     "set_password_hash",
     "set_registration_status",
@@ -130,6 +131,14 @@ def login(conn: Connection, station_id: str) -> tuple[str | None, StationRow] | 
         f"SELECT password_hash, {_COLUMNS} FROM stations WHERE id = %s", (station_id,)
     ).fetchone()
     return None if row is None else (row[0], StationRow(*row[1:]))
+
+
+def logins(conn: Connection, station_ids: list[str]) -> dict[str, tuple[str | None, StationRow]]:
+    """:func:`login` for many stations in one query: the ones found, by id."""
+    rows = conn.execute(
+        f"SELECT password_hash, {_COLUMNS} FROM stations WHERE id = ANY(%s)", (station_ids,)
+    ).fetchall()
+    return {row[1]: (row[0], StationRow(*row[1:])) for row in rows}
 
 
 def set_password_hash(conn: Connection, station_id: str, password_hash: str | None) -> None:

@@ -34,7 +34,7 @@ from ._settings import (
     TlsFiles,
     WebSocketSettings,
 )
-from ._throttle import FailureThrottle, ThrottleSettings
+from ._throttle import AcceptRateGuard, FailureThrottle, ThrottleSettings
 from ._tls import CertificateNames, TlsConfigError, peer_certificate_names, server_ssl_context
 
 __all__ = [
@@ -43,6 +43,7 @@ __all__ = [
     "MIN_PASSWORD_LENGTH",
     "PASSWORD_ALPHABET",
     "SUPPORTED_SUBPROTOCOLS",
+    "AcceptRateGuard",
     "AuthResult",
     "Authenticator",
     "CertificateNames",

@@ -14,6 +14,8 @@ import errno
 import http
 import logging
 import math
+import os
+import socket
 import ssl
 from collections.abc import Awaitable, Callable, Sequence
 from typing import cast
@@ -31,7 +33,7 @@ from ._connection import OcppWebSocket
 from ._handshake import refusal, select_subprotocol, station_id_from_path
 from ._keepalive import Keepalive
 from ._settings import CompressionSettings, SecurityProfile, WebSocketSettings
-from ._throttle import FailureThrottle
+from ._throttle import AcceptRateGuard, FailureThrottle
 from ._tls import peer_certificate_names, server_ssl_context
 
 _log = logging.getLogger("csms.transport")
@@ -100,6 +102,14 @@ class OcppWebSocketServer:
         self._station_failures = FailureThrottle(settings.station_throttle)
         self._address_failures = FailureThrottle(settings.address_throttle)
         self._refusing = 0
+        self._accept_guard: AcceptRateGuard | None = None
+        if settings.max_accept_rate > 0:
+            burst = settings.accept_burst or max(1, math.ceil(settings.max_accept_rate / 10))
+            self._accept_guard = AcceptRateGuard(settings.max_accept_rate, burst)
+        #: Connections refused by the accept-rate guard since the listener started.
+        self.rate_refusals = 0
+        self._rate_refusals_logged = 0
+        self._rate_logged_at = -math.inf
         supported = settings.subprotocols
 
         # A plain function, made once: websockets binds it to each protocol with __get__.
@@ -112,6 +122,8 @@ class OcppWebSocketServer:
             self._keepalive = Keepalive(settings.ping_interval, settings.ping_timeout)
         #: Connections handshaking or open.
         self.connection_count = 0
+        #: Accepted connections whose handshake (or refusal) has not ended yet.
+        self.handshaking = 0
         #: (host, port) of each listening socket.
         self.addresses: list[tuple[str, int]] = []
 
@@ -120,14 +132,27 @@ class OcppWebSocketServer:
         return [port for _, port in self.addresses]
 
     async def handle_stream(self, transport: trio.SocketStream) -> None:
-        """Serve one accepted TCP connection to its end."""
+        """Serve one accepted TCP connection to its end (counted in ``handshaking`` by the accept
+        loop until its handshake ends)."""
         try:
             remote = _address(transport)
         except OSError:  # already reset by the peer
+            self.handshaking -= 1
             await trio.aclose_forcefully(transport)
             return
-        if self.connection_count >= self.settings.max_connections:
-            await self._refuse_overload(transport, remote)
+        retry_after = 0
+        if self._accept_guard is not None:
+            retry_after = self._accept_guard.admit(trio.current_time())
+            if retry_after:
+                self._log_rate_refusal(remote)
+        if not retry_after and self.connection_count >= self.settings.max_connections:
+            _log.warning("connection limit reached, refusing", extra={"remote": _fmt(remote)})
+            retry_after = 30
+        if retry_after:
+            try:
+                await self._refuse_busy(transport, remote, retry_after)
+            finally:
+                self.handshaking -= 1
             return
         self.connection_count += 1
         conn: OcppWebSocket | None = None
@@ -171,26 +196,49 @@ class OcppWebSocketServer:
     ) -> OcppWebSocket | None:
         # A method of its own so that the timeout's cancel scope is not kept, for the
         # connection's whole life, by the frame of the task that goes on to run the handler.
-        with trio.move_on_after(self.settings.handshake_timeout) as scope:
-            return await self._handshake(transport, remote)
-        if scope.cancelled_caught:
-            _log.info("handshake timed out", extra={"remote": _fmt(remote)})
-        return None
+        try:
+            with trio.move_on_after(self.settings.handshake_timeout) as scope:
+                return await self._handshake(transport, remote)
+            if scope.cancelled_caught:
+                _log.info("handshake timed out", extra={"remote": _fmt(remote)})
+            return None
+        finally:
+            self.handshaking -= 1
 
-    async def _refuse_overload(self, transport: trio.SocketStream, remote: tuple[str, int]) -> None:
+    def _log_rate_refusal(self, remote: tuple[str, int]) -> None:
+        # A storm refuses hundreds a second: one line per 10 s, with the count since the last.
+        self.rate_refusals += 1
+        now = trio.current_time()
+        if now - self._rate_logged_at >= 10.0:
+            _log.warning(
+                "accept rate exceeded, refusing new connections with 503",
+                extra={
+                    "remote": _fmt(remote),
+                    "refused": self.rate_refusals - self._rate_refusals_logged,
+                    "max_accept_rate": self.settings.max_accept_rate,
+                },
+            )
+            self._rate_logged_at = now
+            self._rate_refusals_logged = self.rate_refusals
+
+    async def _refuse_busy(
+        self, transport: trio.SocketStream, remote: tuple[str, int], retry_after: int
+    ) -> None:
+        """Answer the upgrade request with 503 and ``Retry-After``, then close; at most
+        ``max_refusals`` at a time (beyond it the socket is closed unanswered), each bounded by
+        the handshake timeout."""
         if self._refusing >= self.settings.max_refusals:
             await trio.aclose_forcefully(transport)
             return
         self._refusing += 1
         try:
-            _log.warning("connection limit reached, refusing", extra={"remote": _fmt(remote)})
             with trio.move_on_after(self.settings.handshake_timeout):
                 stream = await self._open_stream(transport, remote)
                 if stream is not None:
                     proto = self._new_protocol()
                     if await self._read_request(stream, proto) is not None:
                         busy = http.HTTPStatus.SERVICE_UNAVAILABLE
-                        proto.send_response(refusal(busy, [("Retry-After", "30")]))
+                        proto.send_response(refusal(busy, [("Retry-After", str(retry_after))]))
                         await _send_pending(stream, proto)
         finally:
             self._refusing -= 1
@@ -424,7 +472,7 @@ async def serve_ocpp_websocket(
     if settings.tls is not None:
         ssl_context = server_ssl_context(settings.security_profile, settings.tls)
     server = OcppWebSocketServer(handler, settings, authenticator, ssl_context)
-    listeners = await trio.open_tcp_listeners(port, host=host)
+    listeners = await trio.open_tcp_listeners(port, host=host, backlog=settings.listen_backlog)
     for listener in listeners:
         sockname = listener.socket.getsockname()
         server.addresses.append((str(sockname[0]), int(sockname[1])))
@@ -439,33 +487,61 @@ async def serve_ocpp_websocket(
         if server._keepalive is not None:
             nursery.start_soon(server._keepalive.run, nursery)
         for listener in listeners:
-            nursery.start_soon(_accept_loop, listener, server.handle_stream, nursery)
+            nursery.start_soon(_accept_loop, listener, server, nursery)
         task_status.started(server)
 
 
 # accept() failing for want of file descriptors or memory: wait and retry, as trio's
 # serve_listeners does, rather than stop listening.
 _ACCEPT_CAPACITY_ERRNOS = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOMEM, errno.ENOBUFS})
+# The peer gave up between its connect and our accept: nothing to serve, carry on.
+_ACCEPT_GONE_ERRNOS = frozenset({errno.ECONNABORTED, errno.EPROTO, errno.EPERM})
+
+
+#: The accept loop takes more than one connection per pass of the scheduler only while fewer
+#: handshakes than this are in progress.
+_DRAIN_BELOW = 64
 
 
 async def _accept_loop(
-    listener: trio.SocketListener,
-    handle: Callable[[trio.SocketStream], Awaitable[None]],
-    nursery: trio.Nursery,
+    listener: trio.SocketListener, server: OcppWebSocketServer, nursery: trio.Nursery
 ) -> None:
     """Accept connections for ever, each handled in a task of its own started right here (no
-    wrapper coroutine around the handler: one frame less in every connection's task)."""
+    wrapper coroutine around the handler: one frame less in every connection's task).
+
+    ``listener.accept()`` takes one connection per pass of the scheduler. In a reconnect storm,
+    with the boots of the stations already in runnable, a pass takes long enough that the
+    kernel's queue grows and the stations' wait in it becomes most of their connect time. So
+    after each connection it waits for, the loop takes what else is queued without waiting
+    (from a duplicate of the listening socket), as long as fewer than ``_DRAIN_BELOW``
+    handshakes are in progress: beyond that the handshakes in flight would share the CPU and
+    all finish late, and the rest are better off waiting in the kernel's queue, in order.
+    """
+    handle = server.handle_stream
     async with listener:
-        while True:
-            try:
-                stream = await listener.accept()
-            except OSError as exc:
-                if exc.errno not in _ACCEPT_CAPACITY_ERRNOS:
-                    raise
-                _log.error(
-                    "accept failed, retrying in 0.1 s",
-                    extra={"error": errno.errorcode.get(exc.errno or 0, str(exc.errno))},
-                )
-                await trio.sleep(0.1)
-            else:
+        with socket.socket(fileno=os.dup(listener.socket.fileno())) as raw:
+            raw.setblocking(False)
+            while True:
+                try:
+                    stream = await listener.accept()
+                except OSError as exc:
+                    if exc.errno not in _ACCEPT_CAPACITY_ERRNOS:
+                        raise
+                    _log.error(
+                        "accept failed, retrying in 0.1 s",
+                        extra={"error": errno.errorcode.get(exc.errno or 0, str(exc.errno))},
+                    )
+                    await trio.sleep(0.1)
+                    continue
+                server.handshaking += 1
                 nursery.start_soon(handle, stream, name="csms.transport.connection")
+                while server.handshaking < _DRAIN_BELOW:
+                    try:
+                        sock, _peer = raw.accept()
+                    except OSError as exc:
+                        if exc.errno in _ACCEPT_GONE_ERRNOS:
+                            continue
+                        break  # nothing queued (EAGAIN), or an error the next accept() meets
+                    stream = trio.SocketStream(trio.socket.from_stdlib_socket(sock))
+                    server.handshaking += 1
+                    nursery.start_soon(handle, stream, name="csms.transport.connection")

@@ -1,6 +1,9 @@
-"""Throttling of repeated authentication failures; pure (the caller passes the clock)."""
+"""Throttling of repeated authentication failures and of the accept rate; pure (the caller
+passes the clock)."""
 
 from __future__ import annotations
+
+import math
 
 import attrs
 
@@ -82,3 +85,45 @@ class FailureThrottle:
                 del self._entries[key]
         while len(self._entries) >= self.settings.max_entries:
             del self._entries[next(iter(self._entries))]
+
+
+class AcceptRateGuard:
+    """A token bucket over new connections: ``rate`` per second, at most ``burst`` at once.
+
+    ``admit(now)`` is 0 when the connection may proceed, else the seconds it should wait before
+    trying again (``Retry-After``). That hint spreads the refused out instead of sending them all
+    back at the same moment: they queue up, in the order refused, behind a queue that drains at
+    ``rate``, and each is told when its turn would come: the k-th refusal in a burst
+    ``k / rate`` seconds, at least 1 s, at most ``max_retry_after``. While refused stations come
+    back and are refused again the queue grows, and so do the waits. Pure: the caller passes the
+    clock (seconds, monotonic).
+    """
+
+    __slots__ = ("_queue", "_tokens", "_updated", "burst", "max_retry_after", "rate")
+
+    def __init__(self, rate: float, burst: int, *, max_retry_after: int = 60) -> None:
+        if not (rate > 0 and math.isfinite(rate)):
+            raise ValueError(f"rate must be a positive number, got {rate!r}")
+        if burst < 1:
+            raise ValueError(f"burst must be at least 1, got {burst!r}")
+        if max_retry_after < 1:
+            raise ValueError(f"max_retry_after must be at least 1, got {max_retry_after!r}")
+        self.rate = rate
+        self.burst = burst
+        self.max_retry_after = max_retry_after
+        self._tokens = float(burst)
+        self._queue = 0.0  # refused connections ahead of the next one refused
+        self._updated: float | None = None
+
+    def admit(self, now: float) -> int:
+        """0 if a token was taken; else the ``Retry-After`` seconds for a refused connection."""
+        last = now if self._updated is None else self._updated
+        self._updated = max(now, last)
+        drained = max(0.0, now - last) * self.rate  # a clock going back adds nothing
+        self._tokens = min(float(self.burst), self._tokens + drained)
+        self._queue = max(0.0, self._queue - drained)
+        if self._tokens >= 1.0:
+            self._tokens -= 1.0
+            return 0
+        self._queue += 1.0
+        return min(self.max_retry_after, max(1, math.ceil(self._queue / self.rate)))

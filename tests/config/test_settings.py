@@ -36,6 +36,11 @@ def test_toml_then_environment_then_overrides(tmp_path: pathlib.Path):
     assert settings.http.port == 8080  # a None override leaves the value alone
 
 
+def test_the_accept_rate_guard_is_off_by_default_and_takes_fractions():
+    assert load_settings(env={}).ocpp.max_accept_rate == 0.0
+    assert load_settings(env={"CSMS_OCPP__MAX_ACCEPT_RATE": "250.5"}).ocpp.max_accept_rate == 250.5
+
+
 def test_environment_strings_are_coerced():
     env = {
         "CSMS_OCPP__AUTO_REGISTER": "yes",
@@ -60,6 +65,11 @@ def test_environment_strings_are_coerced():
         ({"CSMS_OCPP__SECURITY_PROFILE": "4"}, "ocpp.security_profile: must be one of 1, 2, 3"),
         ({"CSMS_OCPP__SECURITY_PROFILE": "2"}, "ocpp.tls_cert: is required"),
         ({"CSMS_OCPP__PING_TIMEOUT": "0"}, "ocpp.ping_timeout: must be greater than 0"),
+        (
+            {"CSMS_OCPP__MAX_ACCEPT_RATE": "-5"},
+            "ocpp.max_accept_rate: must be 0 (no limit) or a positive number per second",
+        ),
+        ({"CSMS_OCPP__MAX_ACCEPT_RATE": "fast"}, "ocpp.max_accept_rate: must be a number"),
         ({"CSMS_OCPP__VERSIONS": "ocpp1.6"}, "ocpp.versions: must list"),
         ({"CSMS_LOG__LEVEL": "LOUD"}, "log.level: must be one of"),
         ({"CSMS_NOPE__X": "1"}, "nope: unknown setting"),

@@ -48,6 +48,8 @@ def test_station_crud(conn):
     assert stored == "sha256$salt$" + "a" * 64
     assert row == station_repo.get(conn, "CP001")
     assert station_repo.login(conn, "NOBODY") is None
+    assert station_repo.logins(conn, ["CP001", "NOBODY"]) == {"CP001": (stored, row)}
+    assert station_repo.logins(conn, []) == {}
     with pytest.raises(psycopg.errors.UniqueViolation):
         station_repo.create(conn, "CP001")
     conn.rollback()

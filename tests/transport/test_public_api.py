@@ -6,6 +6,7 @@ from csms.transport import ConnectionClosed, TlsConfigError
 
 def test_public_names_are_pinned():
     assert sorted(csms.transport.__all__) == [
+        "AcceptRateGuard",
         "AuthResult",
         "Authenticator",
         "CertificateNames",

@@ -22,7 +22,7 @@ from csms.transport import (
     WebSocketSettings,
 )
 
-from .helpers import PASSWORD, Recorder, basic, running_server
+from .helpers import PASSWORD, RawClient, Recorder, basic, running_server
 
 AUTH = StaticAuthenticator.from_passwords({"CS001": PASSWORD, "RDAM 123": PASSWORD})
 
@@ -290,9 +290,50 @@ async def test_connections_beyond_the_limit_get_503():
             assert "Retry-After" in response.headers
             gate.set()
         await trio.testing.wait_all_tasks_blocked()
-        assert server.connection_count == 0
+        assert (server.connection_count, server.handshaking) == (0, 0)
         async with client(server):
-            assert server.connection_count == 1
+            assert (server.connection_count, server.handshaking) == (1, 0)
+
+
+async def test_connections_beyond_the_accept_rate_get_503_with_retry_after(mock_clock):
+    """The accept-rate guard: a burst of 2, then 1 a second. trio's MockClock stands still
+    unless moved, so which connection is refused does not depend on the machine's speed."""
+    settings = WebSocketSettings(max_accept_rate=1.0, accept_burst=2)
+    async with running_server(Recorder(), settings, AUTH) as server:
+        for _ in range(2):
+            async with client(server):
+                pass
+        port = server.ports[0]
+        first = await RawClient.connect(port, "/ocpp/CS001", headers=basic("CS001"))
+        second = await RawClient.connect(port, "/ocpp/CS001", headers=basic("CS001"))
+        for refused_client, retry_after in ((first, "1"), (second, "2")):
+            assert refused_client.response.status_code == 503
+            assert refused_client.response.headers["Retry-After"] == retry_after
+            assert await refused_client.read_until_eof() == []  # closed by the server, no hang
+            await refused_client.aclose()
+        assert server.rate_refusals == 2
+        assert (server.connection_count, server.handshaking) == (0, 0)
+        mock_clock.jump(1.0)  # one token
+        async with client(server) as ws:
+            await ws.send("in")
+            assert await ws.recv() == "in"
+        assert (await refused(server)).status_code == 503
+
+
+async def test_the_accept_rate_guard_is_off_by_default(mock_clock):
+    async with running_server(Recorder(), WebSocketSettings(), AUTH) as server:
+        for _ in range(20):
+            async with client(server):
+                pass
+        assert server.rate_refusals == 0
+
+
+@pytest.mark.parametrize(
+    "kwargs", [{"max_accept_rate": -1.0}, {"max_accept_rate": float("inf")}, {"accept_burst": 0}]
+)
+def test_accept_rate_settings_are_validated(kwargs):
+    with pytest.raises(ValueError, match="must be"):
+        WebSocketSettings(**kwargs)
 
 
 async def test_handshake_timeout_drops_a_silent_client(autojump_clock):
@@ -303,7 +344,7 @@ async def test_handshake_timeout_drops_a_silent_client(autojump_clock):
         assert await stream.receive_some(100) == b""  # the server closed it
         assert trio.current_time() - start == pytest.approx(10.0)
         await trio.testing.wait_all_tasks_blocked()
-        assert server.connection_count == 0
+        assert (server.connection_count, server.handshaking) == (0, 0)
 
 
 async def test_garbage_instead_of_a_request_is_dropped():
