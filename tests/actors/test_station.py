@@ -224,6 +224,8 @@ async def test_a_command_is_on_record_as_sent_only_once_it_is_slow(
         async with trio.open_nursery() as nursery:
             nursery.start_soon(lambda: ref.ask(SendCommand("ClearCache", {}), timeout=10))
             call = await cp.next_call()
+            # the command's task has done what it does on sending (it now waits for the answer)
+            await trio.testing.wait_all_tasks_blocked()
             await cp.call(tx_event(0, "Started"))  # a durable write: earlier records are stored
             assert node.query("SELECT status FROM commands") == while_outstanding
             await cp.answer(
