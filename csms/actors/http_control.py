@@ -24,7 +24,13 @@ from hypercorn.trio import serve
 from csms.actors.events import Subscription
 from csms.api import Metrics, create_app
 from csms.api._routing import ApiState
-from csms.domain.events import CommandResponse, CommandSent, CommandTimeout, Event
+from csms.domain.events import (
+    CommandAbandoned,
+    CommandResponse,
+    CommandSent,
+    CommandTimeout,
+    Event,
+)
 from csms.runtime import Actor, ActorContext, ChildSpec
 
 if TYPE_CHECKING:
@@ -172,6 +178,8 @@ class HttpControlActor(Actor):
             metrics.inc("csms_ocpp_commands_sent_total", action=event.action)
         elif isinstance(event, CommandTimeout):
             metrics.inc("csms_ocpp_command_results_total", action=event.action, outcome="timeout")
+        elif isinstance(event, CommandAbandoned):  # never sent: its asker had given up
+            metrics.inc("csms_ocpp_command_results_total", action=event.action, outcome="abandoned")
         elif isinstance(event, CommandResponse):
             if event.outcome == "callerror":
                 metrics.inc("csms_ocpp_callerrors_total", code=str(event.error_code))

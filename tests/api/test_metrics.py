@@ -6,7 +6,7 @@ import trio
 
 from csms.actors.node import Node
 from csms.api import Metrics, create_token
-from csms.domain.events import CommandResponse, CommandSent, CommandTimeout
+from csms.domain.events import CommandAbandoned, CommandResponse, CommandSent, CommandTimeout
 
 from .conftest import client
 
@@ -28,11 +28,15 @@ async def test_a_scrape_counts_the_command_events_still_waiting(node: Node) -> N
         )
     )
     node.events.publish(CommandTimeout(command_id="d", station_id="CP1", action="Reset"))
+    node.events.publish(
+        CommandAbandoned(command_id="e", station_id="CP1", action="Reset", requested_by="bob")
+    )
     async with client(node) as api:
         text = (await api.get("/metrics")).text  # no wait: the scrape takes what is pending
     assert 'csms_ocpp_commands_sent_total{action="Reset"} 3' in text
     assert 'csms_ocpp_command_results_total{action="Reset",outcome="callerror"} 1' in text
     assert 'csms_ocpp_command_results_total{action="Reset",outcome="timeout"} 1' in text
+    assert 'csms_ocpp_command_results_total{action="Reset",outcome="abandoned"} 1' in text
     assert 'csms_ocpp_callerrors_total{code="NotSupported"} 1' in text
     assert "csms_metrics_events_dropped_total 0" in text
 
