@@ -6,7 +6,7 @@ from typing import Any
 
 from psycopg.types.json import Jsonb
 
-from csms.domain.records import CommandAudit, TransactionEventRecord, V2GEventRecord
+from csms.domain.records import CommandAudit, V2GEventRecord
 
 UPSERT_STATION = """
 INSERT INTO stations AS s (
@@ -60,9 +60,13 @@ UPDATE stations SET
 WHERE id = %(station_id)s AND (%(connected)s OR node_id = %(node_id)s)
 """
 
-UPSERT_EVSE = """
+EVSE_COLUMNS = ("station_id", "evse_id", "connector_id", "status", "at")
+
+# The newest status per connector wins. Set-based: each parameter is an array (EVSE_COLUMNS),
+# and no connector may come twice in one statement (ON CONFLICT DO UPDATE touches a row once).
+UPSERT_EVSES = """
 INSERT INTO evses AS e (station_id, evse_id, connector_id, status, status_at)
-VALUES (%(station_id)s, %(evse_id)s, %(connector_id)s, %(status)s, %(at)s)
+SELECT * FROM unnest(%b::text[], %b::int4[], %b::int4[], %b::text[], %b::timestamptz[])
 ON CONFLICT (station_id, evse_id, connector_id) DO UPDATE SET
     status = EXCLUDED.status, status_at = EXCLUDED.status_at, updated_at = now()
 WHERE e.status_at <= EXCLUDED.status_at
@@ -70,16 +74,37 @@ WHERE e.status_at <= EXCLUDED.status_at
 
 # Idempotent, so it may run for a retried event too: the earliest event gives started_at, an
 # Ended event ends it, the highest seqNo gives the current charging state and token.
-UPSERT_TRANSACTION = """
+TRANSACTION_COLUMNS = (
+    "station_id",
+    "transaction_id",
+    "event_type",
+    "evse_id",
+    "connector_id",
+    "id_token",
+    "id_token_type",
+    "charging_state",
+    "timestamp",
+    "stopped_reason",
+    "seq_no",
+)
+
+# Set-based, each parameter an array (TRANSACTION_COLUMNS), one element per event; no transaction
+# may come twice in one statement (ON CONFLICT DO UPDATE touches a row once).
+UPSERT_TRANSACTIONS = """
 INSERT INTO transactions AS t (
     station_id, transaction_id, state, evse_id, connector_id, id_token, id_token_type,
     charging_state, started_at, ended_at, stopped_reason, last_seq_no)
-VALUES (
-    %(station_id)s, %(transaction_id)s,
-    CASE WHEN %(event_type)s = 'Ended' THEN 'Ended' ELSE 'Active' END,
-    %(evse_id)s, %(connector_id)s, %(id_token)s, %(id_token_type)s, %(charging_state)s,
-    %(timestamp)s, CASE WHEN %(event_type)s = 'Ended' THEN %(timestamp)s::timestamptz END,
-    %(stopped_reason)s, %(seq_no)s)
+SELECT
+    station_id, transaction_id,
+    CASE WHEN event_type = 'Ended' THEN 'Ended' ELSE 'Active' END,
+    evse_id, connector_id, id_token, id_token_type, charging_state,
+    timestamp, CASE WHEN event_type = 'Ended' THEN timestamp END,
+    stopped_reason, seq_no
+FROM unnest(
+    %b::text[], %b::text[], %b::text[], %b::int4[], %b::int4[], %b::text[], %b::text[],
+    %b::text[], %b::timestamptz[], %b::text[], %b::int4[]
+) AS e(station_id, transaction_id, event_type, evse_id, connector_id, id_token, id_token_type,
+       charging_state, timestamp, stopped_reason, seq_no)
 ON CONFLICT (station_id, transaction_id) DO UPDATE SET
     state = CASE WHEN t.state = 'Ended' OR EXCLUDED.state = 'Ended' THEN 'Ended' ELSE 'Active' END,
     started_at = LEAST(t.started_at, EXCLUDED.started_at),
@@ -100,16 +125,55 @@ ON CONFLICT (station_id, transaction_id) DO UPDATE SET
     updated_at = now()
 """
 
-INSERT_TRANSACTION_EVENT = """
-INSERT INTO transaction_events (
-    station_id, transaction_id, seq_no, event_type, timestamp, trigger_reason, offline,
-    evse_id, connector_id, id_token, id_token_type, charging_state, stopped_reason, payload)
-VALUES (
-    %(station_id)s, %(transaction_id)s, %(seq_no)s, %(event_type)s, %(timestamp)s,
-    %(trigger_reason)s, %(offline)s, %(evse_id)s, %(connector_id)s, %(id_token)s,
-    %(id_token_type)s, %(charging_state)s, %(stopped_reason)s, %(payload)s)
-ON CONFLICT (station_id, transaction_id, seq_no) DO NOTHING
-RETURNING station_id, transaction_id, seq_no
+TRANSACTION_EVENT_COLUMNS = (
+    "station_id",
+    "transaction_id",
+    "seq_no",
+    "event_type",
+    "timestamp",
+    "trigger_reason",
+    "offline",
+    "evse_id",
+    "connector_id",
+    "id_token",
+    "id_token_type",
+    "charging_state",
+    "stopped_reason",
+)
+
+# One statement for every transaction event of a batch and their meter values: the events are
+# inserted once (a retried event is skipped by ON CONFLICT) and only the meter values of the
+# events actually inserted follow them (joined on what the insert returns), so nothing is read
+# back mid-pipeline and a retried event's meter values are never stored twice. Parameters, each
+# an array: the 13 event columns and the payloads (in that order, one element per event, no two
+# events with the same key), then ``m_event`` (the 1-based position of each meter value's event)
+# and the 10 meter value columns.
+INSERT_TRANSACTION_EVENTS = f"""
+WITH ev AS (
+    SELECT * FROM unnest(
+        %b::text[], %b::text[], %b::int4[], %b::text[], %b::timestamptz[], %b::text[],
+        %b::bool[], %b::int4[], %b::int4[], %b::text[], %b::text[], %b::text[], %b::text[],
+        %b::jsonb[]
+    ) WITH ORDINALITY AS e({", ".join(TRANSACTION_EVENT_COLUMNS)}, payload, n)
+), ins AS (
+    INSERT INTO transaction_events ({", ".join(TRANSACTION_EVENT_COLUMNS)}, payload)
+    SELECT {", ".join(TRANSACTION_EVENT_COLUMNS)}, payload FROM ev
+    ON CONFLICT (station_id, transaction_id, seq_no) DO NOTHING
+    RETURNING station_id, transaction_id, seq_no
+)
+INSERT INTO meter_values (
+    station_id, timestamp, evse_id, transaction_id, measurand, phase, location, context, unit,
+    value)
+SELECT m.station_id, m.timestamp, m.evse_id, m.transaction_id, m.measurand::measurand,
+    m.phase::meter_phase, m.location::meter_location, m.context::reading_context, m.unit, m.value
+FROM unnest(
+    %b::int8[], %b::text[], %b::timestamptz[], %b::int4[], %b::text[], %b::text[], %b::text[],
+    %b::text[], %b::text[], %b::text[], %b::numeric[]
+) AS m(event, station_id, timestamp, evse_id, transaction_id, measurand, phase, location,
+       context, unit, value)
+JOIN ev ON ev.n = m.event
+JOIN ins ON (ins.station_id, ins.transaction_id, ins.seq_no)
+    = (ev.station_id, ev.transaction_id, ev.seq_no)
 """
 
 METER_VALUE_COLUMNS = (
@@ -203,30 +267,6 @@ INSERT INTO v2g_events (session_id, at, kind, soc_percent, power_w, energy_expor
 VALUES (%(session_id)s, %(at)s, %(kind)s, %(soc_percent)s, %(power_w)s,
         %(energy_exported_wh)s, %(payload)s)
 """
-
-
-def transaction_params(e: TransactionEventRecord) -> dict[str, Any]:
-    return {
-        "station_id": e.station_id,
-        "transaction_id": e.transaction_id,
-        "event_type": e.event_type,
-        "evse_id": e.evse_id,
-        "connector_id": e.connector_id,
-        "id_token": e.id_token,
-        "id_token_type": e.id_token_type,
-        "charging_state": e.charging_state,
-        "timestamp": e.timestamp,
-        "stopped_reason": e.stopped_reason,
-        "seq_no": e.seq_no,
-    }
-
-
-def transaction_event_params(e: TransactionEventRecord, payload: Jsonb) -> dict[str, Any]:
-    params = transaction_params(e)
-    params["trigger_reason"] = e.trigger_reason
-    params["offline"] = e.offline
-    params["payload"] = payload
-    return params
 
 
 def command_params(c: CommandAudit) -> dict[str, Any]:

@@ -2,26 +2,29 @@
 
 A batch is a list of *groups*, one per writer request; a group is stored whole or not at all.
 
-- Meter values go in with binary COPY, everything else with ``executemany`` (pipelined).
+- A batch goes out as one pipeline with nothing read back before its end but the transaction's
+  id: BEGIN and the id, then the statements, then COMMIT. The kinds of every transaction flow
+  (connector statuses, transactions and their events) are set-based, one statement per batch
+  with an array per column: in a pipeline psycopg polls the socket for every statement it
+  queues, and each poll may hand the GIL to the event loop's thread; the rarer kinds go by
+  ``executemany``. Transaction events and their meter values are one
+  statement, so a retried event's meter values are left out by the database. Meter values of
+  MeterValues messages go in with binary COPY, after the pipeline and before COMMIT.
 - A data error (constraint, bad value) in the batch rolls it back and replays it with one savepoint
   per group: the bad groups get their error back, the good ones are committed. That replay is
   the slow path, for a genuinely bad record only; ``Batch.replayed`` says it was taken, and the
   persistence actor counts both paths (``/metrics``).
-- In pipeline mode a cursor collects the results of *every* statement it queued that have not
-  been read yet, so a statement whose rows are read (``RETURNING``) gets a cursor of its own:
-  shared with an earlier ``executemany``, the first "result" read would be that statement's
-  ``UPDATE 1``.
 - A connection error is transient: the caller keeps the batch and calls ``write`` again later.
-  When the connection died during COMMIT the outcome is unknown; the transaction id taken before
-  committing is looked up on the next attempt (``pg_xact_status``), so a committed batch is never
-  written twice and an aborted one is never reported as stored.
+  When the connection died once COMMIT may have gone out the outcome is unknown; the transaction
+  id, read before COMMIT is sent, is looked up on the next attempt (``pg_xact_status``), so a
+  committed batch is never written twice and an aborted one is never reported as stored.
 """
 
 from __future__ import annotations
 
 import logging
 import operator
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import attrs
@@ -110,7 +113,9 @@ class BatchWriter:
     def _connection(self) -> Connection:
         if self._conn is None or self._conn.closed or self._conn.broken:
             self._drop_connection()
-            conn = connect(self.url, connect_timeout=self._connect_timeout)
+            # autocommit: the writer sends BEGIN itself, inside its pipeline (psycopg's own
+            # BEGIN would be a round trip of its own before the first statement)
+            conn = connect(self.url, autocommit=True, connect_timeout=self._connect_timeout)
             set_json_dumps(_dump_json, context=conn)
             self._conn = conn
         return self._conn
@@ -141,41 +146,56 @@ class BatchWriter:
 
     def _attempt(self, conn: Connection, batch: Batch) -> list[BaseException | None]:
         try:
-            xid = self._apply_batch(conn, [r for group in batch.groups for r in group])
-            results: list[BaseException | None] = [None] * len(batch.groups)
+            self._write_batch(conn, batch, [r for group in batch.groups for r in group])
+            return [None] * len(batch.groups)
         except psycopg.OperationalError:
             raise
-        except Exception as exc:  # data error: find the bad groups
+        except Exception as exc:  # data error: nothing was committed; find the bad groups
             if conn.broken:
                 raise psycopg.OperationalError(str(exc)) from exc
+            batch.uncertain_xid = None
             conn.rollback()
             batch.replayed = True
             log.warning(
                 "batch refused, retrying group by group",
                 extra={"groups": len(batch.groups), "error": str(exc)},
             )
+            conn.execute(_BEGIN)
             xid = _current_xid(conn.execute(_CURRENT_XID))
             results = [_apply_group(conn, group) for group in batch.groups]
-        batch.uncertain_xid = xid
-        conn.commit()
-        batch.uncertain_xid = None
-        return results
+            batch.uncertain_xid = xid
+            conn.commit()
+            batch.uncertain_xid = None
+            return results
 
     @staticmethod
-    def _apply_batch(conn: Connection, records: Sequence[Record]) -> str:
-        """Write ``records`` in the open transaction; return its id. BEGIN, the id and the
-        statements go out as one pipeline (one round trip to the server instead of one each);
-        meter values follow with COPY, which a pipeline cannot carry."""
+    def _write_batch(conn: Connection, batch: Batch, records: Sequence[Record]) -> None:
+        """Write ``records`` in one transaction and commit it, as one pipeline: BEGIN and the
+        transaction's id go out first, the statements' parameters are built while the server
+        answers, then the statements and COMMIT follow without waiting for any result, and
+        leaving the pipeline waits for them all. The id is known (``batch.uncertain_xid``)
+        before COMMIT goes out, so a connection lost from then on leaves it to look up.
+
+        Meter values of MeterValues messages go by COPY, which a pipeline cannot carry: then
+        the pipeline ends after the statements, and COPY and COMMIT follow it."""
         with conn.pipeline(), conn.cursor() as cur:
-            xid = conn.execute(_CURRENT_XID)  # a cursor of its own, read after the pipeline
-            meter_rows = _apply_statements(cur, records)
-        # leaving the pipeline synced it: every result is in, so xid can be read
+            conn.execute(_BEGIN)
+            xid = conn.execute(_CURRENT_XID)  # a cursor of its own: read before the statements
+            statements, meter_rows = _statements(records)
+            batch.uncertain_xid = _current_xid(xid)
+            _run(cur, statements)
+            if not meter_rows:
+                conn.execute(_COMMIT)
+        # leaving the pipeline synced it: every statement's result is in (or its error raised)
         if meter_rows:
             with conn.cursor() as cur:
                 _copy_meter_values(cur, meter_rows)
-        return _current_xid(xid)
+            conn.commit()
+        batch.uncertain_xid = None
 
 
+_BEGIN = "BEGIN"
+_COMMIT = "COMMIT"
 _CURRENT_XID = "SELECT pg_current_xact_id()::text"
 
 
@@ -218,60 +238,73 @@ _ORDER = (
 
 
 def _apply(conn: Connection, records: Sequence[Record]) -> None:
+    statements, meter_rows = _statements(records)
     with conn.cursor() as cur:
-        meter_rows = _apply_statements(cur, records)
+        _run(cur, statements)
         if meter_rows:
             _copy_meter_values(cur, meter_rows)
 
 
-def _apply_statements(cur: psycopg.Cursor[Any], records: Sequence[Record]) -> list[MeterValueRow]:
-    """Write everything but meter values; return those (given, and of the transaction events
-    that are new), for COPY."""
+#: a statement with its parameters; ``many``: one set of parameters per item (``executemany``)
+Statement = tuple[str, Any, bool]
+
+
+def _statements(records: Sequence[Record]) -> tuple[list[Statement], list[MeterValueRow]]:
+    """The statements that write everything but the standalone meter values (those of
+    transaction events go with their events), in dependency order; and those meter values, for
+    COPY. Nothing is read back, so in a pipeline every statement goes out without waiting."""
     by_kind: dict[type, list[Any]] = {}
     for record in records:
         by_kind.setdefault(type(record), []).append(record)
     meter_rows: list[MeterValueRow] = by_kind.pop(MeterValueRow, [])
+    statements: list[Statement] = []
     for kind in _ORDER:
         items = by_kind.pop(kind, None)
-        if not items:
-            continue
-        if kind is TransactionEventRecord:
-            meter_rows.extend(_write_transaction_events(cur, items))
-        else:
-            _WRITERS[kind](cur, items)
+        if items:
+            statements += _WRITERS[kind](items)
     if by_kind:
         raise TypeError(f"not a storable record: {sorted(k.__name__ for k in by_kind)}")
-    return meter_rows
+    return statements, meter_rows
 
 
-def _write_transaction_events(
-    cur: psycopg.Cursor[Any], events: list[TransactionEventRecord]
-) -> list[MeterValueRow]:
-    """Upsert the transactions, insert the events once; return the meter values of the events
-    that are new (those of a retried event are already stored)."""
-    cur.executemany(_sql.UPSERT_TRANSACTION, [_sql.transaction_params(e) for e in events])
-    new: set[tuple[str, str, int]] = set()
-    # Its own cursor: in a pipeline, ``cur`` would also hand back the upserts' results (above).
-    # ``executemany(returning=True)`` has fetched every result set when it returns.
-    with cur.connection.cursor() as inserted:
-        inserted.executemany(
-            _sql.INSERT_TRANSACTION_EVENT,
-            [_sql.transaction_event_params(e, Jsonb(e.payload)) for e in events],
-            returning=True,
-        )
-        while True:
-            row = inserted.fetchone()
-            if row is not None:
-                new.add((row[0], row[1], row[2]))
-            if not inserted.nextset():
-                break
-    rows: list[MeterValueRow] = []
+def _run(cur: psycopg.Cursor[Any], statements: list[Statement]) -> None:
+    for sql, params, many in statements:
+        if many:
+            cur.executemany(sql, params)
+        else:
+            cur.execute(sql, params)
+
+
+def _write_transaction_events(events: list[TransactionEventRecord]) -> list[Statement]:
+    """Upsert the transactions, then insert the events and their meter values in one statement
+    (``_sql.INSERT_TRANSACTION_EVENTS``): the meter values of an event already stored (a retry)
+    are skipped by the database, and of two events with the same key in the batch only the
+    first is sent."""
+    first: dict[tuple[str, str, int], TransactionEventRecord] = {}
     for e in events:
-        if (e.station_id, e.transaction_id, e.seq_no) in new:
-            rows.extend(e.meter_values)
-    return rows
+        first.setdefault((e.station_id, e.transaction_id, e.seq_no), e)
+    unique = list(first.values())
+    params: list[list[Any]] = [list(c) for c in zip(*map(_event_columns, unique), strict=True)]
+    params.append([Jsonb(e.payload) for e in unique])
+    event_of_row: list[int] = []
+    rows: list[MeterValueRow] = []
+    for n, e in enumerate(unique, 1):
+        if e.meter_values:
+            event_of_row += [n] * len(e.meter_values)
+            rows += e.meter_values
+    params.append(event_of_row)
+    if rows:
+        params += [list(c) for c in zip(*map(_meter_value_tuple, rows), strict=True)]
+    else:
+        params += [[] for _ in _sql.METER_VALUE_COLUMNS]
+    statements = _set_based(
+        _sql.UPSERT_TRANSACTIONS, _transaction_columns, _transaction_key, events
+    )
+    statements.append((_sql.INSERT_TRANSACTION_EVENTS, params, False))
+    return statements
 
 
+_event_columns = operator.attrgetter(*_sql.TRANSACTION_EVENT_COLUMNS)
 _meter_value_tuple = operator.attrgetter(*_sql.METER_VALUE_COLUMNS)
 
 
@@ -283,26 +316,55 @@ def _copy_meter_values(cur: psycopg.Cursor[Any], rows: list[MeterValueRow]) -> N
             write_row(row)
 
 
+def _set_based(
+    sql: str, columns: Callable[[Any], tuple[Any, ...]], key: Callable[[Any], Any], items: list[Any]
+) -> list[Statement]:
+    """``sql`` taking one array per column, once per round: round ``n`` holds the ``n``-th item
+    of each key (an upsert may touch a row only once per statement), so items of one key are
+    applied in their order, as ``executemany`` would. One statement instead of one per item:
+    in a pipeline psycopg polls the socket for every statement it queues, and each poll gives
+    the GIL away."""
+    rounds: list[list[tuple[Any, ...]]] = []
+    seen: dict[Any, int] = {}
+    for item in items:
+        k = key(item)
+        n = seen.get(k, 0)
+        seen[k] = n + 1
+        if n == len(rounds):
+            rounds.append([])
+        rounds[n].append(columns(item))
+    return [(sql, [list(c) for c in zip(*rows, strict=True)], False) for rows in rounds]
+
+
+_transaction_columns = operator.attrgetter(*_sql.TRANSACTION_COLUMNS)
+_transaction_key = operator.attrgetter("station_id", "transaction_id")
+_evse_columns = operator.attrgetter(*_sql.EVSE_COLUMNS)
+_evse_key = operator.attrgetter("station_id", "evse_id", "connector_id")
+
+
 def _execute(sql: str, params: Any) -> Any:
-    def write(cur: psycopg.Cursor[Any], items: list[Any]) -> None:
-        cur.executemany(sql, [params(item) for item in items])
+    def write(items: list[Any]) -> list[Statement]:
+        return [(sql, [params(item) for item in items], True)]
 
     return write
 
 
-def _write_stations(cur: psycopg.Cursor[Any], items: list[StationUpsert]) -> None:
+def _write_stations(items: list[StationUpsert]) -> list[Statement]:
     created = [attrs.asdict(i) for i in items if i.create]
     updated = [attrs.asdict(i) for i in items if not i.create]
+    statements: list[Statement] = []
     if created:
-        cur.executemany(_sql.UPSERT_STATION, created)
+        statements.append((_sql.UPSERT_STATION, created, True))
     if updated:
-        cur.executemany(_sql.UPDATE_STATION, updated)
+        statements.append((_sql.UPDATE_STATION, updated, True))
+    return statements
 
 
 _WRITERS: dict[type, Any] = {
     StationUpsert: _write_stations,
     StationPresence: _execute(_sql.UPDATE_PRESENCE, attrs.asdict),
-    EvseStatus: _execute(_sql.UPSERT_EVSE, attrs.asdict),
+    EvseStatus: lambda items: _set_based(_sql.UPSERT_EVSES, _evse_columns, _evse_key, items),
+    TransactionEventRecord: _write_transaction_events,
     CommandAudit: _execute(_sql.UPSERT_COMMAND, _sql.command_params),
     SecurityEventRecord: _execute(_sql.INSERT_SECURITY_EVENT, attrs.asdict),
     DeviceVariableRecord: _execute(_sql.UPSERT_DEVICE_VARIABLE, attrs.asdict),

@@ -119,6 +119,38 @@ def test_a_retried_transaction_event_is_stored_once_with_its_meter_values(writer
     assert tx.ended_at == T0 + dt.timedelta(minutes=2)
 
 
+def test_a_new_event_sent_twice_in_one_batch_stores_its_meter_values_once(writer, database_url):
+    """A station that resends a TransactionEvent before the first is acknowledged can put both
+    copies in one batch: the event and its meter values are stored once."""
+    write(writer, [station()])
+    assert write(writer, [tx_event(0, "Started")], [tx_event(0, "Started")]) == [None, None]
+    assert count(database_url, "transaction_events") == 1
+    assert count(database_url, "meter_values") == 2
+
+
+def test_one_batch_with_several_events_of_a_transaction_and_statuses_of_a_connector(
+    writer, database_url
+):
+    """Several records for one row (a transaction, a connector) in one batch are applied in
+    their order, as if written one by one."""
+    write(writer, [station()])
+    statuses = [
+        EvseStatus("CP001", 1, 1, s, T0 + dt.timedelta(seconds=i))
+        for i, s in enumerate(["Occupied", "Available", "Faulted"])
+    ]
+    groups = [[tx_event(0, "Started")], [tx_event(1)], [tx_event(2, "Ended")]]
+    assert write(writer, *([s] for s in statuses), *groups) == [None] * 6
+    with connect(database_url) as conn:
+        tx = tx_repo.get(conn, "CP001", "tx-1")
+        row = conn.execute(
+            "SELECT status FROM evses WHERE station_id = 'CP001' AND evse_id = 1"
+        ).fetchone()
+    assert tx is not None
+    assert (tx.state, tx.started_at, tx.last_seq_no) == ("Ended", T0, 2)
+    assert row == ("Faulted",)
+    assert count(database_url, "meter_values") == 6
+
+
 def test_events_out_of_order_still_build_the_transaction(writer, database_url):
     write(writer, [station()])
     write(writer, [tx_event(2, "Ended")])
