@@ -76,8 +76,7 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 def _with_database(settings: Settings, work: Callable[[str], int]) -> int:
     """Run ``work(url)`` against the migrated database (the embedded one started for it)."""
-    from csms.storage import database_server
-    from csms.storage.cli import migrate_url
+    from csms.storage import database_server, migrate_url
 
     db = settings.database
     with database_server(database_url=db.url, data_dir=db.data_dir) as url:
@@ -86,7 +85,7 @@ def _with_database(settings: Settings, work: Callable[[str], int]) -> int:
 
 
 def _migrate(settings: Settings, args: argparse.Namespace) -> int:
-    from csms.storage.cli import migrate
+    from csms.storage import migrate
 
     applied = migrate(settings.database.data_dir, settings.database.url)
     print("\n".join(f"applied {name}" for name in applied) or "schema is up to date")
@@ -153,7 +152,7 @@ def _station_list(settings: Settings, args: argparse.Namespace) -> int:
 def _token(settings: Settings, args: argparse.Namespace) -> int:
     from psycopg.errors import UniqueViolation
 
-    from csms.api.tokens import create_token, revoke_token
+    from csms.api import create_token, revoke_token
     from csms.storage import NotFound
 
     def work(url: str) -> int:

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 import pytest
 
 from csms.storage import EmbeddedPostgres, connect, with_database
-from csms.storage.cli import migrate_url
+from csms.storage import migrate_url
 
 
 @pytest.fixture(scope="session")

@@ -48,8 +48,7 @@ from csms.runtime import (
     Supervisor,
     WorkerThreads,
 )
-from csms.storage import EmbeddedPostgres
-from csms.storage.cli import migrate_url
+from csms.storage import EmbeddedPostgres, migrate_url
 
 log = logging.getLogger("csms.node")
 

@@ -10,7 +10,7 @@ from ._embedded import DEFAULT_DATA_DIR, EmbeddedPostgres, database_server
 from ._errors import EmbeddedServerError, MigrationError, NotFound, StorageError
 from ._migrations import MIGRATION_LOCK_KEY, Migration, apply_migrations, load_migrations
 from ._writer import Batch, BatchWriter, TransientError
-from .cli import migrate
+from .cli import migrate, migrate_url
 
 __all__ = [
     "DEFAULT_DATA_DIR",
@@ -31,5 +31,6 @@ __all__ = [
     "database_server",
     "load_migrations",
     "migrate",
+    "migrate_url",
     "with_database",
 ]

@@ -29,7 +29,7 @@ from csms.runtime import (
 )
 from csms.storage import EmbeddedPostgres, connect
 from csms.storage import transactions as tx_repo
-from csms.storage.cli import migrate_url
+from csms.storage import migrate_url
 from tests.storage.records import T0, meter, station, tx_event
 
 

@@ -10,7 +10,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import csms.api
 from csms.api import InvalidBody
 from csms.api._schema import parse_datetime, structure
 from csms.api.bodies import IdTokenBody, RemoteStart, SetVariablesBody, StationRegistration
@@ -22,40 +21,6 @@ json_values = st.recursive(
     ),
     max_leaves=10,
 )
-
-
-def test_public_names_are_pinned() -> None:
-    assert sorted(csms.api.__all__) == sorted(
-        [
-            "API_VERSION",
-            "BOOTSTRAP_NAME",
-            "ApiError",
-            "ApiState",
-            "Authenticator",
-            "BadRequest",
-            "Conflict",
-            "Endpoint",
-            "Forbidden",
-            "GatewayTimeout",
-            "InvalidBody",
-            "Metrics",
-            "NotFound",
-            "Param",
-            "Principal",
-            "Role",
-            "StationFailed",
-            "Unauthorized",
-            "Unavailable",
-            "create_app",
-            "create_token",
-            "endpoints",
-            "hash_token",
-            "revoke_token",
-        ]
-    )
-    assert issubclass(InvalidBody, ValueError)
-    assert issubclass(csms.api.NotFound, LookupError)
-    assert issubclass(csms.api.GatewayTimeout, TimeoutError)
 
 
 def test_camel_case_fields_and_defaults() -> None:

@@ -16,7 +16,7 @@ from csms.storage import (
     connect,
     load_migrations,
 )
-from csms.storage.cli import migrate_url
+from csms.storage import migrate_url
 
 TABLES = {
     "stations",
@@ -109,7 +109,7 @@ def test_two_processes_migrating_at_once_apply_each_migration_once(empty_databas
     """Two real processes start migrating while the lock is held, so both must queue on the
     advisory lock; when it is released one applies everything and the other finds it done."""
     script = (
-        "import sys; from csms.storage.cli import migrate_url; print(len(migrate_url(sys.argv[1])))"
+        "import sys; from csms.storage import migrate_url; print(len(migrate_url(sys.argv[1])))"
     )
     with connect(empty_database_url, autocommit=True) as holder:
         holder.execute("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK_KEY,))
