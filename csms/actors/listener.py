@@ -265,5 +265,6 @@ class ListenerActor(Actor):
             link,
             node.services,
             boot_state=initial_boot_state(row),
+            registration_status=row.registration_status if row is not None else None,
             validate_outbound=node.validate_outbound,
         )

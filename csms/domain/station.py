@@ -58,6 +58,9 @@ class StationState:
     version: str
     connected_at: dt.datetime
     registration_status: str | None = None
+    #: The registration status the station's row had when it connected (read for its
+    #: credentials): its first BootNotification is decided from it, not from a second read.
+    registration_at_connect: str | None = None
     boot: BootInfo | None = None
     last_heartbeat: dt.datetime | None = None
     connectors: dict[tuple[int, int], str] = attrs.field(factory=dict)

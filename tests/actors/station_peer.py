@@ -111,14 +111,22 @@ class Node:
             conn.commit()
 
     async def connect(
-        self, station_id: str, version: Version = Version.V201
+        self,
+        station_id: str,
+        version: Version = Version.V201,
+        *,
+        registration_status: str | None = None,  # what the listener read when it connected
     ) -> tuple[ActorRef, StationPeer]:
         csms_end, station_end = memory_link(station_id, version.value)
 
         async def serve(task_status: trio.TaskStatus[ActorRef]) -> None:
             # What the listener does with a WebSocket: this task becomes the station's reader.
             actor = await start_station(
-                self.stations, csms_end, self.services, validate_outbound=True
+                self.stations,
+                csms_end,
+                self.services,
+                registration_status=registration_status,
+                validate_outbound=True,
             )
             task_status.started(actor.ref)
             await actor.read_loop()

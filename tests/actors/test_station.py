@@ -101,6 +101,22 @@ async def test_tc_b_30_boot_pending_or_rejected_blocks_other_messages(database_u
         assert answer.code == ErrorCode.SECURITY_ERROR
 
 
+async def test_the_first_boot_is_decided_by_the_status_read_at_connect_a_later_one_reads_again(
+    database_url,
+):
+    """B01/B02: the listener read the station's row for its credentials moments before; the
+    first BootNotification is answered from that read (no second one per station in a reconnect
+    storm). A later boot on the same connection reads the row again: the operator may have
+    changed the registration meanwhile (here to Rejected) and triggered the boot."""
+    async with running_node(database_url) as node:
+        node.register("CP1", status="Rejected")  # as the operator left it after the connect
+        _, cp = await node.connect("CP1", registration_status="Accepted")
+        booted = await cp.boot()
+        assert booted.status == v201.RegistrationStatusEnum.ACCEPTED
+        again = await cp.boot()
+        assert again.status == v201.RegistrationStatusEnum.REJECTED
+
+
 async def test_messages_before_boot_get_security_error(database_url):
     """B01.FR.08: nothing but BootNotification before the station was accepted."""
     async with running_node(database_url) as node:

@@ -122,6 +122,7 @@ class StationActor(Actor):
         services: StationServices,
         *,
         boot_state: BootState = BootState.UNKNOWN,
+        registration_status: str | None = None,
         validate_outbound: bool = False,
     ) -> None:
         self.link = link
@@ -137,7 +138,12 @@ class StationActor(Actor):
             validate_outbound=validate_outbound,
         )
         now = services.now()
-        self.state = StationState(self.station_id, self.version.value, now)
+        self.state = StationState(
+            self.station_id,
+            self.version.value,
+            now,
+            registration_at_connect=registration_status,
+        )
         self.connected = True
         self._pending: _Pending | None = None
         self._ctx: ActorContext | None = None
@@ -479,6 +485,7 @@ async def start_station(
     services: StationServices,
     *,
     boot_state: BootState = BootState.UNKNOWN,
+    registration_status: str | None = None,
     validate_outbound: bool = False,
     mailbox_size: int = 100,
 ) -> StationActor:
@@ -490,7 +497,13 @@ async def start_station(
     connection's actor is stopped first). It never restarts, so its one incarnation is built
     here and the spec's factory hands out that instance.
     """
-    actor = StationActor(link, services, boot_state=boot_state, validate_outbound=validate_outbound)
+    actor = StationActor(
+        link,
+        services,
+        boot_state=boot_state,
+        registration_status=registration_status,
+        validate_outbound=validate_outbound,
+    )
     spec = ChildSpec.actor(
         link.station_id,
         actor.itself,

@@ -19,12 +19,18 @@ from ._registry import handles, text
 @handles("BootNotification")
 async def boot_notification(st: StationContext, request: Any, raw: dict[str, Any]) -> Any:
     """B01/B02/B03: the registration status decides; the interval is the heartbeat interval
-    when Accepted and the retry interval otherwise (B02.FR.01, B03.FR.01)."""
-    row = await st.services.reads.run(stations.get, st.station_id)
-    status = provisioning.boot_registration_status(
-        row.registration_status if row is not None else None
-    )
+    when Accepted and the retry interval otherwise (B02.FR.01, B03.FR.01).
+
+    The first boot of a connection takes the status the station's row had when it connected
+    (read moments ago for its credentials: one database read less per station in a reconnect
+    storm); a later boot on the same connection reads it again (the operator may have changed
+    it and asked the station to boot with TriggerMessage)."""
     now = st.services.now()
+    stored = st.state.registration_at_connect
+    if stored is None or st.state.boot is not None:
+        row = await st.services.reads.run(stations.get, st.station_id)
+        stored = row.registration_status if row is not None else None
+    status = provisioning.boot_registration_status(stored)
     cs = request.charging_station
     st.state.registration_status = status
     st.state.boot = BootInfo(
