@@ -60,13 +60,30 @@ UPDATE stations SET
 WHERE id = %(station_id)s AND (%(connected)s OR node_id = %(node_id)s)
 """
 
-EVSE_COLUMNS = ("station_id", "evse_id", "connector_id", "status", "at")
+# Set-based statements take their rows as one JSON array of arrays (``rows_json``): orjson
+# serializes a batch's rows in C, where psycopg adapts an array parameter element by element in
+# Python, and PostgreSQL (which has a core of its own) turns them back into columns.
 
-# The newest status per connector wins. Set-based: each parameter is an array (EVSE_COLUMNS),
-# and no connector may come twice in one statement (ON CONFLICT DO UPDATE touches a row once).
-UPSERT_EVSES = """
+#: (name, type) of each element of a row, in order
+EVSE_COLUMNS = (
+    ("station_id", "text"),
+    ("evse_id", "int4"),
+    ("connector_id", "int4"),
+    ("status", "text"),
+    ("at", "timestamptz"),
+)
+
+
+def _columns(columns: tuple[tuple[str, str], ...], row: str) -> str:
+    """The SELECT list reading element ``i`` of the JSON array ``row`` as column ``i``."""
+    return ", ".join(f"({row}->>{i})::{kind} AS {name}" for i, (name, kind) in enumerate(columns))
+
+
+# The newest status per connector wins. No connector may come twice in one statement (ON
+# CONFLICT DO UPDATE touches a row once).
+UPSERT_EVSES = f"""
 INSERT INTO evses AS e (station_id, evse_id, connector_id, status, status_at)
-SELECT * FROM unnest(%b::text[], %b::int4[], %b::int4[], %b::text[], %b::timestamptz[])
+SELECT {_columns(EVSE_COLUMNS, "r")} FROM jsonb_array_elements(%s::jsonb) AS x(r)
 ON CONFLICT (station_id, evse_id, connector_id) DO UPDATE SET
     status = EXCLUDED.status, status_at = EXCLUDED.status_at, updated_at = now()
 WHERE e.status_at <= EXCLUDED.status_at
@@ -75,22 +92,22 @@ WHERE e.status_at <= EXCLUDED.status_at
 # Idempotent, so it may run for a retried event too: the earliest event gives started_at, an
 # Ended event ends it, the highest seqNo gives the current charging state and token.
 TRANSACTION_COLUMNS = (
-    "station_id",
-    "transaction_id",
-    "event_type",
-    "evse_id",
-    "connector_id",
-    "id_token",
-    "id_token_type",
-    "charging_state",
-    "timestamp",
-    "stopped_reason",
-    "seq_no",
+    ("station_id", "text"),
+    ("transaction_id", "text"),
+    ("event_type", "text"),
+    ("evse_id", "int4"),
+    ("connector_id", "int4"),
+    ("id_token", "text"),
+    ("id_token_type", "text"),
+    ("charging_state", "text"),
+    ("timestamp", "timestamptz"),
+    ("stopped_reason", "text"),
+    ("seq_no", "int4"),
 )
 
-# Set-based, each parameter an array (TRANSACTION_COLUMNS), one element per event; no transaction
-# may come twice in one statement (ON CONFLICT DO UPDATE touches a row once).
-UPSERT_TRANSACTIONS = """
+# One row per event; no transaction may come twice in one statement (ON CONFLICT DO UPDATE
+# touches a row once).
+UPSERT_TRANSACTIONS = f"""
 INSERT INTO transactions AS t (
     station_id, transaction_id, state, evse_id, connector_id, id_token, id_token_type,
     charging_state, started_at, ended_at, stopped_reason, last_seq_no)
@@ -100,11 +117,8 @@ SELECT
     evse_id, connector_id, id_token, id_token_type, charging_state,
     timestamp, CASE WHEN event_type = 'Ended' THEN timestamp END,
     stopped_reason, seq_no
-FROM unnest(
-    %b::text[], %b::text[], %b::text[], %b::int4[], %b::int4[], %b::text[], %b::text[],
-    %b::text[], %b::timestamptz[], %b::text[], %b::int4[]
-) AS e(station_id, transaction_id, event_type, evse_id, connector_id, id_token, id_token_type,
-       charging_state, timestamp, stopped_reason, seq_no)
+FROM (SELECT {_columns(TRANSACTION_COLUMNS, "r")}
+      FROM jsonb_array_elements(%s::jsonb) AS x(r)) AS e
 ON CONFLICT (station_id, transaction_id) DO UPDATE SET
     state = CASE WHEN t.state = 'Ended' OR EXCLUDED.state = 'Ended' THEN 'Ended' ELSE 'Active' END,
     started_at = LEAST(t.started_at, EXCLUDED.started_at),
@@ -126,55 +140,21 @@ ON CONFLICT (station_id, transaction_id) DO UPDATE SET
 """
 
 TRANSACTION_EVENT_COLUMNS = (
-    "station_id",
-    "transaction_id",
-    "seq_no",
-    "event_type",
-    "timestamp",
-    "trigger_reason",
-    "offline",
-    "evse_id",
-    "connector_id",
-    "id_token",
-    "id_token_type",
-    "charging_state",
-    "stopped_reason",
+    ("station_id", "text"),
+    ("transaction_id", "text"),
+    ("seq_no", "int4"),
+    ("event_type", "text"),
+    ("timestamp", "timestamptz"),
+    ("trigger_reason", "text"),
+    ("offline", "bool"),
+    ("evse_id", "int4"),
+    ("connector_id", "int4"),
+    ("id_token", "text"),
+    ("id_token_type", "text"),
+    ("charging_state", "text"),
+    ("stopped_reason", "text"),
 )
-
-# One statement for every transaction event of a batch and their meter values: the events are
-# inserted once (a retried event is skipped by ON CONFLICT) and only the meter values of the
-# events actually inserted follow them (joined on what the insert returns), so nothing is read
-# back mid-pipeline and a retried event's meter values are never stored twice. Parameters, each
-# an array: the 13 event columns and the payloads (in that order, one element per event, no two
-# events with the same key), then ``m_event`` (the 1-based position of each meter value's event)
-# and the 10 meter value columns.
-INSERT_TRANSACTION_EVENTS = f"""
-WITH ev AS (
-    SELECT * FROM unnest(
-        %b::text[], %b::text[], %b::int4[], %b::text[], %b::timestamptz[], %b::text[],
-        %b::bool[], %b::int4[], %b::int4[], %b::text[], %b::text[], %b::text[], %b::text[],
-        %b::jsonb[]
-    ) WITH ORDINALITY AS e({", ".join(TRANSACTION_EVENT_COLUMNS)}, payload, n)
-), ins AS (
-    INSERT INTO transaction_events ({", ".join(TRANSACTION_EVENT_COLUMNS)}, payload)
-    SELECT {", ".join(TRANSACTION_EVENT_COLUMNS)}, payload FROM ev
-    ON CONFLICT (station_id, transaction_id, seq_no) DO NOTHING
-    RETURNING station_id, transaction_id, seq_no
-)
-INSERT INTO meter_values (
-    station_id, timestamp, evse_id, transaction_id, measurand, phase, location, context, unit,
-    value)
-SELECT m.station_id, m.timestamp, m.evse_id, m.transaction_id, m.measurand::measurand,
-    m.phase::meter_phase, m.location::meter_location, m.context::reading_context, m.unit, m.value
-FROM unnest(
-    %b::int8[], %b::text[], %b::timestamptz[], %b::int4[], %b::text[], %b::text[], %b::text[],
-    %b::text[], %b::text[], %b::text[], %b::numeric[]
-) AS m(event, station_id, timestamp, evse_id, transaction_id, measurand, phase, location,
-       context, unit, value)
-JOIN ev ON ev.n = m.event
-JOIN ins ON (ins.station_id, ins.transaction_id, ins.seq_no)
-    = (ev.station_id, ev.transaction_id, ev.seq_no)
-"""
+_EVENT_NAMES = ", ".join(name for name, _ in TRANSACTION_EVENT_COLUMNS)
 
 METER_VALUE_COLUMNS = (
     "station_id",
@@ -204,6 +184,45 @@ METER_VALUE_TYPES = [
     "text",
     "numeric",
 ]
+
+#: (name, type) of a meter value as the transaction events' statement reads it
+_METER_VALUE_READ = tuple(
+    (
+        name,
+        {
+            "measurand": "measurand",
+            "phase": "meter_phase",
+            "location": "meter_location",
+            "context": "reading_context",
+            "evse_id": "int4",
+        }.get(name, kind),
+    )
+    for name, kind in zip(METER_VALUE_COLUMNS, METER_VALUE_TYPES, strict=True)
+)
+
+# Every transaction event of a batch and their meter values in one statement: the events are
+# inserted once (a retried event is skipped by ON CONFLICT) and only the meter values of the
+# events actually inserted follow them (joined on what the insert returns), so nothing is read
+# back mid-pipeline and a retried event's meter values are never stored twice. One row per
+# event, no two with the same key: TRANSACTION_EVENT_COLUMNS, then the payload (an object), then
+# the event's meter values (an array of rows of METER_VALUE_COLUMNS).
+INSERT_TRANSACTION_EVENTS = f"""
+WITH ev AS (
+    SELECT {_columns(TRANSACTION_EVENT_COLUMNS, "r")},
+        r->{len(TRANSACTION_EVENT_COLUMNS)} AS payload,
+        r->{len(TRANSACTION_EVENT_COLUMNS) + 1} AS meter_values
+    FROM jsonb_array_elements(%s::jsonb) AS x(r)
+), ins AS (
+    INSERT INTO transaction_events ({_EVENT_NAMES}, payload)
+    SELECT {_EVENT_NAMES}, payload FROM ev
+    ON CONFLICT (station_id, transaction_id, seq_no) DO NOTHING
+    RETURNING station_id, transaction_id, seq_no
+)
+INSERT INTO meter_values ({", ".join(METER_VALUE_COLUMNS)})
+SELECT {_columns(_METER_VALUE_READ, "m")}
+FROM ev JOIN ins USING (station_id, transaction_id, seq_no)
+    CROSS JOIN LATERAL jsonb_array_elements(ev.meter_values) AS y(m)
+"""
 
 # A terminal state (responded, error, timeout, failed) is never overwritten by a late "sent".
 UPSERT_COMMAND = """

@@ -25,12 +25,13 @@ from __future__ import annotations
 import logging
 import operator
 from collections.abc import Callable, Sequence
+from decimal import Decimal
 from typing import Any
 
 import attrs
 import orjson
 import psycopg
-from psycopg.types.json import Jsonb, set_json_dumps
+from psycopg.types.json import set_json_dumps
 
 from csms.domain.records import (
     CommandAudit,
@@ -283,29 +284,35 @@ def _write_transaction_events(events: list[TransactionEventRecord]) -> list[Stat
     first: dict[tuple[str, str, int], TransactionEventRecord] = {}
     for e in events:
         first.setdefault((e.station_id, e.transaction_id, e.seq_no), e)
-    unique = list(first.values())
-    params: list[list[Any]] = [list(c) for c in zip(*map(_event_columns, unique), strict=True)]
-    params.append([Jsonb(e.payload) for e in unique])
-    event_of_row: list[int] = []
-    rows: list[MeterValueRow] = []
-    for n, e in enumerate(unique, 1):
-        if e.meter_values:
-            event_of_row += [n] * len(e.meter_values)
-            rows += e.meter_values
-    params.append(event_of_row)
-    if rows:
-        params += [list(c) for c in zip(*map(_meter_value_tuple, rows), strict=True)]
-    else:
-        params += [[] for _ in _sql.METER_VALUE_COLUMNS]
+    rows = [
+        (*_event_columns(e), e.payload, list(map(_meter_value_tuple, e.meter_values)))
+        for e in first.values()
+    ]
     statements = _set_based(
         _sql.UPSERT_TRANSACTIONS, _transaction_columns, _transaction_key, events
     )
-    statements.append((_sql.INSERT_TRANSACTION_EVENTS, params, False))
+    statements.append((_sql.INSERT_TRANSACTION_EVENTS, (_rows_json(rows),), False))
     return statements
 
 
-_event_columns = operator.attrgetter(*_sql.TRANSACTION_EVENT_COLUMNS)
+def _names(columns: tuple[tuple[str, str], ...]) -> Callable[[Any], tuple[Any, ...]]:
+    return operator.attrgetter(*(name for name, _ in columns))
+
+
+_event_columns = _names(_sql.TRANSACTION_EVENT_COLUMNS)
 _meter_value_tuple = operator.attrgetter(*_sql.METER_VALUE_COLUMNS)
+
+
+def _rows_json(rows: list[Any]) -> str:
+    """The rows of a set-based statement as its one parameter (a JSON array of arrays):
+    timestamps in ISO 8601 with their offset, decimals as strings (read back exactly)."""
+    return orjson.dumps(rows, default=_decimal).decode()
+
+
+def _decimal(value: Any) -> str:
+    if isinstance(value, Decimal):
+        return str(value)
+    raise TypeError(f"not storable as JSON: {type(value).__name__}")
 
 
 def _copy_meter_values(cur: psycopg.Cursor[Any], rows: list[MeterValueRow]) -> None:
@@ -319,7 +326,7 @@ def _copy_meter_values(cur: psycopg.Cursor[Any], rows: list[MeterValueRow]) -> N
 def _set_based(
     sql: str, columns: Callable[[Any], tuple[Any, ...]], key: Callable[[Any], Any], items: list[Any]
 ) -> list[Statement]:
-    """``sql`` taking one array per column, once per round: round ``n`` holds the ``n``-th item
+    """``sql`` taking the items' rows as JSON, once per round: round ``n`` holds the ``n``-th item
     of each key (an upsert may touch a row only once per statement), so items of one key are
     applied in their order, as ``executemany`` would. One statement instead of one per item:
     in a pipeline psycopg polls the socket for every statement it queues, and each poll gives
@@ -333,12 +340,12 @@ def _set_based(
         if n == len(rounds):
             rounds.append([])
         rounds[n].append(columns(item))
-    return [(sql, [list(c) for c in zip(*rows, strict=True)], False) for rows in rounds]
+    return [(sql, (_rows_json(rows),), False) for rows in rounds]
 
 
-_transaction_columns = operator.attrgetter(*_sql.TRANSACTION_COLUMNS)
+_transaction_columns = _names(_sql.TRANSACTION_COLUMNS)
 _transaction_key = operator.attrgetter("station_id", "transaction_id")
-_evse_columns = operator.attrgetter(*_sql.EVSE_COLUMNS)
+_evse_columns = _names(_sql.EVSE_COLUMNS)
 _evse_key = operator.attrgetter("station_id", "evse_id", "connector_id")
 
 
