@@ -5,9 +5,10 @@ A batch is a list of *groups*, one per writer request; a group is stored whole o
 - A batch goes out as one pipeline with nothing read back before its end but the transaction's
   id: BEGIN and the id, then the statements, then COMMIT. The kinds of every transaction flow
   (connector statuses, transactions and their events) are set-based, one statement per batch
-  with an array per column: in a pipeline psycopg polls the socket for every statement it
-  queues, and each poll may hand the GIL to the event loop's thread; the rarer kinds go by
-  ``executemany``. Transaction events and their meter values are one
+  with its rows as one JSON parameter: in a pipeline psycopg polls the socket for every
+  statement it queues, and each poll may hand the GIL to the event loop's thread, and orjson
+  serializes rows in C where psycopg adapts arrays element by element in Python. The rarer
+  kinds go by ``executemany``. Transaction events and their meter values are one
   statement, so a retried event's meter values are left out by the database. Meter values of
   MeterValues messages go in with binary COPY, after the pipeline and before COMMIT.
 - A data error (constraint, bad value) in the batch rolls it back and replays it with one savepoint
