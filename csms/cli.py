@@ -188,7 +188,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return run(args)
     if args.command == "serve":
-        from csms.actors.node import serve
+        from csms.node import serve
 
         trio.run(serve, settings)
         return 0

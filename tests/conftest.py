@@ -14,8 +14,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from csms.storage import EmbeddedPostgres, connect, with_database
-from csms.storage import migrate_url
+from csms.storage import EmbeddedPostgres, connect, migrate_url, with_database
 
 
 @pytest.fixture(scope="session")

@@ -40,3 +40,29 @@ def test_pure_layers_import_neither_trio_nor_actors(package):
         if any(name == f or name.startswith(f + ".") for f in FORBIDDEN)
     ]
     assert offenders == []
+
+
+#: The one module that wires the actors and the REST API together.
+COMPOSITION_ROOT = ROOT / "node.py"
+
+
+def _touches(path: pathlib.Path, package: str) -> bool:
+    return any(name == package or name.startswith(package + ".") for name in _imports(path))
+
+
+def test_the_api_imports_nothing_of_the_actors():
+    """The API depends on the ControlPlane it owns, not on what fills it in."""
+    api = sorted((ROOT / "api").rglob("*.py"))
+    assert api, "csms/api holds no module"
+    assert [str(p.relative_to(ROOT.parent)) for p in api if _touches(p, "csms.actors")] == []
+
+
+def test_only_the_composition_root_imports_both_the_api_and_the_actors():
+    assert _touches(COMPOSITION_ROOT, "csms.api")
+    assert _touches(COMPOSITION_ROOT, "csms.actors")
+    both = [
+        str(path.relative_to(ROOT.parent))
+        for path in sorted(ROOT.rglob("*.py"))
+        if path != COMPOSITION_ROOT and _touches(path, "csms.api") and _touches(path, "csms.actors")
+    ]
+    assert both == []

@@ -3,8 +3,9 @@
 The REST API and every actor send commands through a gateway; none asks a station actor
 directly. The interface is plain data in, plain data out (a station id, an action name, a JSON
 payload, who asked, a deadline; a ``CommandResult`` or one of the typed ``CommandError``\\ s of
-``csms.actors.station``), so that a remote implementation can fill it in over NATS for stations
-held by another node; ``LocalStationGateway`` serves the stations connected to this node.
+``csms.commands``, where the ``StationGateway`` protocol is), so that a remote implementation can
+fill it in over NATS for stations held by another node; ``LocalStationGateway`` serves the
+stations connected to this node.
 
 The deadline is absolute, on trio's clock (``trio.current_time()``), and covers the whole
 command: the wait in the station's mailbox behind earlier commands, and the station's answer
@@ -15,7 +16,7 @@ A remote implementation turns the deadline into a relative timeout for the wire.
 
 ::
 
-    CommandError                what the gateway raises (see csms/actors/station/_commands.py)
+    CommandError                what the gateway raises (see csms/commands.py)
     ├── InvalidCommand          the action or payload is refused (``field`` names the field)
     ├── CommandNotAllowed       OCPP-J forbids sending now
     ├── StationDisconnected     the station went away before answering
@@ -28,43 +29,20 @@ A remote implementation turns the deadline into a relative timeout for the wire.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Protocol
+from typing import Any
 
 import trio
 
-from csms.actors.station import (
+from csms.actors.station import SendCommand
+from csms.commands import (
     CommandResult,
-    SendCommand,
     StationFailed,
     StationNotConnected,
-    StationTimeout,
+    queued_too_long,
 )
 from csms.runtime import ActorCrashed, ActorRef, ActorStopped, DynamicSupervisor
 
-__all__ = ["LocalStationGateway", "StationGateway", "queued_too_long"]
-
-
-class StationGateway(Protocol):
-    """Sends one command to one station and returns its answer."""
-
-    def is_connected(self, station_id: str) -> bool:
-        """Whether a command to ``station_id`` can be sent through this gateway now."""
-        ...
-
-    async def send(
-        self,
-        station_id: str,
-        action: str,
-        payload: Mapping[str, Any],
-        *,
-        requested_by: str,
-        deadline: float,
-    ) -> CommandResult:
-        """Send ``action`` with ``payload`` (wire JSON) and return the station's answer;
-        raises a ``CommandError`` (see the module's docstring), ``StationTimeout`` at
-        ``deadline`` at the latest. A caller whose own cancel scope ends at or before
-        ``deadline`` is cancelled by it instead (it knows what its scope means)."""
-        ...
+__all__ = ["LocalStationGateway"]
 
 
 class LocalStationGateway:
@@ -110,10 +88,3 @@ async def _ask(ref: ActorRef, command: SendCommand, station_id: str) -> CommandR
             f"the connection of {station_id!r} failed while sending {command.action}"
         ) from None
     return result
-
-
-def queued_too_long(station_id: str, action: str) -> StationTimeout:
-    """The error of a command whose deadline passed before the station answered it."""
-    return StationTimeout(
-        f"{station_id} did not answer {action} in time (commands queued before it)"
-    )

@@ -22,7 +22,7 @@ from ._openapi import openapi_document
 from ._routing import ApiState, Call, Endpoint, asgi_endpoint, error_response, json_response
 
 if TYPE_CHECKING:
-    from csms.actors.node import Node
+    from ._control import ControlPlane
 
 __all__ = ["API_VERSION", "create_app", "endpoints"]
 
@@ -46,12 +46,12 @@ def endpoints() -> tuple[Endpoint, ...]:
     )
 
 
-def _lookup(node: Node) -> Any:
+def _lookup(control: ControlPlane) -> Any:
     async def lookup(digest: str) -> tuple[str, str] | None:
-        row = await node.reads.run(token_repo.api_token_by_hash, digest)
+        row = await control.database.run(token_repo.api_token_by_hash, digest)
         if row is None:
             return None
-        await node.reads.run(token_repo.touch_api_token, row.id)
+        await control.database.run(token_repo.touch_api_token, row.id)
         return row.name, row.role
 
     return lookup
@@ -82,15 +82,17 @@ class ControlApp(Starlette):
 
 
 def create_app(
-    node: Node,
+    control: ControlPlane,
     *,
     admin_token: str | None = None,
     metrics: Metrics | None = None,
     token_cache_seconds: float = 5.0,
 ) -> Starlette:
-    """The control API of ``node``; its ``ApiState`` is ``app.state.api``."""
-    auth = Authenticator(_lookup(node), admin_token=admin_token, cache_seconds=token_cache_seconds)
-    state = ApiState(node, auth, metrics)
+    """The control API of ``control``; its ``ApiState`` is ``app.state.api``."""
+    auth = Authenticator(
+        _lookup(control), admin_token=admin_token, cache_seconds=token_cache_seconds
+    )
+    state = ApiState(control, auth, metrics)
     table = endpoints()
     handlers = [(ep.method, ep.path, asgi_endpoint(ep, state)) for ep in table]
     app = ControlApp(

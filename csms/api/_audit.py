@@ -55,7 +55,7 @@ async def list_all(call: Call) -> Response:
         limit=limit + 1,
     )
     page, cursor = split_page(
-        await call.node.reads.run(fetch),
+        await call.control.database.run(fetch),
         limit,
         lambda row: (row.requested_at.isoformat(), str(row.id)),
     )
@@ -68,7 +68,7 @@ async def get_one(call: Call) -> Response:
         command_id = uuid.UUID(raw)
     except ValueError:
         raise NotFound(f"no command {raw!r}") from None
-    row = await call.node.reads.run(commands.get, command_id)
+    row = await call.control.database.run(commands.get, command_id)
     if row is None:
         raise NotFound(f"no command {raw!r}")
     return json_response(command_view(row))

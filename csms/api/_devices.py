@@ -14,7 +14,7 @@ from typing import Any
 
 from starlette.responses import Response
 
-from csms.actors.station import mask_password
+from csms.services.basic_auth import masked
 
 from ._auth import Role
 from ._errors import InvalidBody
@@ -53,7 +53,7 @@ def _drop_none(payload: dict[str, Any]) -> dict[str, Any]:
 
 async def _reply(call: Call, action: str, payload: dict[str, Any]) -> Response:
     result = await send_command(call, call.path("stationId"), action, payload)
-    shown = dict(mask_password(action, payload))  # a new BasicAuthPassword is not echoed
+    shown = dict(masked(action, payload))  # a new BasicAuthPassword is not echoed
     return json_response(CommandReply(result.command_id, action, shown, dict(result.response)))
 
 

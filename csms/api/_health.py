@@ -17,19 +17,14 @@ async def healthz(call: Call) -> Response:
 
 
 async def readyz(call: Call) -> Response:
-    node = call.node
-    checks = {
-        "database": node.persistence_status.ready,
-        "ocppListener": bool(node.ocpp_addresses),
-        "accepting": not call.state.stopping,
-    }
+    checks = {**call.control.readiness(), "accepting": not call.state.stopping}
     ready = all(checks.values())
     return json_response(Health("ready" if ready else "not_ready", checks), 200 if ready else 503)
 
 
 async def metrics(call: Call) -> Response:
     return Response(
-        render(call.node, call.state.metrics),
+        render(call.control.stats(), call.state.metrics),
         media_type="text/plain; version=0.0.4; charset=utf-8",
     )
 

@@ -39,7 +39,7 @@ async def _find(call: Call) -> tokens.IdTokenRow:
     id_token, type_ = call.path("idToken"), call.path("type")
     row = None
     if _TOKEN.fullmatch(id_token) and _TYPE.fullmatch(type_):
-        row = await call.node.reads.run(tokens.get_id_token, id_token, type_)
+        row = await call.control.database.run(tokens.get_id_token, id_token, type_)
     if row is None:
         raise NotFound(f"no id token {id_token!r} of type {type_!r}")
     return row
@@ -62,15 +62,15 @@ def _create(conn: Connection, body: IdTokenBody) -> tokens.IdTokenRow | None:
 
 async def create(call: Call) -> Response:
     body: IdTokenBody = call.body
-    row = await call.node.reads.run(_create, body)
-    call.node.id_tokens.invalidate(body.id_token, body.type)  # "unknown" may be cached
+    row = await call.control.database.run(_create, body)
+    call.control.id_token_changed(body.id_token, body.type)  # "unknown" may be cached
     if row is None:
         raise Conflict(f"id token {body.id_token!r} of type {body.type!r} exists", code="exists")
     return json_response(token_view(row), 201, {"Location": f"{_PREFIX}/{row.type}/{row.id_token}"})
 
 
 async def list_all(call: Call) -> Response:
-    rows = await call.node.reads.run(
+    rows = await call.control.database.run(
         functools.partial(tokens.list_id_tokens, group_id=call.query["groupIdToken"])
     )
     return json_response(IdTokenList([token_view(r) for r in rows]))
@@ -90,8 +90,8 @@ async def update(call: Call) -> Response:
         group_id=body.group_id_token,
         user_id=row.user_id,
     )
-    await call.node.reads.run(write, row.id_token, row.type)
-    call.node.id_tokens.invalidate(row.id_token, row.type)
+    await call.control.database.run(write, row.id_token, row.type)
+    call.control.id_token_changed(row.id_token, row.type)
     return json_response(
         IdToken(
             row.id_token, row.type, body.status, body.cache_expiry_date_time, body.group_id_token
@@ -102,11 +102,11 @@ async def update(call: Call) -> Response:
 async def delete(call: Call) -> Response:
     row = await _find(call)
     try:
-        await call.node.reads.run(tokens.delete_id_token, row.id_token, row.type)
+        await call.control.database.run(tokens.delete_id_token, row.id_token, row.type)
     except RowNotFound:
         raise NotFound(f"no id token {row.id_token!r} of type {row.type!r}") from None
     finally:
-        call.node.id_tokens.invalidate(row.id_token, row.type)
+        call.control.id_token_changed(row.id_token, row.type)
     return Response(status_code=204)
 
 

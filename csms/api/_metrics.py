@@ -13,10 +13,8 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING
 
-from csms.runtime import collect_stats
-
 if TYPE_CHECKING:
-    from csms.actors.node import Node
+    from ._control import NodeStats
 
 __all__ = ["LATENCY_BUCKETS", "Histogram", "Metrics", "render"]
 
@@ -99,7 +97,7 @@ def _number(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else repr(float(value))
 
 
-def render(node: Node, metrics: Metrics) -> str:
+def render(stats: NodeStats, metrics: Metrics) -> str:
     metrics.collect()
     lines: list[str] = []
     _gauge(
@@ -107,7 +105,7 @@ def render(node: Node, metrics: Metrics) -> str:
         "csms_stations_connected",
         "Stations connected to this node.",
         "gauge",
-        {(): len(node.stations.registry.names())},
+        {(): stats.stations_connected},
     )
     for name, series in sorted(metrics.counters.items()):
         _gauge(lines, name, HELP.get(name, name), "counter", dict(series))
@@ -122,16 +120,16 @@ def render(node: Node, metrics: Metrics) -> str:
             lines.append(f"{name}_bucket{_labels(labels, [('le', '+Inf')])} {hist.count}")
             lines.append(f"{name}_sum{_labels(labels)} {hist.total!r}")
             lines.append(f"{name}_count{_labels(labels)} {hist.count}")
-    _station_message_metrics(lines, node)
-    _actor_metrics(lines, node)
-    _persistence_metrics(lines, node)
-    _id_token_metrics(lines, node)
+    _station_message_metrics(lines, stats)
+    _actor_metrics(lines, stats)
+    _persistence_metrics(lines, stats)
+    _id_token_metrics(lines, stats)
     _gauge(
         lines,
         "csms_events_published_total",
         "Events published on the node's bus.",
         "counter",
-        {(): node.events.published},
+        {(): stats.events_published},
     )
     _gauge(
         lines,
@@ -143,26 +141,18 @@ def render(node: Node, metrics: Metrics) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _station_message_metrics(lines: list[str], node: Node) -> None:
-    routes = node.routes
+def _station_message_metrics(lines: list[str], stats: NodeStats) -> None:
     _gauge(
         lines,
         "csms_ocpp_messages_received_total",
         "OCPP messages received from stations and handled.",
         "counter",
-        {(("action", action),): count for action, count in sorted(routes.received.items())},
+        {(("action", action),): count for action, count in sorted(stats.messages_received.items())},
     )
-    series: dict[Labels, float] = {}
-    for route in routes:
-        stats = route.stats
-        for outcome, value in (
-            ("routed", stats.routed),
-            ("dropped", stats.dropped),
-            ("refused", stats.refused),
-            ("defaulted", stats.defaulted),
-        ):
-            key = (("action", route.action), ("outcome", outcome), ("owner", route.name))
-            series[key] = series.get(key, 0) + value
+    series: dict[Labels, float] = {
+        (("action", action), ("outcome", outcome), ("owner", owner)): value
+        for (action, outcome, owner), value in stats.routed.items()
+    }
     _gauge(
         lines,
         "csms_station_routed_messages_total",
@@ -174,14 +164,14 @@ def _station_message_metrics(lines: list[str], node: Node) -> None:
     )
 
 
-def _actor_metrics(lines: list[str], node: Node) -> None:
+def _actor_metrics(lines: list[str], stats: NodeStats) -> None:
     depth: dict[Labels, float] = {}
     high: dict[Labels, float] = {}
     restarts: dict[Labels, float] = {}
     crashes: dict[Labels, float] = {}
     dropped: dict[Labels, float] = {}
     station_depth_max = 0
-    for row in collect_stats(node.root):
+    for row in stats.actors:
         if row.kind == "station":  # thousands of them: summed, plus the deepest mailbox
             key: Labels = (("actor", "stations/*"),)
             station_depth_max = max(station_depth_max, row.mailbox_depth)
@@ -214,8 +204,8 @@ def _actor_metrics(lines: list[str], node: Node) -> None:
     )
 
 
-def _persistence_metrics(lines: list[str], node: Node) -> None:
-    status = node.persistence_status
+def _persistence_metrics(lines: list[str], stats: NodeStats) -> None:
+    status = stats.persistence
     rows = [
         ("csms_persistence_ready", "1 while the database accepts writes.", "gauge", status.ready),
         ("csms_persistence_buffered", "Records held, not yet committed.", "gauge", status.buffered),
@@ -255,16 +245,23 @@ def _persistence_metrics(lines: list[str], node: Node) -> None:
         _gauge(lines, name, help, kind, {(): float(value)})
 
 
-def _id_token_metrics(lines: list[str], node: Node) -> None:
-    ids = node.id_tokens
-    stats = ids.cache.stats
+def _id_token_metrics(lines: list[str], stats: NodeStats) -> None:
+    ids = stats.id_tokens
     rows = [
-        ("csms_id_token_cache_hits_total", "Id-token lookups answered by the cache.", stats.hits),
-        ("csms_id_token_cache_misses_total", "Id-token lookups the cache missed.", stats.misses),
+        (
+            "csms_id_token_cache_hits_total",
+            "Id-token lookups answered by the cache.",
+            ids.cache_hits,
+        ),
+        (
+            "csms_id_token_cache_misses_total",
+            "Id-token lookups the cache missed.",
+            ids.cache_misses,
+        ),
         (
             "csms_id_token_cache_invalidations_total",
             "Cached id tokens dropped because they changed (or the listener reconnected).",
-            stats.invalidations,
+            ids.cache_invalidations,
         ),
         (
             "csms_id_token_database_reads_total",
@@ -274,7 +271,9 @@ def _id_token_metrics(lines: list[str], node: Node) -> None:
     ]
     for name, help, value in rows:
         _gauge(lines, name, help, "counter", {(): float(value)})
-    _gauge(lines, "csms_id_token_cache_entries", "Id tokens cached.", "gauge", {(): len(ids.cache)})
+    _gauge(
+        lines, "csms_id_token_cache_entries", "Id tokens cached.", "gauge", {(): ids.cache_entries}
+    )
     _gauge(
         lines,
         "csms_id_token_listener_up",

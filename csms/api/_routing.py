@@ -24,7 +24,7 @@ from ._metrics import Metrics
 from ._schema import parse_datetime, structure, unstructure
 
 if TYPE_CHECKING:
-    from csms.actors.node import Node
+    from ._control import ControlPlane
 
 __all__ = ["ApiState", "Call", "Endpoint", "Param", "asgi_endpoint", "json_response"]
 
@@ -111,10 +111,12 @@ class Endpoint:
 
 
 class ApiState:
-    """What every request shares: the node, the authenticator, metrics, and the drain."""
+    """What every request shares: the control plane, the authenticator, metrics, and the drain."""
 
-    def __init__(self, node: Node, auth: Authenticator, metrics: Metrics | None = None) -> None:
-        self.node = node
+    def __init__(
+        self, control: ControlPlane, auth: Authenticator, metrics: Metrics | None = None
+    ) -> None:
+        self.control = control
         self.auth = auth
         self.metrics = metrics if metrics is not None else Metrics()
         self.stopping = False
@@ -151,8 +153,8 @@ class Call:
     body: Any
 
     @property
-    def node(self) -> Node:
-        return self.state.node
+    def control(self) -> ControlPlane:
+        return self.state.control
 
     def path(self, name: str) -> str:
         value: str = self.request.path_params[name]

@@ -14,8 +14,7 @@ from typing import Any
 
 import trio
 
-from csms.actors.gateway import queued_too_long
-from csms.actors.station import (
+from csms.commands import (
     CommandError,
     CommandNotAllowed,
     CommandResult,
@@ -25,6 +24,7 @@ from csms.actors.station import (
     StationFailed,
     StationNotConnected,
     StationTimeout,
+    queued_too_long,
 )
 from csms.storage import stations
 
@@ -48,7 +48,7 @@ async def require_station(call: Call, station_id: str) -> stations.StationRow:
     """The registered station, or 404."""
     row = None
     if valid_station_id(station_id):
-        row = await call.node.reads.run(stations.get, station_id)
+        row = await call.control.database.run(stations.get, station_id)
     if row is None:
         raise NotFound(f"no station {station_id!r}")
     return row
@@ -63,12 +63,12 @@ async def _not_connected(call: Call, station_id: str) -> Conflict:
 async def send_command(
     call: Call, station_id: str, action: str, payload: Mapping[str, Any]
 ) -> CommandResult:
-    gateway = call.node.gateway
+    gateway = call.control.gateway
     if not gateway.is_connected(station_id):
         raise await _not_connected(call, station_id)
     state = call.state
     started = trio.current_time()
-    deadline = started + call.node.settings.ocpp.response_timeout + QUEUE_ALLOWANCE
+    deadline = started + call.control.response_timeout + QUEUE_ALLOWANCE
     outcome = "error"
     scope: trio.CancelScope | None = None
     try:

@@ -7,14 +7,12 @@ import functools
 import psycopg
 from starlette.responses import Response
 
-from csms.actors.station import GetSnapshot
-from csms.runtime import ActorError
 from csms.storage import NotFound as RowNotFound
 from csms.storage import stations
 from csms.transport import generate_password, hash_password, is_strong_password
 
 from ._auth import Role
-from ._errors import Conflict, InvalidBody, NotFound, Unavailable
+from ._errors import Conflict, InvalidBody, NotFound
 from ._routing import Call, Endpoint, Param, json_response
 from ._schema import unstructure
 from ._send import require_station, valid_station_id
@@ -77,7 +75,7 @@ async def register(call: Call) -> Response:
         registration_status=body.registration_status,
     )
     try:
-        row = await call.node.reads.run(create, body.id)
+        row = await call.control.database.run(create, body.id)
     except psycopg.errors.UniqueViolation:
         raise Conflict(f"station {body.id!r} is already registered", code="exists") from None
     return json_response(station_view(row), 201, {"Location": f"{_PREFIX}/{row.id}"})
@@ -91,7 +89,7 @@ async def list_stations(call: Call) -> Response:
         limit=limit + 1,
         connected=call.query["connected"],
     )
-    rows = await call.node.reads.run(fetch)
+    rows = await call.control.database.run(fetch)
     page = rows[:limit]
     more = len(rows) > limit
     return json_response(
@@ -102,15 +100,8 @@ async def list_stations(call: Call) -> Response:
 async def get_station(call: Call) -> Response:
     station_id = call.path("stationId")
     row = await require_station(call, station_id)
-    live = None
-    ref = call.node.stations.registry.lookup(station_id)
-    if ref is not None:
-        try:
-            snapshot = await ref.ask(GetSnapshot(), timeout=5)
-        except (ActorError, TimeoutError):
-            snapshot = None  # it went away meanwhile: the stored row is the answer
-        if snapshot is not None:
-            live = unstructure(snapshot)
+    snapshot = await call.control.station_snapshot(station_id)
+    live = unstructure(snapshot) if snapshot is not None else None  # else the stored row
     return json_response(station_view(row, live))
 
 
@@ -124,19 +115,10 @@ async def update_station(call: Call) -> Response:
 async def delete_station(call: Call) -> Response:
     station_id = call.path("stationId")
     await require_station(call, station_id)
-    ref = call.node.stations.registry.lookup(station_id)
-    if ref is not None:
-        # closes its connection and waits until the actor is gone, so it cannot write again
-        await call.node.stations.stop_child(ref)
-    # A barrier: once an empty write is committed, everything the station's actor handed the
-    # persistence actor before it is committed too (batches are written in order), so none of
-    # its buffered records (connector status, presence) lands after the DELETE.
+    # none of its buffered records (connector status, presence) may land after the DELETE
+    await call.control.disconnect_station(station_id)
     try:
-        await call.node.services.store()
-    except (ActorError, TimeoutError):
-        raise Unavailable("the database is not accepting writes; try again") from None
-    try:
-        await call.node.reads.run(stations.delete, station_id)
+        await call.control.database.run(stations.delete, station_id)
     except RowNotFound:
         raise NotFound(f"no station {station_id!r}") from None
     return Response(status_code=204)
@@ -153,7 +135,7 @@ async def _write(call: Call, station_id: str, fn: object, value: object) -> None
     if not valid_station_id(station_id):
         raise NotFound(f"no station {station_id!r}")
     try:
-        await call.node.reads.run(fn, station_id, value)  # type: ignore[arg-type]
+        await call.control.database.run(fn, station_id, value)  # type: ignore[arg-type]
     except RowNotFound:
         raise NotFound(f"no station {station_id!r}") from None
 

@@ -57,7 +57,7 @@ async def list_all(call: Call) -> Response:
         limit=limit + 1,
     )
     page, cursor = split_page(
-        await call.node.reads.run(fetch),
+        await call.control.database.run(fetch),
         limit,
         lambda row: (row.started_at.isoformat(), row.station_id, row.transaction_id),
     )
@@ -105,7 +105,7 @@ async def get_one(call: Call) -> Response:
         and 1 <= len(transaction_id) <= 36
         and "\x00" not in (transaction_id)
     ):
-        detail = await call.node.reads.run(_detail, station_id, transaction_id)
+        detail = await call.control.database.run(_detail, station_id, transaction_id)
     if detail is None:
         raise NotFound(f"no transaction {transaction_id!r} of station {station_id!r}")
     return json_response(detail)

@@ -110,9 +110,8 @@ def run_floor() -> None:
 def run_node(database_url: str, stations: int) -> None:
     import trio
 
-    from csms.actors.http_control import http_control_child
-    from csms.actors.node import open_node, tune_garbage_collector
     from csms.config import load_settings
+    from csms.node import open_node, tune_garbage_collector
     from csms.storage import connect
     from csms.transport import hash_password
 
@@ -138,7 +137,7 @@ def run_node(database_url: str, stations: int) -> None:
         conn.commit()
 
     async def main() -> None:
-        async with open_node(settings, extra_children=(http_control_child,)) as node:
+        async with open_node(settings, http=True) as node:
             tune_garbage_collector()  # as `csms serve` does
             print(f"READY {node.http_addresses[0][1]} {node.ocpp_port}", flush=True)
             await trio.to_thread.run_sync(sys.stdin.read)

@@ -16,7 +16,7 @@ class Keep(logging.Handler):
         records.append(record.getMessage())
 logging.getLogger("csms.node").addHandler(Keep())
 resource.setrlimit(resource.RLIMIT_NOFILE, (256, 512))
-from csms.actors.node import raise_open_file_limit
+from csms.node import raise_open_file_limit
 got = raise_open_file_limit(int(sys.argv[1]))
 soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
 print(json.dumps({"got": got, "soft": soft, "log": records}))

@@ -27,9 +27,8 @@ from csms.runtime import (
     Supervisor,
     WorkerThreads,
 )
-from csms.storage import EmbeddedPostgres, connect
+from csms.storage import EmbeddedPostgres, connect, migrate_url
 from csms.storage import transactions as tx_repo
-from csms.storage import migrate_url
 from tests.storage.records import T0, meter, station, tx_event
 
 

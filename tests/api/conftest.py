@@ -9,9 +9,9 @@ from typing import Any
 import httpx
 import pytest
 
-from csms.actors.http_control import http_control_child
-from csms.actors.node import ChildFactory, Node, RouteFactory, open_node
+from csms.actors import Node
 from csms.config import Settings, load_settings
+from csms.node import ChildFactory, RouteFactory, open_node
 from csms.runtime import AsyncioThread
 
 ADMIN_TOKEN = "admin-bootstrap-token-for-tests-0123456789"
@@ -43,7 +43,8 @@ async def api_node(
 ) -> AsyncIterator[Node]:
     async with open_node(
         node_settings(database_url, **overrides),
-        extra_children=(*extra_children, http_control_child),
+        extra_children=extra_children,
+        http=True,
         routes=routes,
         validate_outbound=True,
     ) as node:

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import trio
 
-from csms.actors.node import Node
+from csms.actors import Node
 from csms.api import BOOTSTRAP_NAME
 from csms.runtime import AsyncioThread
 

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from starlette.routing import Match, Route
 
-from csms.actors.node import Node
+from csms.actors import Node
 from csms.api import endpoints
 from csms.api._dispatch import RouteTable
 

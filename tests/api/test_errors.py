@@ -6,7 +6,7 @@ import httpx
 import pytest
 import trio
 
-from csms.actors.node import Node
+from csms.actors import Node
 from csms.api import create_token
 from csms.runtime import AsyncioThread
 

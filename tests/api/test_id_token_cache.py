@@ -9,7 +9,7 @@ import httpx
 import trio
 from ocpp.v201 import call
 
-from csms.actors.node import Node
+from csms.actors import Node
 from csms.runtime import AsyncioThread
 from csms.storage import connect, tokens
 

@@ -18,7 +18,7 @@ from ocpp.routing import on
 from ocpp.v201 import call as req
 from ocpp.v201 import call_result as res
 
-from csms.actors.node import Node
+from csms.actors import Node
 from csms.runtime import AsyncioThread
 from csms.storage import device_model
 

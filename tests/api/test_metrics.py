@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import trio
 
-from csms.actors.node import Node
+from csms.actors import Node
 from csms.api import Metrics, create_token
 from csms.domain.events import CommandAbandoned, CommandResponse, CommandSent, CommandTimeout
 

@@ -15,7 +15,7 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 from schemathesis.specs.openapi.definitions import OPENAPI_31_VALIDATOR
 from starlette.routing import Route
 
-from csms.actors.node import Node
+from csms.actors import Node
 from csms.api import Role, create_app, endpoints
 
 from .conftest import ADMIN_TOKEN, base_url, client

@@ -8,7 +8,7 @@ import httpx
 import trio
 from ocpp.v201 import call
 
-from csms.actors.node import Node
+from csms.actors import Node
 from csms.domain.events import Event, StationDisconnected
 from csms.runtime import AsyncioThread
 from tests.event_schemas import check_event

@@ -8,7 +8,7 @@ import httpx
 import pytest
 from ocpp.v201 import call
 
-from csms.actors.node import Node
+from csms.actors import Node
 from csms.runtime import AsyncioThread
 
 from .chargepoint import connect_charge_point

@@ -8,9 +8,10 @@ from typing import Any
 import pytest
 import trio
 
-from csms.actors.node import Node, open_node
+from csms.actors import NodeParts
 from csms.actors.station import Route, StationMessage
-from csms.runtime import Actor, AsyncioThread, ChildSpec
+from csms.node import open_node
+from csms.runtime import Actor, AsyncioThread, ChildSpec, Supervisor
 
 from .conftest import api_node, client, node_settings
 from .test_device_commands import STATION, connected_station
@@ -29,11 +30,11 @@ async def test_a_route_registered_at_build_time_feeds_its_owner_and_the_metrics(
 ) -> None:
     seen: list[StationMessage] = []
 
-    def watcher(node: Node) -> ChildSpec:
+    def watcher(parts: NodeParts) -> ChildSpec:
         return ChildSpec.actor("watcher", lambda: Watcher(seen))
 
-    def routes(node: Node) -> list[Route]:
-        return [Route.notify("BootNotification", node.root.ref("watcher"), name="watcher")]
+    def routes(root: Supervisor) -> list[Route]:
+        return [Route.notify("BootNotification", root.ref("watcher"), name="watcher")]
 
     async with (
         api_node(database_url, extra_children=(watcher,), routes=(routes,)) as node,
@@ -54,8 +55,8 @@ async def test_a_route_registered_at_build_time_feeds_its_owner_and_the_metrics(
 
 
 async def test_an_ask_route_must_decide_within_the_response_timeout(database_url: str) -> None:
-    def routes(node: Node) -> list[Route]:
-        return [Route.ask("SignCertificate", node.root.ref("persistence"), name="pki", timeout=30)]
+    def routes(root: Supervisor) -> list[Route]:
+        return [Route.ask("SignCertificate", root.ref("persistence"), name="pki", timeout=30)]
 
     with pytest.raises(ValueError, match="not less than the response timeout"):
         async with open_node(node_settings(database_url), routes=(routes,)):

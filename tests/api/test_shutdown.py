@@ -6,7 +6,8 @@ from __future__ import annotations
 import httpx
 import trio
 
-from csms.actors.http_control import DRAIN_GRACE, http_control_child
+from csms.api import DRAIN_GRACE
+from csms.node import http_control_child
 from csms.runtime import AsyncioThread, Strategy, Supervisor
 
 from .chargepoint import connect_charge_point

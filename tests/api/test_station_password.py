@@ -10,7 +10,7 @@ import httpx
 import pytest
 from websockets.exceptions import InvalidStatus
 
-from csms.actors.node import Node
+from csms.actors import Node
 from csms.runtime import AsyncioThread
 
 from .chargepoint import Answering, TestChargePoint, connect_charge_point

@@ -10,7 +10,7 @@ import pytest
 import trio
 import trio.testing
 
-from csms.actors.node import Node
+from csms.actors import Node
 from csms.api import Authenticator, Forbidden, Role, Unauthorized, create_token, revoke_token
 from csms.storage import NotFound, connect
 

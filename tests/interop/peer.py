@@ -20,8 +20,9 @@ from ocpp.v201 import ChargePoint as ChargePoint201
 from ocpp.v201 import call_result as result201
 from websockets.asyncio.client import connect
 
-from csms.actors.node import Node, open_node
+from csms.actors import Node
 from csms.config import load_settings
+from csms.node import open_node
 from csms.runtime import AsyncioThread
 from csms.storage import connect as db_connect
 from csms.storage import stations

@@ -6,9 +6,9 @@ import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
-from csms.actors.http_control import http_control_child
-from csms.actors.node import Node, open_node
+from csms.actors import Node
 from csms.config import load_settings
+from csms.node import open_node
 from csms.simulator import ReconnectBackoff, StationConfig
 from csms.storage import connect as db_connect
 from csms.storage import stations
@@ -31,9 +31,7 @@ async def running_node(
             **overrides,
         },
     )
-    async with open_node(
-        settings, extra_children=(http_control_child,), validate_outbound=True
-    ) as node:
+    async with open_node(settings, http=True, validate_outbound=True) as node:
         yield node
 
 

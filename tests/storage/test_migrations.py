@@ -15,8 +15,8 @@ from csms.storage import (
     apply_migrations,
     connect,
     load_migrations,
+    migrate_url,
 )
-from csms.storage import migrate_url
 
 TABLES = {
     "stations",

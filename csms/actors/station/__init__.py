@@ -19,7 +19,6 @@ from ._commands import (
 )
 from ._context import StationContext
 from ._link import LinkClosed, MemoryLink, StationLink, memory_link
-from ._password import masked as mask_password
 from ._routes import Overflow, OwnerBusy, Route, RouteStats, StationMessage, StationRoutes
 from ._services import CertificateVerifier, NoPlugAndCharge, StationServices
 from .handlers import HANDLERS, initial_boot_state
@@ -55,7 +54,6 @@ __all__ = [
     "StationServices",
     "StationTimeout",
     "initial_boot_state",
-    "mask_password",
     "memory_link",
     "start_station",
 ]

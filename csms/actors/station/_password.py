@@ -18,6 +18,7 @@ import logging
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from csms.services.basic_auth import COMPONENT, VARIABLE, accepted, entries, masked, names_password
 from csms.storage import stations
 from csms.transport import MAX_PASSWORD_LENGTH, hash_password, is_strong_password
 
@@ -26,11 +27,17 @@ from ._commands import CommandError, InvalidCommand
 if TYPE_CHECKING:
     from ._actor import StationActor
 
-log = logging.getLogger("csms.station")
+__all__ = [
+    "COMPONENT",
+    "VARIABLE",
+    "PasswordNotStored",
+    "accepted",
+    "adopt",
+    "masked",
+    "new_password",
+]
 
-COMPONENT = "SecurityCtrlr"
-VARIABLE = "BasicAuthPassword"
-MASK = "***"
+log = logging.getLogger("csms.station")
 
 
 class PasswordNotStored(CommandError):
@@ -39,31 +46,12 @@ class PasswordNotStored(CommandError):
     code = "password_not_stored"
 
 
-def _names_password(entry: Any) -> bool:
-    if not isinstance(entry, Mapping):
-        return False
-    component, variable = entry.get("component"), entry.get("variable")
-    return (
-        isinstance(component, Mapping)
-        and isinstance(variable, Mapping)
-        and component.get("name") == COMPONENT
-        and variable.get("name") == VARIABLE
-    )
-
-
-def _entries(action: str, payload: Mapping[str, Any]) -> list[Any]:
-    if action != "SetVariables":
-        return []
-    data = payload.get("setVariableData")
-    return data if isinstance(data, list) else []
-
-
 def new_password(action: str, payload: Mapping[str, Any]) -> str | None:
     """The password ``payload`` sets; raises InvalidCommand naming the field if it is weak or
     set twice."""
     found: str | None = None
-    for index, entry in enumerate(_entries(action, payload)):
-        if not _names_password(entry):
+    for index, entry in enumerate(entries(action, payload)):
+        if not names_password(entry):
             continue
         field = f"setVariableData[{index}].attributeValue"
         if found is not None:
@@ -79,29 +67,6 @@ def new_password(action: str, payload: Mapping[str, Any]) -> str | None:
             )
         found = value
     return found
-
-
-def masked(action: str, payload: Mapping[str, Any]) -> Mapping[str, Any]:
-    """``payload`` with the value of every BasicAuthPassword entry replaced by ``***``."""
-    entries = _entries(action, payload)
-    if not any(_names_password(entry) for entry in entries):
-        return payload
-    return {
-        **payload,
-        "setVariableData": [
-            {**entry, "attributeValue": MASK} if _names_password(entry) else entry
-            for entry in entries
-        ],
-    }
-
-
-def accepted(response: Mapping[str, Any]) -> bool:
-    """Whether a SetVariables answer accepts the BasicAuthPassword entry."""
-    results = response.get("setVariableResult")
-    return isinstance(results, list) and any(
-        _names_password(result) and result.get("attributeStatus") == "Accepted"
-        for result in results
-    )
 
 
 async def adopt(st: StationActor, password: str, command_id: str) -> None:

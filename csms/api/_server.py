@@ -1,4 +1,4 @@
-"""The ``http_control`` actor: serves the control API (``csms.api``) with hypercorn on trio.
+"""The ``http_control`` actor: serves the control API with hypercorn on trio.
 
 Stopping is graceful. The server runs shielded from the actor's own cancellation; when the
 actor stops, a watcher notices the cancellation and starts the drain instead: new commands are
@@ -7,23 +7,20 @@ the audit has the outcome), hypercorn stops accepting and lets open requests fin
 cut off mid-response, and the whole stop is bounded.
 
 Besides serving, the actor feeds the API's metrics: it counts the command outcomes published on
-the event bus (the stations count the messages they handle themselves, ``StationRoutes``).
+the node's events (the stations count the messages they handle themselves).
 """
 
 from __future__ import annotations
 
 import functools
 import logging
-import os
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import Any
 
 import trio
 from hypercorn.config import Config
 from hypercorn.trio import serve
 
-from csms.actors.events import Subscription
-from csms.api import Metrics, create_app
-from csms.api._routing import ApiState
 from csms.domain.events import (
     CommandAbandoned,
     CommandResponse,
@@ -31,18 +28,14 @@ from csms.domain.events import (
     CommandTimeout,
     Event,
 )
-from csms.runtime import Actor, ActorContext, ChildSpec
+from csms.runtime import Actor, ActorContext
 
-if TYPE_CHECKING:
-    from csms.actors.node import Node
+from ._app import create_app
+from ._control import ControlPlane, EventFeed
+from ._metrics import Metrics
+from ._routing import ApiState
 
-__all__ = [
-    "ADMIN_TOKEN_ENV",
-    "COUNT_BATCH",
-    "DRAIN_GRACE",
-    "HttpControlActor",
-    "http_control_child",
-]
+__all__ = ["ADMIN_TOKEN_ENV", "COUNT_BATCH", "DRAIN_GRACE", "HttpControlActor"]
 
 log = logging.getLogger("csms.http")
 
@@ -55,16 +48,6 @@ DRAIN_GRACE = 3.0
 COUNT_BATCH = 0.05
 
 
-def http_control_child(node: Node) -> ChildSpec:
-    """The ``http_control`` child of the node (started after the stations, before the listener)."""
-    return ChildSpec.actor(
-        "http_control",
-        lambda: HttpControlActor(node, admin_token=os.environ.get(ADMIN_TOKEN_ENV) or None),
-        kind="http",
-        shutdown_timeout=DRAIN_GRACE + 3,
-    )
-
-
 def _address(bind: str) -> tuple[str, int]:
     """("127.0.0.1", 8080) from hypercorn's "http://127.0.0.1:8080" (or "http://[::1]:8080")."""
     hostport = bind.split("://", 1)[-1]
@@ -75,9 +58,21 @@ def _address(bind: str) -> tuple[str, int]:
 class HttpControlActor(Actor):
     background_tasks = True
 
-    def __init__(self, node: Node, *, admin_token: str | None = None) -> None:
-        self.node = node
+    def __init__(
+        self,
+        control: ControlPlane,
+        *,
+        host: str,
+        port: int,
+        admin_token: str | None = None,
+        on_listening: Callable[[list[tuple[str, int]]], None] = lambda addresses: None,
+    ) -> None:
+        self.control = control
+        self.host = host
+        self.port = port
         self.admin_token = admin_token
+        #: Told the addresses the server is bound to once it listens, and [] once it stopped.
+        self.on_listening = on_listening
         self.metrics = Metrics()
         self.state: ApiState | None = None
         self._stopping = trio.Event()
@@ -85,16 +80,11 @@ class HttpControlActor(Actor):
         self._shield: trio.CancelScope | None = None
 
     async def on_start(self, ctx: ActorContext) -> None:
-        node = self.node
-        app = create_app(node, admin_token=self.admin_token, metrics=self.metrics)
+        app = create_app(self.control, admin_token=self.admin_token, metrics=self.metrics)
         self.state = app.state.api
         config = Config()
-        host = node.settings.http.host
-        config.bind = [
-            f"[{host}]:{node.settings.http.port}"
-            if ":" in host
-            else f"{host}:{node.settings.http.port}"
-        ]
+        host = self.host
+        config.bind = [f"[{host}]:{self.port}" if ":" in host else f"{host}:{self.port}"]
         config.graceful_timeout = DRAIN_GRACE + 1
         config.backlog = 1024
         # Hypercorn closes a keep-alive connection after this many requests; its default (1000)
@@ -105,10 +95,11 @@ class HttpControlActor(Actor):
         config.errorlog = log
         config.include_server_header = False
         binds: list[str] = await ctx.nursery.start(functools.partial(self._serve, app, config))
-        node.http_addresses = [_address(b) for b in binds]
+        addresses = [_address(b) for b in binds]
+        self.on_listening(addresses)
         ctx.nursery.start_soon(self._watch)
         ctx.nursery.start_soon(self._count_commands)
-        for host_, port in node.http_addresses:
+        for host_, port in addresses:
             log.info("control API listening", extra={"host": host_, "port": port})
 
     async def _serve(self, app: Any, config: Config, *, task_status: Any) -> None:
@@ -139,7 +130,7 @@ class HttpControlActor(Actor):
     async def on_stop(self, reason: BaseException | None) -> None:
         self._drain()
         await self._served.wait()
-        self.node.http_addresses = []
+        self.on_listening([])
 
     # -- metrics feeds --------------------------------------------------------------------
 
@@ -147,7 +138,7 @@ class HttpControlActor(Actor):
         """Counts the command events of the bus in batches: woken by the first event, it waits
         ``COUNT_BATCH`` seconds for more, then takes them all at once. A scrape of /metrics
         takes what is waiting first (``Metrics.collect``), so the counts are never behind."""
-        sub = self.node.events.subscribe("ocpp.command.")
+        sub = self.control.subscribe("ocpp.command.")
         drain = functools.partial(self._drain_commands, sub)
         self.metrics.collectors.append(drain)
         try:
@@ -160,9 +151,9 @@ class HttpControlActor(Actor):
                 drain()
         finally:
             self.metrics.collectors.remove(drain)
-            self.node.events.unsubscribe(sub)
+            self.control.unsubscribe(sub)
 
-    def _drain_commands(self, sub: Subscription) -> None:
+    def _drain_commands(self, sub: EventFeed) -> None:
         receive = sub.receive.receive_nowait
         count = self._count_command
         while True:

@@ -1,0 +1,144 @@
+"""What the control API needs from the node it controls: ``ControlPlane``, a protocol the API
+owns. The composition root (``csms.node``) fills it in from a running node; the API's tests
+also run against an in-memory one (tests/api/fake_control_plane.py). Nothing here knows the
+actors behind it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar
+
+import attrs
+import trio
+
+from csms.commands import StationGateway
+from csms.domain.events import Event
+from csms.runtime import ChildStats
+from csms.storage import Connection
+
+__all__ = [
+    "ControlPlane",
+    "Database",
+    "EventFeed",
+    "IdTokenStats",
+    "NodeStats",
+    "PersistenceStats",
+]
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+class Database(Protocol):
+    """Repository calls (``csms.storage``'s modules), each in one transaction, off the trio
+    thread: ``await database.run(stations.get, "CP001")``. Reads and the API's own writes
+    (registrations, tokens); the stations' records go through the node's writer instead."""
+
+    async def run(
+        self, fn: Callable[Concatenate[Connection, P], T], *args: P.args, **kwargs: P.kwargs
+    ) -> T: ...
+
+
+class EventFeed(Protocol):
+    """A subscription to the node's events (the command metrics read one)."""
+
+    @property
+    def receive(self) -> trio.MemoryReceiveChannel[Event]: ...
+
+    @property
+    def dropped(self) -> int:
+        """Events lost because the feed fell behind."""
+        ...
+
+
+class PersistenceStats(Protocol):
+    """The node's writer, as /metrics shows it."""
+
+    @property
+    def ready(self) -> bool: ...
+    @property
+    def buffered(self) -> int: ...
+    @property
+    def committed_records(self) -> int: ...
+    @property
+    def committed_batches(self) -> int: ...
+    @property
+    def fast_path_batches(self) -> int: ...
+    @property
+    def replayed_batches(self) -> int: ...
+    @property
+    def rejected_writes(self) -> int: ...
+    @property
+    def retries(self) -> int: ...
+
+
+@attrs.frozen
+class IdTokenStats:
+    cache_hits: int = 0
+    cache_misses: int = 0
+    cache_invalidations: int = 0
+    cache_entries: int = 0
+    database_reads: int = 0
+    #: Whether the node hears id-token changes (its cache is used only then).
+    listening: bool = False
+
+
+@attrs.frozen
+class NodeStats:
+    """The node's gauges and counters, read at each scrape of /metrics."""
+
+    stations_connected: int
+    events_published: int
+    persistence: PersistenceStats
+    id_tokens: IdTokenStats
+    #: OCPP messages received and handled, per action.
+    messages_received: Mapping[str, int] = attrs.field(factory=dict)
+    #: Station messages routed to their owners: (action, outcome, owner) -> count.
+    routed: Mapping[tuple[str, str, str], int] = attrs.field(factory=dict)
+    #: One row per supervised child (``csms.runtime.collect_stats``).
+    actors: Sequence[ChildStats] = ()
+
+
+class ControlPlane(Protocol):
+    """The node as the control API sees it."""
+
+    @property
+    def gateway(self) -> StationGateway:
+        """The one way to send a command to a station."""
+        ...
+
+    @property
+    def database(self) -> Database: ...
+
+    @property
+    def response_timeout(self) -> float:
+        """How long a station has to answer a command (``ocpp.response_timeout``)."""
+        ...
+
+    def readiness(self) -> Mapping[str, bool]:
+        """The node's own readiness checks (/readyz adds the API's)."""
+        ...
+
+    def stats(self) -> NodeStats: ...
+
+    def subscribe(self, prefix: str) -> EventFeed:
+        """The node's events whose subject starts with ``prefix``, from now on."""
+        ...
+
+    def unsubscribe(self, feed: EventFeed) -> None: ...
+
+    async def station_snapshot(self, station_id: str) -> Any | None:
+        """The live state of a connected station (attrs data), or None if it is not connected
+        (or went away meanwhile)."""
+        ...
+
+    async def disconnect_station(self, station_id: str) -> None:
+        """Close the station's connection, if any, and return once everything it handed the
+        database before is committed (so a DELETE cannot be overtaken by its records); raises
+        ``Unavailable`` when the database is not accepting writes."""
+        ...
+
+    def id_token_changed(self, id_token: str, type_: str) -> None:
+        """The API changed an id token: the node forgets what it cached about it."""
+        ...

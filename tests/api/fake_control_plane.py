@@ -1,0 +1,162 @@
+"""An in-memory ``ControlPlane``: the control API without PostgreSQL, actors or a node.
+
+``FakeGateway`` answers commands from a function per station (or never, or with a typed
+``CommandError``) and records what it was sent; ``FakeDatabase`` answers the repository calls
+a test gives it, by function, and fails loudly on any other.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import attrs
+import trio
+
+from csms.api import IdTokenStats, NodeStats, create_app
+from csms.commands import CommandResult, StationNotConnected
+from csms.domain.events import Event
+from csms.storage import stations
+
+Answer = Callable[[str, Mapping[str, Any]], Mapping[str, Any]]
+
+
+@attrs.define
+class Sent:
+    station_id: str
+    action: str
+    payload: Mapping[str, Any]
+    requested_by: str
+    deadline: float
+
+
+class FakeGateway:
+    """Connected stations and how each answers: a function of (action, payload) that returns
+    the response payload or raises a ``CommandError``; ``None`` never answers."""
+
+    def __init__(self) -> None:
+        self.stations: dict[str, Answer | None] = {}
+        self.sent: list[Sent] = []
+        self._ids = itertools.count(1)
+
+    def is_connected(self, station_id: str) -> bool:
+        return station_id in self.stations
+
+    async def send(
+        self,
+        station_id: str,
+        action: str,
+        payload: Mapping[str, Any],
+        *,
+        requested_by: str,
+        deadline: float,
+    ) -> CommandResult:
+        if station_id not in self.stations:
+            raise StationNotConnected(f"station {station_id!r} is not connected")
+        self.sent.append(Sent(station_id, action, payload, requested_by, deadline))
+        answer = self.stations[station_id]
+        if answer is None:
+            await trio.sleep_forever()
+        assert answer is not None
+        response = answer(action, payload)
+        return CommandResult(f"cmd-{next(self._ids)}", action, response, message=None)
+
+
+class FakeDatabase:
+    """Repository calls answered by the functions a test registers (``answers[fn]``)."""
+
+    def __init__(self) -> None:
+        self.answers: dict[Callable[..., Any], Callable[..., Any]] = {}
+        self.stations: dict[str, stations.StationRow] = {}
+        self.answers[stations.get] = self.stations.get
+
+    async def run(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        await trio.lowlevel.checkpoint()
+        if fn not in self.answers:
+            raise NotImplementedError(f"FakeDatabase has no answer for {fn.__qualname__}")
+        return self.answers[fn](*args, **kwargs)
+
+
+@attrs.define
+class FakePersistence:
+    ready: bool = True
+    buffered: int = 0
+    committed_records: int = 0
+    committed_batches: int = 0
+    fast_path_batches: int = 0
+    replayed_batches: int = 0
+    rejected_writes: int = 0
+    retries: int = 0
+
+
+@attrs.define
+class FakeFeed:
+    receive: trio.MemoryReceiveChannel[Event]
+    send: trio.MemorySendChannel[Event]
+    dropped: int = 0
+
+
+class FakeControlPlane:
+    """The ``ControlPlane`` of the API's tests that need no node."""
+
+    def __init__(self, *, response_timeout: float = 30.0) -> None:
+        self.gateway = FakeGateway()
+        self.database = FakeDatabase()
+        self.response_timeout = response_timeout
+        self.changed_id_tokens: list[tuple[str, str]] = []
+        self.disconnected: list[str] = []
+
+    def register(self, station_id: str) -> stations.StationRow:
+        now = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
+        fields = {f.name: None for f in attrs.fields(stations.StationRow)}
+        row = stations.StationRow(
+            **{
+                **fields,
+                "id": station_id,
+                "security_profile": 1,
+                "registration_status": "Accepted",
+                "created_at": now,
+                "updated_at": now,
+            }
+        )
+        self.database.stations[station_id] = row
+        return row
+
+    def connect(self, station_id: str, answer: Answer | None) -> None:
+        """``station_id`` is registered and connected, answering with ``answer``."""
+        self.register(station_id)
+        self.gateway.stations[station_id] = answer
+
+    def readiness(self) -> Mapping[str, bool]:
+        return {"database": True, "ocppListener": True}
+
+    def stats(self) -> NodeStats:
+        return NodeStats(
+            stations_connected=len(self.gateway.stations),
+            events_published=0,
+            persistence=FakePersistence(),
+            id_tokens=IdTokenStats(),
+        )
+
+    def subscribe(self, prefix: str) -> FakeFeed:
+        send, receive = trio.open_memory_channel[Event](100)
+        return FakeFeed(receive, send)
+
+    def unsubscribe(self, feed: Any) -> None:
+        feed.send.close()
+
+    async def station_snapshot(self, station_id: str) -> Any | None:
+        return None
+
+    async def disconnect_station(self, station_id: str) -> None:
+        self.gateway.stations.pop(station_id, None)
+        self.disconnected.append(station_id)
+
+    def id_token_changed(self, id_token: str, type_: str) -> None:
+        self.changed_id_tokens.append((id_token, type_))
+
+
+def fake_app(control: FakeControlPlane, admin_token: str) -> Any:
+    return create_app(control, admin_token=admin_token)

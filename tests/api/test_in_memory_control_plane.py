@@ -1,0 +1,131 @@
+"""The control API against an in-memory ControlPlane (tests/api/fake_control_plane.py): no
+PostgreSQL, no actors, no node. The same answers as against a whole node (test_errors.py,
+test_device_commands.py)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
+
+import httpx
+import pytest
+import trio
+
+from csms.api import BOOTSTRAP_NAME
+from csms.commands import StationCallError
+
+from .fake_control_plane import FakeControlPlane, fake_app
+
+TOKEN = "in-memory-admin-token-0123456789"
+RESET = "/api/v1/devices/CP001/reset"
+
+
+@pytest.fixture
+def control() -> FakeControlPlane:
+    return FakeControlPlane(response_timeout=10)
+
+
+@pytest.fixture
+async def api(control: FakeControlPlane) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=fake_app(control, TOKEN))
+    async with httpx.AsyncClient(
+        transport=transport,
+        base_url="http://csms",
+        headers={"Authorization": f"Bearer {TOKEN}"},
+    ) as client:
+        yield client
+
+
+def accepted(action: str, payload: Mapping[str, Any]) -> Mapping[str, Any]:
+    return {"status": "Accepted"}
+
+
+async def test_a_command_goes_through_the_gateway_and_its_answer_comes_back(
+    control: FakeControlPlane, api: httpx.AsyncClient
+) -> None:
+    control.connect("CP001", accepted)
+    started = trio.current_time()
+    reply = await api.post(RESET, json={"type": "OnIdle", "evseId": 1})
+    assert reply.status_code == 200, reply.text
+    assert reply.json() == {
+        "commandId": "cmd-1",
+        "action": "Reset",
+        "request": {"type": "OnIdle", "evseId": 1},
+        "response": {"status": "Accepted"},
+    }
+    [sent] = control.gateway.sent
+    assert (sent.station_id, sent.action, dict(sent.payload)) == (
+        "CP001",
+        "Reset",
+        {"type": "OnIdle", "evseId": 1},
+    )
+    assert sent.requested_by == BOOTSTRAP_NAME
+    # the caller's absolute deadline: the response timeout plus room to wait behind others
+    assert started + 10 < sent.deadline < trio.current_time() + 30
+
+
+async def test_an_unknown_station_is_404(control: FakeControlPlane, api: httpx.AsyncClient) -> None:
+    reply = await api.post(RESET, json={"type": "Immediate"})
+    assert reply.status_code == 404
+    assert reply.json()["error"]["code"] == "not_found"
+    assert control.gateway.sent == []
+
+
+async def test_a_registered_station_that_is_not_connected_is_409(
+    control: FakeControlPlane, api: httpx.AsyncClient
+) -> None:
+    control.register("CP001")
+    reply = await api.post(RESET, json={"type": "Immediate"})
+    assert reply.status_code == 409
+    assert reply.json()["error"]["code"] == "station_disconnected"
+
+
+async def test_a_station_that_does_not_answer_in_time_is_504(
+    control: FakeControlPlane, api: httpx.AsyncClient, autojump_clock: trio.abc.Clock
+) -> None:
+    control.connect("CP001", None)  # never answers
+    started = trio.current_time()
+    reply = await api.post(RESET, json={"type": "Immediate"})
+    assert reply.status_code == 504
+    assert reply.json()["error"]["code"] == "station_timeout"
+    # given up at the command's deadline, not before
+    assert trio.current_time() >= control.gateway.sent[0].deadline > started + 10
+
+
+async def test_a_call_error_of_the_station_is_502_with_its_code(
+    control: FakeControlPlane, api: httpx.AsyncClient
+) -> None:
+    def refuse(action: str, payload: Mapping[str, Any]) -> Mapping[str, Any]:
+        raise StationCallError(
+            "CP001 answered Reset with a CALLERROR",
+            ocpp_code="NotSupported",
+            description="no",
+            details={},
+            command_id="cmd-9",
+        )
+
+    control.connect("CP001", refuse)
+    reply = await api.post(RESET, json={"type": "Immediate"})
+    assert reply.status_code == 502
+    error = reply.json()["error"]
+    assert (error["code"], error["ocppCode"], error["commandId"]) == (
+        "station_error",
+        "NotSupported",
+        "cmd-9",
+    )
+
+
+async def test_a_bad_body_is_422_naming_the_field_and_nothing_is_sent(
+    control: FakeControlPlane, api: httpx.AsyncClient
+) -> None:
+    control.connect("CP001", accepted)
+    reply = await api.post(RESET, json={"type": "Sometimes"})
+    assert reply.status_code == 422
+    assert reply.json()["error"]["field"] == "type"
+    assert control.gateway.sent == []
+
+
+async def test_readiness_comes_from_the_control_plane(api: httpx.AsyncClient) -> None:
+    reply = await api.get("/readyz")
+    assert reply.status_code == 200
+    assert reply.json()["checks"] == {"database": True, "ocppListener": True, "accepting": True}
