@@ -32,6 +32,7 @@ import attrs
 import trio
 
 from csms.actors import (
+    DatabasePool,
     EventBus,
     IdTokens,
     ListenerActor,
@@ -39,7 +40,6 @@ from csms.actors import (
     Node,
     NodeParts,
     PersistenceSettings,
-    ReadPool,
     id_token_listener_spec,
     persistence_spec,
 )
@@ -103,8 +103,8 @@ class NodeControlPlane:
         return self.node.gateway
 
     @property
-    def database(self) -> ReadPool:
-        return self.node.reads
+    def database(self) -> DatabasePool:
+        return self.node.database
 
     @property
     def response_timeout(self) -> float:
@@ -225,13 +225,13 @@ def build_node(
         mailbox_size=50_000,
     )
     stations = DynamicSupervisor(name="stations")
-    reads = ReadPool(database_url, size=db.worker_threads)
+    database = DatabasePool(database_url, size=db.worker_threads)
     parts = NodeParts(
         settings=settings,
         database_url=database_url,
         events=EventBus(settings.node.id),
-        reads=reads,
-        id_tokens=IdTokens(reads),
+        database=database,
+        id_tokens=IdTokens(database),
         persistence_status=status,
         stations=stations,
         gateway=LocalStationGateway(stations),
@@ -268,7 +268,7 @@ def build_node(
         services=StationServices(
             node_id=settings.node.id,
             persistence=root.ref("persistence"),
-            reads=reads,
+            database=database,
             events=parts.events,
             id_tokens=parts.id_tokens,
             heartbeat_interval=settings.ocpp.heartbeat_interval,
@@ -326,7 +326,7 @@ async def open_node(
                     with trio.CancelScope(shield=True):
                         await node.root.stop()
         finally:
-            node.reads.close()
+            node.database.close()
 
 
 def tune_garbage_collector() -> None:

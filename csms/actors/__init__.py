@@ -6,6 +6,7 @@ actors are in ``csms.actors.station``. Which of them a node runs, and what each 
 decided by the composition root, ``csms.node``.
 """
 
+from .database import Database, DatabasePool, InMemoryDatabase
 from .events import EventBus, Subscription
 from .gateway import LocalStationGateway
 from .id_tokens import IdTokenListener, IdTokens, id_token_listener_spec
@@ -15,7 +16,6 @@ from .persistence import (
     PersistenceActor,
     PersistenceSettings,
     PersistenceStatus,
-    ReadPool,
     Write,
     persistence_spec,
     store,
@@ -23,9 +23,12 @@ from .persistence import (
 )
 
 __all__ = [
+    "Database",
+    "DatabasePool",
     "EventBus",
     "IdTokenListener",
     "IdTokens",
+    "InMemoryDatabase",
     "ListenerActor",
     "LocalStationGateway",
     "LoginReadFailed",
@@ -35,7 +38,6 @@ __all__ = [
     "PersistenceActor",
     "PersistenceSettings",
     "PersistenceStatus",
-    "ReadPool",
     "Subscription",
     "Write",
     "id_token_listener_spec",

@@ -26,7 +26,7 @@ import psycopg
 import trio
 from psycopg import conninfo
 
-from csms.actors.persistence import ReadPool
+from csms.actors.database import Database
 from csms.runtime import Actor, ActorContext, ChildSpec, WorkerThreads
 from csms.services.id_tokens import IdTokenCache
 from csms.storage import Connection, connect, tokens
@@ -55,10 +55,10 @@ class IdTokens:
     """The node's one id-token cache (shared by every station and the REST API)."""
 
     def __init__(
-        self, reads: ReadPool, cache: IdTokenCache[tokens.IdTokenRow] | None = None
+        self, database: Database, cache: IdTokenCache[tokens.IdTokenRow] | None = None
     ) -> None:
         self.cache: IdTokenCache[tokens.IdTokenRow] = cache if cache is not None else IdTokenCache()
-        self.reads = reads
+        self.database = database
         #: Lookups that went to the database (misses, and every lookup while not listening).
         self.database_reads = 0
         #: Change notifications received from the database.
@@ -101,7 +101,7 @@ class IdTokens:
 
     async def _read(self, id_token: str, type: str) -> tokens.IdTokenRow | None:
         self.database_reads += 1
-        return await self.reads.run(tokens.get_id_token, id_token, type)
+        return await self.database.run(tokens.get_id_token, id_token, type)
 
     def invalidate(self, id_token: str, type: str) -> None:
         """The token changed: the next lookup reads the database."""

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, NoReturn
 import attrs
 import trio
 
-from csms.actors.persistence import ReadPool
+from csms.actors.database import DatabasePool
 from csms.actors.station import StationActor, initial_boot_state, start_station
 from csms.runtime import Actor, ActorContext, WorkerThreads
 from csms.storage import Connection, stations
@@ -105,7 +105,7 @@ class LoginReads:
     ``run`` is the reading task; ``get`` waits for one station's turn.
     """
 
-    def __init__(self, reads: ReadPool, *, max_batch: int = 512) -> None:
+    def __init__(self, reads: DatabasePool, *, max_batch: int = 512) -> None:
         self._reads = reads
         self._max_batch = max_batch
         self._waiting: list[_Lookup] = []
@@ -183,7 +183,7 @@ class StationAuthenticator:
         if password is not None and not is_strong_password(password):
             return AuthResult.BAD_PASSWORD
         hashed = hash_password(password) if password is not None else None
-        self._rows[station_id] = await self.node.reads.run(
+        self._rows[station_id] = await self.node.database.run(
             functools.partial(stations.create, password_hash=hashed), station_id
         )
         log.warning(
@@ -223,7 +223,7 @@ class ListenerActor(Actor):
         # The handshakes read on a connection and a thread of their own: in a reconnect storm
         # they must not queue behind the stations' reads (every BootNotification reads its
         # station), or the handshakes wait for the boots of those accepted before them.
-        self._login_pool = ReadPool(
+        self._login_pool = DatabasePool(
             node.database_url, size=1, threads=WorkerThreads(1, name="db-login")
         )
         self.authenticator = StationAuthenticator(node, LoginReads(self._login_pool))
@@ -259,7 +259,7 @@ class ListenerActor(Actor):
         node = self.node
         row = self.authenticator.take_row(link.station_id)
         if row is None:  # a concurrent handshake of the same id took it
-            row = await node.reads.run(stations.get, link.station_id)
+            row = await node.database.run(stations.get, link.station_id)
         return await start_station(
             node.stations,
             link,

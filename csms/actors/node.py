@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import attrs
 
+from csms.actors.database import DatabasePool
 from csms.actors.events import EventBus
 from csms.actors.id_tokens import IdTokens
-from csms.actors.persistence import PersistenceStatus, ReadPool
+from csms.actors.persistence import PersistenceStatus
 from csms.actors.station import StationRoutes, StationServices
 from csms.commands import StationGateway
 from csms.config import Settings
@@ -33,7 +34,8 @@ class NodeParts:
     settings: Settings
     database_url: str
     events: EventBus
-    reads: ReadPool
+    #: Repository calls on PostgreSQL (reads, and the writes that skip the writer).
+    database: DatabasePool
     #: The id-token cache shared by every station and the REST API.
     id_tokens: IdTokens
     persistence_status: PersistenceStatus

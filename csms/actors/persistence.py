@@ -13,8 +13,8 @@ is dropped. Records the database refuses (a constraint) fail loudly for their wr
 within the child's shutdown timeout; writers whose records could not be stored by then get
 ``ActorStopped``, never a false acknowledgement.
 
-Reads do not go through the actor: ``ReadPool`` runs repository functions on a small pool of
-connections off the trio thread.
+Reads do not go through the actor: ``csms.actors.database.DatabasePool`` runs repository
+functions on a small pool of connections off the trio thread.
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ import logging
 import math
 import random
 from collections import deque
-from collections.abc import Callable, Sequence
-from typing import Any, Concatenate, ParamSpec, TypeVar
+from collections.abc import Sequence
+from typing import Any
 
 import attrs
 import trio
@@ -42,13 +42,12 @@ from csms.runtime import (
     Reply,
     WorkerThreads,
 )
-from csms.storage import Batch, BatchWriter, Connection, ConnectionPool, TransientError
+from csms.storage import Batch, BatchWriter, TransientError
 
 __all__ = [
     "PersistenceActor",
     "PersistenceSettings",
     "PersistenceStatus",
-    "ReadPool",
     "Write",
     "persistence_spec",
     "store",
@@ -56,8 +55,6 @@ __all__ = [
 ]
 
 log = logging.getLogger("csms.persistence")
-P = ParamSpec("P")
-T = TypeVar("T")
 
 
 @attrs.frozen
@@ -430,27 +427,3 @@ class PersistenceActor(Actor):
 
 def _timed_out(timeout: float) -> AskTimeout:
     return AskTimeout(f"records not stored within {timeout} s")
-
-
-class ReadPool:
-    """Repository calls on a few pooled connections, on worker threads.
-
-    ``await reads.run(stations.get, "CP001")`` runs ``stations.get(conn, "CP001")`` in one
-    transaction on a pooled connection.
-    """
-
-    def __init__(
-        self, database_url: str, *, size: int = 4, threads: WorkerThreads | None = None
-    ) -> None:
-        self._pool = ConnectionPool(database_url, size=size)
-        self._threads = threads if threads is not None else WorkerThreads(size, name="db-read")
-
-    async def run(
-        self, fn: Callable[Concatenate[Connection, P], T], *args: P.args, **kwargs: P.kwargs
-    ) -> T:
-        if kwargs:
-            return await self._threads.run(lambda: self._pool.run(fn, *args, **kwargs))
-        return await self._threads.run(self._pool.run, fn, *args)
-
-    def close(self) -> None:
-        self._pool.close()

@@ -12,8 +12,9 @@ from typing import Any
 import attrs
 import trio
 
+from csms.actors.database import DatabasePool
 from csms.actors.events import EventBus
-from csms.actors.persistence import PersistenceSettings, ReadPool, persistence_spec
+from csms.actors.persistence import PersistenceSettings, persistence_spec
 from csms.actors.station import MemoryLink, StationServices, memory_link, start_station
 from csms.protocol import (
     Call,
@@ -147,21 +148,21 @@ async def running_node(database_url: str, **services: Any) -> AsyncIterator[Node
     root = Supervisor(
         Strategy.REST_FOR_ONE, [spec, ChildSpec.supervisor("stations", stations)], name="node"
     )
-    reads = ReadPool(database_url, size=2)
+    database = DatabasePool(database_url, size=2)
     try:
         async with trio.open_nursery() as nursery:
             await nursery.start(root.run)
             station_services = StationServices(
                 node_id="node-test",
                 persistence=root.ref("persistence"),
-                reads=reads,
+                database=database,
                 events=events,
                 **services,
             )
             yield Node(root, stations, station_services, events, database_url, nursery)
             await root.stop()
     finally:
-        reads.close()
+        database.close()
 
 
 NOW = dt.datetime(2026, 1, 5, 10, 0, tzinfo=dt.UTC)

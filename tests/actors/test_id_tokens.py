@@ -21,7 +21,7 @@ BLOCKED = tokens.IdTokenRow("TAG1", "ISO14443", "Blocked", None, None, None)
 
 
 class HeldReads:
-    """Stands in for the ReadPool: each read answers ``answer`` once ``release`` is called."""
+    """Stands in for the DatabasePool: each read answers ``answer`` once ``release`` is called."""
 
     def __init__(self, answer: tokens.IdTokenRow | None) -> None:
         self.answer = answer

@@ -16,7 +16,7 @@ from csms.storage import connect, stations
 
 
 class FakeReads:
-    """Stands in for the login ReadPool: records each batch, holds the first until released."""
+    """Stands in for the login DatabasePool: records each batch, holds the first until released."""
 
     def __init__(self, rows: dict[str, object]) -> None:
         self.rows = rows

@@ -10,9 +10,9 @@ import pytest
 import trio
 import trio.testing
 
+from csms.actors.database import DatabasePool
 from csms.actors.persistence import (
     PersistenceSettings,
-    ReadPool,
     persistence_spec,
     store,
     submit,
@@ -285,7 +285,7 @@ async def test_database_crash_under_load_loses_no_acknowledged_record(tmp_path):
 
 async def test_reads_run_on_the_pool(database_url):
     sup, _ = node(PersistenceSettings(database_url, flush_interval=0))
-    reads = ReadPool(database_url, size=2)
+    reads = DatabasePool(database_url, size=2)
     try:
         async with trio.open_nursery() as nursery:
             await nursery.start(sup.run)

@@ -7,9 +7,12 @@ from ..public_names import exported
 
 def test_public_names_are_pinned():
     assert exported(csms.actors) == [
+        "Database",
+        "DatabasePool",
         "EventBus",
         "IdTokenListener",
         "IdTokens",
+        "InMemoryDatabase",
         "ListenerActor",
         "LocalStationGateway",
         "LoginReadFailed",
@@ -19,7 +22,6 @@ def test_public_names_are_pinned():
         "PersistenceActor",
         "PersistenceSettings",
         "PersistenceStatus",
-        "ReadPool",
         "Subscription",
         "Write",
         "id_token_listener_spec",

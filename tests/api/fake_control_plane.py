@@ -1,8 +1,8 @@
-"""An in-memory ``ControlPlane``: the control API without PostgreSQL, actors or a node.
+"""An in-memory ``ControlPlane``: the control API without PostgreSQL, a running actor or a node.
 
 ``FakeGateway`` answers commands from a function per station (or never, or with a typed
-``CommandError``) and records what it was sent; ``FakeDatabase`` answers the repository calls
-a test gives it, by function, and fails loudly on any other.
+``CommandError``) and records what it was sent; ``FakeDatabase`` (an ``InMemoryDatabase``)
+answers the repository calls a test gives it, by function, and fails loudly on any other.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from typing import Any
 import attrs
 import trio
 
+from csms.actors import InMemoryDatabase
 from csms.api import IdTokenStats, NodeStats, create_app
 from csms.commands import CommandResult, StationNotConnected
 from csms.domain.events import Event
@@ -64,19 +65,13 @@ class FakeGateway:
         return CommandResult(f"cmd-{next(self._ids)}", action, response, message=None)
 
 
-class FakeDatabase:
-    """Repository calls answered by the functions a test registers (``answers[fn]``)."""
+class FakeDatabase(InMemoryDatabase):
+    """The registered stations (``stations.get``); any other repository call fails loudly."""
 
     def __init__(self) -> None:
-        self.answers: dict[Callable[..., Any], Callable[..., Any]] = {}
+        super().__init__()
         self.stations: dict[str, stations.StationRow] = {}
         self.answers[stations.get] = self.stations.get
-
-    async def run(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        await trio.lowlevel.checkpoint()
-        if fn not in self.answers:
-            raise NotImplementedError(f"FakeDatabase has no answer for {fn.__qualname__}")
-        return self.answers[fn](*args, **kwargs)
 
 
 @attrs.define

@@ -65,7 +65,7 @@ class CountingReads:
 async def test_the_second_authorize_and_a_transaction_event_do_not_read_the_database(
     node: Node, api: httpx.AsyncClient, bridge: AsyncioThread
 ) -> None:
-    reads = node.id_tokens.reads = CountingReads(node.reads)  # type: ignore[assignment]
+    reads = node.id_tokens.database = CountingReads(node.database)  # type: ignore[assignment]
     cp = await cached_station(node, api, bridge)
     started = await bridge.run(
         cp.cp.call,

@@ -190,7 +190,7 @@ async def test_tc_b_08_limits_reported_on_an_earlier_connection_come_from_the_de
     await report(cp, limits)
     await cp.close()
     with trio.fail_after(10):  # the report is stored behind the answer to it
-        while len(await node.reads.run(device_model.station_values, STATION, limits)) < 2:
+        while len(await node.database.run(device_model.station_values, STATION, limits)) < 2:
             await trio.lowlevel.checkpoint()
     cp = await connect_charge_point(bridge, node.ocpp_port, STATION, PASSWORD, cls=limited(limits))
     r = await api.post(

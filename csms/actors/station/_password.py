@@ -72,7 +72,7 @@ def new_password(action: str, payload: Mapping[str, Any]) -> str | None:
 async def adopt(st: StationActor, password: str, command_id: str) -> None:
     """Store ``password`` as the station's (it accepted it); committed when this returns."""
     try:
-        await st.services.reads.run(
+        await st.services.database.run(
             stations.set_password_hash, st.station_id, hash_password(password)
         )
     except Exception as exc:

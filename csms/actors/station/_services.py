@@ -8,9 +8,10 @@ from typing import Any, Protocol
 
 import attrs
 
+from csms.actors.database import Database
 from csms.actors.events import EventBus
 from csms.actors.id_tokens import IdTokens
-from csms.actors.persistence import ReadPool, store, submit
+from csms.actors.persistence import store, submit
 from csms.domain.records import Record
 from csms.runtime import ActorRef
 
@@ -42,7 +43,8 @@ class NoPlugAndCharge:
 class StationServices:
     node_id: str
     persistence: ActorRef
-    reads: ReadPool
+    #: Repository calls (reads, and the writes that skip the writer: a new password).
+    database: Database
     events: EventBus
     heartbeat_interval: int = 300
     response_timeout: float = 30.0
@@ -57,7 +59,7 @@ class StationServices:
     #: The node's id-token cache (node.py passes the one the REST API shares); by default one
     #: of this services value's own, which reads the database every time (nothing listens).
     id_tokens: IdTokens = attrs.field(
-        default=attrs.Factory(lambda self: IdTokens(self.reads), takes_self=True)
+        default=attrs.Factory(lambda self: IdTokens(self.database), takes_self=True)
     )
     #: Station messages other actors own (V2G, firmware jobs, Plug & Charge), fixed when the
     #: node is built; see ``_routes``.

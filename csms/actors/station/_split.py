@@ -121,7 +121,7 @@ async def _limits(st: StationActor, action: str) -> Limits:
     missing = [key for key in limit_keys(action) if key not in known]
     if missing:
         try:
-            stored = await st.services.reads.run(
+            stored = await st.services.database.run(
                 device_model.station_values, st.station_id, missing
             )
         except Exception as exc:  # the station is asked instead

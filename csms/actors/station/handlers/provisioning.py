@@ -28,7 +28,7 @@ async def boot_notification(st: StationContext, request: Any, raw: dict[str, Any
     now = st.services.now()
     stored = st.state.registration_at_connect
     if stored is None or st.state.boot is not None:
-        row = await st.services.reads.run(stations.get, st.station_id)
+        row = await st.services.database.run(stations.get, st.station_id)
         stored = row.registration_status if row is not None else None
     status = provisioning.boot_registration_status(stored)
     cs = request.charging_station
