@@ -9,6 +9,8 @@ file copy, far cheaper than running the migrations again).
 from __future__ import annotations
 
 import os
+import pathlib
+import tempfile
 import uuid
 from collections.abc import Iterator
 
@@ -18,18 +20,23 @@ from csms.storage import EmbeddedPostgres, connect, migrate_url, with_database
 
 
 @pytest.fixture(scope="session")
-def pg_admin_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """URL of a database on the test server with the right to create databases."""
+def pg_admin_url() -> Iterator[str]:
+    """URL of a database on the test server with the right to create databases.
+
+    The embedded server's directory is a temporary directory of this run's own, not one under
+    pytest's numbered base: a second pytest run on the machine prunes the oldest of those, and
+    would delete the data of a server still in use."""
     url = os.environ.get("TEST_DATABASE_URL")
     if url:
         yield url
         return
-    server = EmbeddedPostgres(tmp_path_factory.mktemp("pg"))
-    server.start()
-    try:
-        yield server.url
-    finally:
-        server.stop()
+    with tempfile.TemporaryDirectory(prefix="csms-test-pg-") as directory:
+        server = EmbeddedPostgres(pathlib.Path(directory))
+        server.start()
+        try:
+            yield server.url
+        finally:
+            server.stop()
 
 
 def _create_database(admin_url: str, template: str) -> str:
