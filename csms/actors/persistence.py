@@ -303,9 +303,14 @@ class PersistenceActor(Actor):
                     probe_delay = min(probe_delay * 2, self.settings.retry_max)
                     continue
             probe_delay = self.settings.retry_initial
-            await self._has_data.wait()
-            if self._buffered_records < self.settings.batch_size:
-                with trio.move_on_at(self._oldest_at + self.settings.flush_interval):
+            # Records that are already due go out without a schedule point (a turn of a busy
+            # loop is milliseconds, and the writer would wait for it with nothing to write):
+            # after a batch, what arrived meanwhile has waited for it already (_take_batch).
+            if not self._has_data.is_set():
+                await self._has_data.wait()
+            due = self._oldest_at + self.settings.flush_interval
+            if self._buffered_records < self.settings.batch_size and trio.current_time() < due:
+                with trio.move_on_at(due):
                     await self._full.wait()
             await self._flush(*self._take_batch())
 
