@@ -231,13 +231,29 @@ class PersistenceActor(Actor):
         receipt = self._ctx.defer_reply() if message.receipt else None
         self._accept(message.records, receipt)
         if receipt is not None and message.deadline != math.inf:
-            deadlines = self._deadlines
-            while deadlines and deadlines[0][2].done:
-                deadlines.popleft()
-            deadlines.append((message.deadline, message.timeout, receipt))
-            if len(deadlines) == 1:
-                self._deadline_added.set()
+            self._keep_deadline(message, receipt)
         return None
+
+    def receive_ask_nowait(self, message: Any, reply: Reply) -> bool:
+        # A store with room in the buffer is only bookkeeping too (its answer comes at COMMIT):
+        # taken in the asker's task, the actor's task is not woken for it (a task switch less
+        # on the path of every TransactionEvent).
+        if type(message) is not Write or not message.receipt:
+            return False
+        if self._held >= self.settings.max_buffered:
+            return False
+        self._accept(message.records, reply)
+        if message.deadline != math.inf:
+            self._keep_deadline(message, reply)
+        return True
+
+    def _keep_deadline(self, message: Write, receipt: Reply) -> None:
+        deadlines = self._deadlines
+        while deadlines and deadlines[0][2].done:
+            deadlines.popleft()
+        deadlines.append((message.deadline, message.timeout, receipt))
+        if len(deadlines) == 1:
+            self._deadline_added.set()
 
     def receive_nowait(self, message: Any) -> bool:
         # A fire-and-forget write with room in the buffer is only bookkeeping: taken in the

@@ -118,6 +118,16 @@ class Actor:
         """
         return False
 
+    def receive_ask_nowait(self, message: Any, reply: Reply) -> bool:
+        """Optionally take an ask at once, in the asker's task, without waking the actor; its
+        answer goes later through ``reply``, as after ``ActorContext.defer_reply``. Called only
+        while the actor waits for its next message, so mailbox order holds. Return False to
+        have the ask delivered to ``receive`` as usual (``reply`` is then dropped unused). Must
+        not block or raise. Overridden by actors whose common ask is cheap bookkeeping with a
+        deferred answer (the persistence actor's writes, answered at COMMIT).
+        """
+        return False
+
     async def on_stop(self, reason: BaseException | None) -> None:
         """Final flush: shielded from cancellation and bounded by the child's shutdown timeout.
         ``reason`` is None after a graceful stop, else the crash or cancellation."""
@@ -159,13 +169,6 @@ def fail_leftover(ref: ActorRef, items: list[Any]) -> None:
 
 def _log_rejected(ref: ActorRef, exc: Rejected) -> None:
     log.warning("message rejected", extra={"actor": f"{ref.kind}:{ref.id}", "reason": str(exc)})
-
-
-def _told_only(take: Callable[[Any], bool]) -> Callable[[Any], bool]:
-    def taker(item: Any) -> bool:
-        return type(item) is not Ask and take(item)
-
-    return taker
 
 
 class _NoNursery:
@@ -215,6 +218,31 @@ class ActorCell:
             self._deferred = set()
         return Reply(slot, self._deferred)
 
+    def _inline_taker(self, actor: Actor) -> Callable[[Any], bool] | None:
+        """What the mailbox hands an item to while the actor waits for one (None: nothing)."""
+        kind = type(actor)
+        told = kind.receive_nowait is not Actor.receive_nowait
+        asks = kind.receive_ask_nowait is not Actor.receive_ask_nowait
+        if not (told or asks):
+            return None
+        take_told = actor.receive_nowait
+        take_ask = actor.receive_ask_nowait
+
+        def taker(item: Any) -> bool:
+            if type(item) is not Ask:
+                return told and take_told(item)
+            if not asks:
+                return False
+            if self._deferred is None:
+                self._deferred = set()
+            reply = Reply(item.reply, self._deferred)
+            if take_ask(item.message, reply):
+                return True
+            self._deferred.discard(reply)
+            return False
+
+        return taker
+
     def request_stop(self, *, final: bool) -> None:
         self.mailbox.request_stop(drain=final)
 
@@ -234,8 +262,7 @@ class ActorCell:
             nursery: trio.Nursery | None
             async with _nursery_if(actor.background_tasks) as nursery:
                 await actor.on_start(ActorContext(self, nursery))
-                if type(actor).receive_nowait is not Actor.receive_nowait:
-                    self.mailbox.taker = _told_only(actor.receive_nowait)
+                self.mailbox.taker = self._inline_taker(actor)
                 task_status.started()
                 get = self.mailbox.get
                 receive = actor.receive

@@ -375,6 +375,80 @@ async def test_a_busy_actor_gets_told_messages_in_mailbox_order(clock):
         assert log[-1][:2] == ("inline", 2)
 
 
+class Ledger(Actor):
+    """Takes asks of ints inline (``receive_ask_nowait``), answering them later through the
+    deferred reply; anything else through ``receive``."""
+
+    def __init__(self, log: list[tuple[str, object, object]], held: list[tuple[int, Reply]]):
+        self.log = log
+        self.held = held
+
+    async def receive(self, message: object) -> object:
+        self.log.append(("receive", message, trio.lowlevel.current_task()))
+        if message == "slow":
+            await trio.sleep(1)  # virtual time: the tests run on a MockClock
+        return message
+
+    def receive_ask_nowait(self, message: object, reply: Reply) -> bool:
+        if not isinstance(message, int):
+            return False
+        self.log.append(("inline", message, trio.lowlevel.current_task()))
+        self.held.append((message, reply))
+        return True
+
+
+async def test_an_idle_actor_takes_asks_inline_and_answers_them_later(clock):
+    """An ask taken inline is answered through its deferred reply; one refused inline goes to
+    ``receive``; while the actor is busy nothing is taken inline (mailbox order holds); a reply
+    still open when the actor stops is failed, never left hanging."""
+    log: list[tuple[str, object, object]] = []
+    held: list[tuple[int, Reply]] = []
+    sup = Supervisor(Strategy.ONE_FOR_ONE, [ChildSpec.actor("l", lambda: Ledger(log, held))])
+    answers: list[object] = []
+
+    async def ask(message: object) -> None:
+        try:
+            answers.append(await ref.ask(message, timeout=None))
+        except ActorStopped as exc:
+            answers.append(exc)
+
+    async with trio.open_nursery() as nursery:
+        await nursery.start(sup.run)
+        ref = sup.ref("l")
+        await trio.testing.wait_all_tasks_blocked()
+        async with trio.open_nursery() as askers:
+            askers.start_soon(ask, 1)
+            await trio.testing.wait_all_tasks_blocked()
+            assert [(kind, m) for kind, m, _ in log] == [("inline", 1)]
+            assert answers == []  # taken, not answered yet
+            held.pop()[1].resolve("one")
+        assert answers == ["one"]
+        assert await ref.ask("text", timeout=1) == "text"  # refused inline: receive
+        async with trio.open_nursery() as askers:
+            askers.start_soon(ask, "slow")
+            await trio.testing.wait_all_tasks_blocked()  # it is inside receive("slow")
+            askers.start_soon(ask, 2)
+            await trio.sleep(2)
+        assert [(kind, m) for kind, m, _ in log[1:]] == [
+            ("receive", "text"),
+            ("receive", "slow"),
+            ("receive", 2),  # queued behind "slow": delivered to receive, in order
+        ]
+        askers_done = trio.Event()
+
+        async def last() -> None:
+            await ask(3)
+            askers_done.set()
+
+        nursery.start_soon(last)
+        await trio.testing.wait_all_tasks_blocked()
+        assert log[-1][:2] == ("inline", 3)
+        await sup.stop()
+        await askers_done.wait()
+    assert answers[:3] == ["one", "slow", 2]
+    assert isinstance(answers[3], ActorStopped)
+
+
 class Careful(Actor):
     """Waits for ``gate`` before each message, then notes whether its asker is still there."""
 
