@@ -58,6 +58,12 @@ class StationGateway(Protocol):
         """Whether a command to ``station_id`` can be sent through this gateway now."""
         ...
 
+    def would_wait(self, station_id: str) -> bool:
+        """Whether a command to ``station_id`` sent now would wait behind others (a caller that
+        may go away meanwhile then watches for that, so the command is dropped unsent). A
+        gateway that cannot tell says True."""
+        ...
+
     async def send(
         self,
         station_id: str,

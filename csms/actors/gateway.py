@@ -55,6 +55,10 @@ class LocalStationGateway:
     def is_connected(self, station_id: str) -> bool:
         return self._registry.lookup(station_id) is not None
 
+    def would_wait(self, station_id: str) -> bool:
+        ref = self._registry.lookup(station_id)
+        return ref is not None and not ref.idle
+
     async def send(
         self,
         station_id: str,

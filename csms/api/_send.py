@@ -9,9 +9,10 @@ registry. Only a station that is not connected costs a lookup, to tell "unknown"
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from typing import Any
 
+import outcome
 import trio
 
 from csms.commands import (
@@ -69,29 +70,37 @@ async def send_command(
     state = call.state
     started = trio.current_time()
     deadline = started + call.control.response_timeout + QUEUE_ALLOWANCE
-    outcome = "error"
+    result_kind = "error"
     scope: trio.CancelScope | None = None
+    client = _Client(call.request.receive)
     try:
-        # the command's only cancel scope: its deadline, or the drain at shutdown (the gateway
-        # then opens none of its own)
+        # the command's only cancel scope: its deadline, the drain at shutdown (the gateway
+        # then opens none of its own), or the client going away while the command waits
         scope = state.open_command(deadline)
         with scope:
-            try:
-                result = await gateway.send(
+
+            async def send() -> CommandResult:
+                return await gateway.send(
                     station_id, action, payload, requested_by=call.requested_by, deadline=deadline
                 )
+
+            try:
+                if gateway.would_wait(station_id):
+                    result = await client.watching(scope, send)
+                else:  # taken at once: sent before a client that goes away could be noticed
+                    result = await send()
             except InvalidCommand as exc:
-                outcome = "invalid"
+                result_kind = "invalid"
                 raise InvalidBody(str(exc), field=exc.field or "", code=exc.code) from None
             except StationNotConnected:
                 raise await _not_connected(call, station_id) from None
             except (CommandNotAllowed, StationDisconnected) as exc:
                 raise Conflict(str(exc), code=exc.code, commandId=exc.command_id) from None
             except StationTimeout as exc:
-                outcome = "timeout"
+                result_kind = "timeout"
                 raise GatewayTimeout(str(exc), code=exc.code, commandId=exc.command_id) from None
             except StationCallError as exc:
-                outcome = "callerror"
+                result_kind = "callerror"
                 raise StationFailedError(
                     str(exc),
                     code=exc.code,
@@ -106,10 +115,16 @@ async def send_command(
                 # the station answered, but the node could not finish its part (the database
                 # did not store a password the station accepted): the caller should try again
                 raise Unavailable(str(exc), code=exc.code, commandId=exc.command_id) from None
-            outcome = "ok"
+            result_kind = "ok"
             return result
+        if client.gone:
+            result_kind = "abandoned"
+            raise Unavailable(
+                "the client went away before the command was sent; it never will be",
+                code="client_disconnected",
+            )
         if trio.current_time() >= deadline:
-            outcome = "timeout"
+            result_kind = "timeout"
             late = queued_too_long(station_id, action)
             raise GatewayTimeout(str(late), code=late.code)
         raise Unavailable(
@@ -123,5 +138,36 @@ async def send_command(
             "csms_api_command_duration_seconds",
             trio.current_time() - started,
             action=action,
-            outcome=outcome,
+            outcome=result_kind,
         )
+
+
+class _Client:
+    """Watches the HTTP client of a command that has to wait behind others: when it goes away
+    (the ASGI ``http.disconnect``), the command's scope is cancelled, and the station actor
+    drops the command unsent (audited ``abandoned``). A command taken at once is not watched:
+    it is on the wire before a disconnect could be seen, and a watcher task costs every call."""
+
+    __slots__ = ("gone", "receive")
+
+    def __init__(self, receive: Callable[[], Awaitable[MutableMapping[str, Any]]]) -> None:
+        self.receive = receive
+        self.gone = False
+
+    async def watching(
+        self, scope: trio.CancelScope, send: Callable[[], Awaitable[CommandResult]]
+    ) -> CommandResult:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(self._watch, scope)
+            # captured, so that the command's own errors leave the nursery as they are
+            answer = await outcome.acapture(send)
+            nursery.cancel_scope.cancel()
+        return answer.unwrap()
+
+    async def _watch(self, scope: trio.CancelScope) -> None:
+        while True:  # the request's body was read already: what comes next is the disconnect
+            message = await self.receive()
+            if message["type"] == "http.disconnect":
+                self.gone = True
+                scope.cancel()
+                return

@@ -75,6 +75,11 @@ class Mailbox:
         return self._closed
 
     @property
+    def waiting(self) -> bool:
+        """True while the actor waits for its next message: one put now is taken at once."""
+        return self._consumer is not None
+
+    @property
     def full(self) -> bool:
         items = self._items
         return items is not None and len(items) >= self.capacity

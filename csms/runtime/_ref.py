@@ -99,6 +99,12 @@ class ActorRef:
         return self._mailbox.full
 
     @property
+    def idle(self) -> bool:
+        """True while the actor waits for its next message with nothing queued: a message
+        told or asked now is taken at once, not after earlier ones."""
+        return self._mailbox.waiting
+
+    @property
     def alive(self) -> bool:
         """False once the actor has stopped for good (its mailbox refuses messages)."""
         return not self._mailbox.closed

@@ -45,6 +45,9 @@ class FakeGateway:
     def is_connected(self, station_id: str) -> bool:
         return station_id in self.stations
 
+    def would_wait(self, station_id: str) -> bool:
+        return False  # its stations answer each command as it comes
+
     async def send(
         self,
         station_id: str,

@@ -3,6 +3,8 @@ command waited in the station's mailbox) is never sent: audited ``abandoned``.""
 
 from __future__ import annotations
 
+import functools
+
 import httpx
 import trio
 import trio.testing
@@ -43,6 +45,55 @@ async def test_a_command_whose_rest_caller_timed_out_is_never_sent(
         assert answers["reset"].status_code == 504
         assert answers["clear"].status_code == 504
         await cp.release_resets()
+        with trio.fail_after(10):
+            while True:
+                r = await api.get("/api/v1/commands", params={"action": "ClearCache"})
+                if r.json()["items"]:
+                    break
+                await trio.lowlevel.checkpoint()
+        audit = await wait_audit(api, r.json()["items"][0]["id"])
+        assert audit["status"] == "abandoned"
+        assert audit["sentAt"] is None
+        assert [action for action, _ in cp.received] == ["Reset"]  # ClearCache never went out
+        await cp.close()
+
+
+async def test_a_command_whose_rest_client_went_away_is_never_sent(
+    database_url: str, admin_env: str, bridge: AsyncioThread
+) -> None:
+    """The ClearCache waits behind a Reset the station thinks about; its HTTP client closes
+    the connection. The node sees the disconnect, gives the command up, and the station actor
+    drops it unsent when it reaches the front of the mailbox."""
+    async with api_node(database_url) as node, client(node) as api:
+        cp = await connected_station(node, api, bridge)
+        await cp.hold_resets()
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(
+                functools.partial(api.post, f"/api/v1/devices/{STATION}/reset", json={})
+            )
+            await cp.wait_for_reset()
+            station = node.stations.registry.lookup(STATION)
+            assert station is not None
+            leaving = client(node)
+            request = trio.CancelScope()
+
+            async def post_then_go() -> None:
+                with request:
+                    await leaving.post(f"/api/v1/devices/{STATION}/ocpp/ClearCache", json={})
+
+            nursery.start_soon(post_then_go)
+            with trio.fail_after(10):
+                while station.mailbox_depth == 0:  # the ClearCache waits behind the Reset
+                    await trio.lowlevel.checkpoint()
+            request.cancel()
+            await leaving.aclose()  # the client is gone: its connection is closed
+            with trio.fail_after(10):  # the node's own word that it gave the command up
+                while (
+                    'action="ClearCache",outcome="abandoned"'
+                    not in (await api.get("/metrics")).text
+                ):
+                    await trio.lowlevel.checkpoint()
+            await cp.release_resets()
         with trio.fail_after(10):
             while True:
                 r = await api.get("/api/v1/commands", params={"action": "ClearCache"})

@@ -503,3 +503,20 @@ async def test_an_actor_sees_whether_its_asker_is_still_waiting(clock):
         ]
         assert answers == ["waited"]
         await sup.stop()
+
+
+async def test_idle_says_whether_a_message_sent_now_is_taken_at_once(clock, journal):
+    sup = one(journal)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(sup.run)
+        ref = sup.ref("a")
+        await trio.testing.wait_all_tasks_blocked()
+        assert ref.idle  # waiting for its next message
+        gate = trio.Event()
+        await ref.tell(("wait", gate))
+        await trio.testing.wait_all_tasks_blocked()
+        assert not ref.idle  # inside the handler: a message now would wait behind it
+        gate.set()
+        await trio.testing.wait_all_tasks_blocked()
+        assert ref.idle
+        await sup.stop()
