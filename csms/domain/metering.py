@@ -6,6 +6,8 @@ from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import Any
 
+from csms.protocol import parse_datetime
+
 from .records import MeterValueRow, TransactionEventRecord, unchecked_constructor
 
 _TEN = Decimal(10)
@@ -95,4 +97,83 @@ def transaction_record(
             request.meter_value or (),
             transaction_id=info.transaction_id,
         ),
+    )
+
+
+def meter_rows_from_json(
+    station_id: str,
+    evse_id: int,
+    meter_values: Iterable[Mapping[str, Any]],
+    *,
+    transaction_id: str | None = None,
+) -> list[MeterValueRow]:
+    """`meter_rows` of schema-valid wire JSON (MeterValueType objects), without the generated
+    classes: the same rows, each field converted as the protocol's structuring does."""
+    rows: list[MeterValueRow] = []
+    append = rows.append
+    for meter_value in meter_values:
+        timestamp = parse_datetime(meter_value["timestamp"])
+        for sampled in meter_value["sampledValue"]:
+            number = sampled["value"]
+            value = Decimal(repr(float(number)))
+            if not value.is_finite():
+                raise ValueError(f"value: not a finite number: {number!r}")
+            unit = sampled.get("unitOfMeasure")
+            unit_text = None
+            if unit is not None:
+                multiplier = unit.get("multiplier")
+                if multiplier:
+                    value = value * _TEN ** int(multiplier)
+                unit_text = unit.get("unit") or None
+            get = sampled.get
+            append(
+                _row(
+                    station_id,
+                    timestamp,
+                    get("measurand", _ENERGY),
+                    value,
+                    evse_id,
+                    transaction_id,
+                    get("phase"),
+                    get("location", "Outlet"),
+                    get("context", "Sample.Periodic"),
+                    unit_text,
+                )
+            )
+    return rows
+
+
+def transaction_record_from_json(station_id: str, raw: Mapping[str, Any]) -> TransactionEventRecord:
+    """`transaction_record` of a schema-valid TransactionEventRequest's wire JSON (2.0.1 or
+    2.1), without structuring it into the generated classes: the same record."""
+    info = raw["transactionInfo"]
+    transaction_id = info["transactionId"]
+    evse = raw.get("evse")
+    evse_id = connector_id = None
+    if evse is not None:
+        evse_id = int(evse["id"])
+        connector = evse.get("connectorId")
+        connector_id = None if connector is None else int(connector)
+    token = raw.get("idToken")
+    meter_values = raw.get("meterValue")
+    return TransactionEventRecord(
+        station_id=station_id,
+        transaction_id=transaction_id,
+        seq_no=int(raw["seqNo"]),
+        event_type=raw["eventType"],
+        timestamp=parse_datetime(raw["timestamp"]),
+        trigger_reason=raw["triggerReason"],
+        payload=raw,
+        offline=bool(raw.get("offline")),
+        evse_id=evse_id,
+        connector_id=connector_id,
+        id_token=token["idToken"] if token is not None else None,
+        id_token_type=token["type"] if token is not None else None,
+        charging_state=info.get("chargingState"),
+        stopped_reason=info.get("stoppedReason"),
+        meter_values=meter_rows_from_json(
+            station_id, evse_id or 0, meter_values, transaction_id=transaction_id
+        )
+        if meter_values
+        else (),
     )

@@ -48,7 +48,7 @@ from ._frames import (
     serialize_frame,
 )
 from ._rpc import BootState, OcppConnection, OutstandingCall, Role
-from ._validation import validate_payload, warm_up
+from ._validation import parse_datetime, validate_payload, warm_up
 
 __all__ = [
     "BootState",
@@ -85,6 +85,7 @@ __all__ = [
     "Version",
     "converter",
     "new_message_id",
+    "parse_datetime",
     "parse_frame",
     "random_uuid",
     "serialize_frame",

@@ -11,6 +11,7 @@ or None when OCPP-J says to drop the message silently.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import attrs
@@ -87,15 +88,43 @@ Command = Call | CallResult | CallError | CallResultError | Send
 
 # --- events ----------------------------------------------------------------------------------
 
+#: Builds the generated message object from its schema-valid wire JSON.
+StructureHook = Callable[[dict[str, Any]], Any]
+
 
 @attrs.frozen
 class CallReceived:
-    """A valid CALL; answer it with `CallResult` or `CallError` using the same message id."""
+    """A valid CALL; answer it with `CallResult` or `CallError` using the same message id.
+
+    `raw` is the schema-valid wire JSON. `payload` is the same as the generated request class,
+    structured when the CALL is received, or, for an action the connection structures lazily
+    (`OcppConnection(structure_lazily=...)`), on first access (once; a payload the converter
+    cannot structure then raises there, where it was an InternalError CALLERROR before). Events
+    are equal when their message id, action and wire JSON are.
+    """
 
     message_id: str
     action: str
-    payload: Any
+    _payload: Any = attrs.field(alias="payload", eq=False, repr=False)
     raw: dict[str, Any]
+    _structure: Callable[[dict[str, Any]], Any] | None = attrs.field(
+        default=None, kw_only=True, eq=False, repr=False
+    )
+
+    @classmethod
+    def lazy(
+        cls, message_id: str, action: str, raw: dict[str, Any], structure: StructureHook
+    ) -> CallReceived:
+        """A CALL whose `payload` is `structure(raw)`, computed on first access."""
+        return cls(message_id, action, None, raw, structure=structure)
+
+    @property
+    def payload(self) -> Any:
+        structure = self._structure
+        if structure is not None:
+            object.__setattr__(self, "_payload", structure(self.raw))
+            object.__setattr__(self, "_structure", None)
+        return self._payload
 
 
 @attrs.frozen

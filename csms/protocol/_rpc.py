@@ -133,7 +133,11 @@ class OcppConnection:
         boot_state: BootState = BootState.UNKNOWN,
         validate_outbound: bool = False,
         remembered_timeouts: int = 256,
+        structure_lazily: Iterable[str] = (),
     ) -> None:
+        """`structure_lazily`: actions whose inbound CALLs are schema-validated on receipt as
+        every other, but structured into their request class only when
+        `CallReceived.payload` is first read (a handler that works from `raw` saves it)."""
         self._role = role
         self._version = version
         self._catalog = catalog(version)
@@ -148,6 +152,7 @@ class OcppConnection:
         self._timed_out: collections.deque[str] | None = None
         self._remembered_timeouts = remembered_timeouts
         self._triggered = _NOTHING_TRIGGERED
+        self._lazy = frozenset(structure_lazily)
 
     @property
     def role(self) -> Role:
@@ -218,6 +223,15 @@ class OcppConnection:
         if message_id in self._awaiting_reply:
             text = f"a CALL with MessageId {message_id!r} is still being handled"
             return self._violation(message_id, ErrorCode.RPC_FRAMEWORK_ERROR, text, call_error=True)
+        if action in self._lazy:
+            try:
+                validate_payload(self._version, action, Direction.REQUEST, frame.payload)
+            except PayloadError as exc:
+                text = f"{action} request: {exc.description}"
+                return self._violation(message_id, exc.code, text, call_error=True)
+            self._awaiting_reply[message_id] = action
+            structure = _structurer(self._version, action, Direction.REQUEST)
+            return CallReceived.lazy(message_id, action, frame.payload, structure)
         try:
             payload = self._decode(action, Direction.REQUEST, frame.payload)
         except OcppError as exc:
@@ -461,6 +475,17 @@ class OcppConnection:
             self._timed_out = collections.deque(maxlen=self._remembered_timeouts)
         self._timed_out.append(message_id)
         return True
+
+
+@functools.cache
+def _structurer(version: Version, action: str, direction: Direction) -> _Decoder:
+    """Structure a schema-valid payload, for one (version, action, direction)."""
+    hook = converter(version).get_structure_hook(catalog(version).message_class(action, direction))
+
+    def structure(payload: dict[str, Any]) -> Any:
+        return hook(payload, None)
+
+    return structure
 
 
 @functools.cache

@@ -20,8 +20,8 @@ PUBLIC = [
     "Event", "Frame", "InvalidCallResult", "LocalProtocolError", "MessageType", "OcppConnection",
     "OcppError", "OutstandingCall", "PayloadError", "ProtocolViolation", "RemoteProtocolError",
     "Role", "Send", "SendFrame", "SendReceived", "UnmatchedResponse", "Version", "converter",
-    "new_message_id", "parse_frame", "random_uuid", "serialize_frame", "structure_payload",
-    "unstructure_payload", "v21", "v201", "validate_payload", "warm_up",
+    "new_message_id", "parse_datetime", "parse_frame", "random_uuid", "serialize_frame",
+    "structure_payload", "unstructure_payload", "v21", "v201", "validate_payload", "warm_up",
 ]  # fmt: skip
 
 

@@ -407,3 +407,64 @@ def test_b03_fr_08_client_refuses_csms_calls_after_rejection() -> None:
 def test_reconnecting_accepted_station_is_not_gated() -> None:
     conn = OcppConnection(Role.SERVER, Version.V201, boot_state=BootState.ACCEPTED)
     assert isinstance(one(conn, '[2, "h1", "Heartbeat", {}]'), CallReceived)
+
+
+def test_lazily_structured_actions_are_validated_on_receipt_and_structured_on_first_read() -> None:
+    event = {
+        "eventType": "Started",
+        "timestamp": "2026-02-01T08:00:00+01:00",
+        "triggerReason": "Authorized",
+        "seqNo": 0,
+        "transactionInfo": {"transactionId": "tx-1"},
+        "idToken": {"idToken": "TAG", "type": "ISO14443"},
+        "meterValue": [{"timestamp": "2026-02-01T08:00:00Z", "sampledValue": [{"value": 1}]}],
+    }
+    eager, lazy = server(), server(structure_lazily={"TransactionEvent"})
+    text = frame(2, "t1", "TransactionEvent", event)
+    expected, received = one(eager, text), one(lazy, text)
+    assert isinstance(received, CallReceived)
+    assert received == expected
+    assert received._structure is not None  # not structured yet
+    assert received.raw == event
+    payload = received.payload
+    assert received._structure is None
+    assert payload == expected.payload
+    assert isinstance(payload, v201.TransactionEventRequest)
+    assert received.payload is payload  # once
+    assert lazy.awaiting_reply == {"t1"}
+    lazy.send(CallResult("t1", v201.TransactionEventResponse()))
+    assert lazy.awaiting_reply == frozenset()
+    # other actions of the same connection are structured on receipt as before
+    heartbeat = one(lazy, '[2, "h1", "Heartbeat", {}]')
+    assert heartbeat._structure is None
+    assert isinstance(heartbeat.payload, v201.HeartbeatRequest)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"seqNo": "1"},
+        {"seqNo": None},
+        {"timestamp": "2026-02-30T08:00:00Z"},
+        {"eventType": "Begun"},
+        {"extra": 1},
+        {"meterValue": []},
+    ],
+)
+def test_lazily_structured_actions_are_refused_as_the_others(change: dict[str, Any]) -> None:
+    event = {
+        "eventType": "Updated",
+        "timestamp": "2026-02-01T08:00:00Z",
+        "triggerReason": "MeterValuePeriodic",
+        "seqNo": 1,
+        "transactionInfo": {"transactionId": "tx-1"},
+    }
+    event = {k: v for k, v in {**event, **change}.items() if v is not None}
+    text = frame(2, "t2", "TransactionEvent", event)
+    for version in Version:
+        expected = one(server(version), text)
+        lazy = server(version, structure_lazily={"TransactionEvent"})
+        refused = one(lazy, text)
+        assert isinstance(refused, ProtocolViolation)
+        assert refused == expected
+        assert lazy.awaiting_reply == frozenset()

@@ -136,6 +136,7 @@ class StationActor(Actor):
             supported_actions=handlers.SUPPORTED_ACTIONS,
             boot_state=boot_state,
             validate_outbound=validate_outbound,
+            structure_lazily=handlers.UNSTRUCTURED_ACTIONS,
         )
         now = services.now()
         self.state = StationState(
@@ -254,7 +255,7 @@ class StationActor(Actor):
             )
         elif isinstance(event, SendReceived):
             try:
-                await self._handle(event.action, event.payload, event.raw)
+                await self._handle(event)
             except Exception as exc:  # a SEND has no answer: the reader carries on
                 log.warning(
                     "message not handled",
@@ -263,7 +264,7 @@ class StationActor(Actor):
 
     async def _answer(self, call: CallReceived) -> str:
         try:
-            response = await self._handle(call.action, call.payload, call.raw)
+            response = await self._handle(call)
         except OwnerBusy as exc:  # nothing was stored: the station sends it again
             log.warning("message refused", extra={**self._log, "reason": str(exc)})
             return self.conn.send(
@@ -280,14 +281,16 @@ class StationActor(Actor):
             )
         return self.conn.send(CallResult(call.message_id, response))
 
-    async def _handle(self, action: str, payload: Any, raw: dict[str, Any]) -> Any:
+    async def _handle(self, message: CallReceived | SendReceived) -> Any:
+        action = message.action
         handler = handlers.HANDLERS[action]
         routes = self.services.routes
         owned = routes.owners(action)
+        request = None if action in handlers.UNSTRUCTURED_ACTIONS else message.payload
         if owned is None:
-            response = await handler(self.context, payload, raw)
+            response = await handler(self.context, request, message.raw)
         else:
-            response = await routes.routed(owned, handler, self.context, action, payload, raw)
+            response = await routes.routed(owned, handler, self.context, message, request)
         routes.received[action] += 1
         return response
 

@@ -44,6 +44,8 @@ import attrs
 from csms.runtime import ActorCrashed, ActorRef, ActorStopped, AskTimeout, MailboxFull, Rejected
 
 if TYPE_CHECKING:
+    from csms.protocol import CallReceived, SendReceived
+
     from ._context import StationContext
     from .handlers import Handler
 
@@ -206,18 +208,22 @@ class StationRoutes:
         owned: tuple[Route, ...],
         handler: Handler,
         st: StationContext,
-        action: str,
+        received: CallReceived | SendReceived,
         request: Any,
-        raw: dict[str, Any],
     ) -> Any:
-        """Run ``handler`` for a message with owners (``owners(action)``) and route it."""
+        """Run ``handler`` with ``request`` for a message with owners (``owners(action)``) and
+        route it. The owners get ``received.payload``, the request structured, also when the
+        handler works from the wire JSON alone (``request`` None)."""
         received_at = st.services.now()
+        action, raw = received.action, received.raw
         for route in owned:
             if route.overflow is Overflow.REFUSE and not route.has_room:
                 route.stats.refused += 1
                 raise OwnerBusy(f"{route.name} cannot take {action} now")
         response = await handler(st, request, raw)
-        message = StationMessage(st.station_id, st.version.value, action, request, raw, received_at)
+        message = StationMessage(
+            st.station_id, st.version.value, action, received.payload, raw, received_at
+        )
         for route in owned:
             if route.ask_timeout is None:
                 route.deliver(message)

@@ -3,7 +3,10 @@ one module per OCPP functional block, all in one registry: ``HANDLERS``.
 
 A handler gets the station's ``StationContext`` (never the actor: it cannot send commands), the
 request (the generated class of the station's version) and its wire JSON, and returns the
-response object. The 2.0.1 and 2.1 classes share field names, so one handler serves both.
+response object. A handler registered with ``handles(..., structured=False)`` (TransactionEvent)
+gets None for the request and works from the schema-valid wire JSON: its connection structures
+the request only if a route's owner needs it. The 2.0.1 and 2.1 classes share field names, so
+one handler serves both.
 Transaction data (TransactionEvent, MeterValues) is answered only after it is committed; other
 records are handed to the persistence actor without waiting. Pure decisions live in
 ``csms/services``; messages another actor owns reach it through a route (``_routes``).
@@ -42,12 +45,13 @@ from . import (
     transactions,
     v2x,
 )
-from ._registry import HANDLERS, Handler
+from ._registry import HANDLERS, UNSTRUCTURED, Handler
 from .provisioning import initial_boot_state
 
 __all__ = [
     "HANDLERS",
     "SUPPORTED_ACTIONS",
+    "UNSTRUCTURED_ACTIONS",
     "Handler",
     "authorization",
     "diagnostics",
@@ -70,3 +74,6 @@ def message_module(version: Version) -> ModuleType:
 
 #: Every action a station actor answers; one set shared by all connections.
 SUPPORTED_ACTIONS = frozenset(HANDLERS)
+#: The actions whose handler gets None for the request and reads the wire JSON
+#: (``handles(..., structured=False)``); their connection structures the request lazily.
+UNSTRUCTURED_ACTIONS = frozenset(UNSTRUCTURED)

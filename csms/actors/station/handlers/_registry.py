@@ -10,17 +10,23 @@ from csms.domain.events import StationMessage
 from .._context import StationContext
 
 #: A handler gets the station's context, the request (the generated class of the station's
-#: version) and its wire JSON, and returns the response object (None for a SEND).
+#: version; None for a handler registered with ``structured=False``) and its wire JSON, and
+#: returns the response object (None for a SEND).
 Handler = Callable[[StationContext, Any, dict[str, Any]], Awaitable[Any]]
 HANDLERS: dict[str, Handler] = {}
+#: Actions whose handler works from the (schema-valid) wire JSON alone: the station's
+#: connection structures their request only when a route's owner needs it.
+UNSTRUCTURED: set[str] = set()
 
 
-def handles(*actions: str) -> Callable[[Handler], Handler]:
+def handles(*actions: str, structured: bool = True) -> Callable[[Handler], Handler]:
     def register(fn: Handler) -> Handler:
         for action in actions:
             if action in HANDLERS:
                 raise ValueError(f"{action} has two handlers")
             HANDLERS[action] = fn
+            if not structured:
+                UNSTRUCTURED.add(action)
         return fn
 
     return register
