@@ -4,6 +4,7 @@ command waited in the station's mailbox) is never sent: audited ``abandoned``.""
 from __future__ import annotations
 
 import functools
+from typing import Any
 
 import httpx
 import trio
@@ -13,6 +14,21 @@ from csms.runtime import AsyncioThread
 
 from .conftest import api_node, client
 from .test_device_commands import STATION, connected_station, wait_audit
+
+
+async def assert_clear_cache_abandoned(api: httpx.AsyncClient, cp: Any) -> None:
+    """The ClearCache is on record as abandoned, never sent: the station saw only the Reset."""
+    with trio.fail_after(10):
+        while True:
+            r = await api.get("/api/v1/commands", params={"action": "ClearCache"})
+            if r.json()["items"]:
+                break
+            await trio.lowlevel.checkpoint()
+    audit = await wait_audit(api, r.json()["items"][0]["id"])
+    assert audit["status"] == "abandoned"
+    assert audit["sentAt"] is None
+    assert [action for action, _ in cp.received] == ["Reset"]  # ClearCache never went out
+    await cp.close()
 
 
 async def test_a_command_whose_rest_caller_timed_out_is_never_sent(
@@ -45,17 +61,7 @@ async def test_a_command_whose_rest_caller_timed_out_is_never_sent(
         assert answers["reset"].status_code == 504
         assert answers["clear"].status_code == 504
         await cp.release_resets()
-        with trio.fail_after(10):
-            while True:
-                r = await api.get("/api/v1/commands", params={"action": "ClearCache"})
-                if r.json()["items"]:
-                    break
-                await trio.lowlevel.checkpoint()
-        audit = await wait_audit(api, r.json()["items"][0]["id"])
-        assert audit["status"] == "abandoned"
-        assert audit["sentAt"] is None
-        assert [action for action, _ in cp.received] == ["Reset"]  # ClearCache never went out
-        await cp.close()
+        await assert_clear_cache_abandoned(api, cp)
 
 
 async def test_a_command_whose_rest_client_went_away_is_never_sent(
@@ -94,14 +100,4 @@ async def test_a_command_whose_rest_client_went_away_is_never_sent(
                 ):
                     await trio.lowlevel.checkpoint()
             await cp.release_resets()
-        with trio.fail_after(10):
-            while True:
-                r = await api.get("/api/v1/commands", params={"action": "ClearCache"})
-                if r.json()["items"]:
-                    break
-                await trio.lowlevel.checkpoint()
-        audit = await wait_audit(api, r.json()["items"][0]["id"])
-        assert audit["status"] == "abandoned"
-        assert audit["sentAt"] is None
-        assert [action for action, _ in cp.received] == ["Reset"]  # ClearCache never went out
-        await cp.close()
+        await assert_clear_cache_abandoned(api, cp)
