@@ -209,7 +209,7 @@ def test_parse_lock_reads_plain_pins():
         ("trio===0.35.0\n", "not a plain"),
         ("psycopg[binary]==3.3.9\n", "not a plain"),
         ("trio==0.35.0; python_version < '3.12'\n", "not a plain"),
-        ("csms @ file:///work/main\n", "not a plain"),
+        ("csms @ file:///srv/csms\n", "not a plain"),
         ("-e .\n", "not a requirement"),
     ],
 )

@@ -15,7 +15,7 @@ from typing import Any
 import attrs
 import trio
 
-from csms.actors import InMemoryDatabase
+from csms.actors import InMemoryDatabase, PersistenceStatus
 from csms.api import IdTokenStats, NodeStats, create_app
 from csms.commands import CommandResult, StationNotConnected
 from csms.domain.events import Event
@@ -77,16 +77,11 @@ class FakeDatabase(InMemoryDatabase):
         self.answers[stations.get] = self.stations.get
 
 
-@attrs.define
-class FakePersistence:
-    ready: bool = True
-    buffered: int = 0
-    committed_records: int = 0
-    committed_batches: int = 0
-    fast_path_batches: int = 0
-    replayed_batches: int = 0
-    rejected_writes: int = 0
-    retries: int = 0
+def ready_persistence() -> PersistenceStatus:
+    """The node's own persistence status, as a writer that is up and has written nothing."""
+    status = PersistenceStatus()
+    status.set_ready(True)
+    return status
 
 
 @attrs.define
@@ -134,7 +129,7 @@ class FakeControlPlane:
         return NodeStats(
             stations_connected=len(self.gateway.stations),
             events_published=0,
-            persistence=FakePersistence(),
+            persistence=ready_persistence(),
             id_tokens=IdTokenStats(),
         )
 
