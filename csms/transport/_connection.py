@@ -308,8 +308,11 @@ class OcppWebSocket:
         data = b"".join(chunks)
         if data and not self._stream_closed:
             try:
-                await self._stream.send_all(data)
-            except (trio.BrokenResourceError, trio.ClosedResourceError):
+                if self._fd < 0:
+                    await self._stream.send_all(data)
+                else:
+                    await self._send_plain(data)
+            except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
                 await self._abort()
                 return False
             except trio.Cancelled:
@@ -318,6 +321,22 @@ class OcppWebSocket:
         if any(not chunk for chunk in chunks):  # websockets' SEND_EOF is b""
             await self._send_eof()
         return not self._stream_closed
+
+    async def _send_plain(self, data: bytes) -> None:
+        """Write to a plain TCP descriptor: what trio's ``SocketStream.send_all`` does, without
+        its schedule point after the write. The writer already passed one taking the send lock
+        (``_WriteLock``), so trio's would be a second one per message."""
+        fd = self._fd
+        view = memoryview(data)
+        while view:
+            try:
+                sent = os.write(fd, view)
+            except BlockingIOError:  # the socket's buffer is full: wait outside the handler
+                sent = 0
+            if sent:
+                view = view[sent:]
+            else:
+                await trio.lowlevel.wait_writable(fd)
 
     async def _send_eof(self) -> None:
         """End our side: FIN on plain TCP (the peer then closes); TLS has no half-close."""

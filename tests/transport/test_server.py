@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import socket
+import struct
+
 import pytest
 import trio
 import trio.testing
@@ -486,3 +489,64 @@ async def test_a_frame_sent_with_the_upgrade_request_is_delivered():
         assert echoed == ["early"]
         await stream.aclose()
     assert recorder.received == ["early"]
+
+
+def _bulky(size: int) -> str:
+    """Text that neither side compresses much and a reader can check end to end."""
+    return "".join(f"{i:08x}" for i in range(size // 8))
+
+
+async def test_a_message_larger_than_the_socket_buffers_reaches_a_slow_reader_whole():
+    """The plain-TCP write waits for room in the socket buffer and goes on where it stopped."""
+    big = _bulky(8_000_000)  # far beyond the loopback socket buffers
+    sent = trio.Event()
+
+    async def handler(conn: OcppWebSocket) -> None:
+        await conn.send_text(big)
+        sent.set()
+        with pytest.raises(ConnectionClosed):
+            await conn.receive_text()
+
+    async with running_server(handler, WebSocketSettings(), AUTH) as server:
+        raw = await RawClient.connect(server.ports[0], "/ocpp/CS001", headers=basic("CS001"))
+        await trio.testing.wait_all_tasks_blocked()  # the writer waits for the reader
+        assert not sent.is_set()
+        frames = await _text_frames(raw, want=1)
+        assert frames[0].data.decode() == big
+        await sent.wait()
+        await raw.aclose()
+
+
+async def test_a_peer_that_resets_during_a_write_ends_it_as_a_closed_connection():
+    """A reset while the write waits for room: the sender gets ConnectionClosed (1006)."""
+    closed: list[ConnectionClosed] = []
+    ended = trio.Event()
+
+    async def handler(conn: OcppWebSocket) -> None:
+        try:
+            await conn.send_text(_bulky(8_000_000))
+        except ConnectionClosed as exc:
+            closed.append(exc)
+        finally:
+            ended.set()
+
+    async with running_server(handler, WebSocketSettings(), AUTH) as server:
+        raw = await RawClient.connect(server.ports[0], "/ocpp/CS001", headers=basic("CS001"))
+        await trio.testing.wait_all_tasks_blocked()  # the writer waits for the reader
+        sock = raw.stream.socket  # type: ignore[attr-defined]
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        await raw.aclose()  # SO_LINGER 0: the close sends RST
+        await ended.wait()
+        assert [exc.code for exc in closed] == [1006]
+
+
+async def _text_frames(raw: RawClient, *, want: int) -> list[Frame]:
+    frames: list[Frame] = []
+    while len(frames) < want:
+        data = await raw.stream.receive_some(1 << 20)
+        assert data, "the server closed before sending everything"
+        raw.proto.receive_data(data)
+        frames += [
+            e for e in raw.proto.events_received() if getattr(e, "opcode", None) is Opcode.TEXT
+        ]
+    return frames
