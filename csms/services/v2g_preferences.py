@@ -22,11 +22,13 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Iterable, Mapping
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any, Final
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import attrs
+
+from ._v2g_json import decimal_or_none, json_number
 
 __all__ = [
     "DAY_NAMES",
@@ -130,14 +132,8 @@ def time_zone(name: str) -> ZoneInfo:
 
 
 def _number(value: Any, field: str) -> Decimal:
-    # bool is an int in Python, but `true` is no number in JSON.
-    if isinstance(value, bool) or not isinstance(value, int | float | str):
-        raise PreferenceError(field, "must be a number")
-    try:
-        number = Decimal(str(value))
-    except InvalidOperation:
-        raise PreferenceError(field, "must be a number") from None
-    if not number.is_finite():
+    number = None if isinstance(value, str) else decimal_or_none(value)
+    if number is None:
         raise PreferenceError(field, "must be a finite number")
     return number
 
@@ -240,22 +236,17 @@ def parse_preferences(data: Any) -> V2GPreferences:
     )
 
 
-def _plain(number: Decimal) -> int | float:
-    # JSON numbers without exponent noise: 7400 W -> 7.4 kW, 30 -> 30.
-    return int(number) if number == number.to_integral_value() else float(number)
-
-
 def preferences_to_json(prefs: V2GPreferences) -> dict[str, Any]:
     """The REST shape of ``prefs``; ``parse_preferences`` reads it back unchanged."""
     energy = prefs.departure_energy_wh
     return {
         "userId": prefs.user_id,
         "optIn": prefs.opt_in,
-        "minSocPercent": _plain(prefs.min_soc_percent),
-        "maxDischargeKw": _plain(prefs.max_discharge_w / 1000),
+        "minSocPercent": json_number(prefs.min_soc_percent),
+        "maxDischargeKw": json_number(prefs.max_discharge_w / 1000),
         "windows": [w.to_json() for w in prefs.windows],
         "maxCyclesPerDay": prefs.max_cycles_per_day,
-        "departureEnergyKwh": None if energy is None else _plain(energy / 1000),
+        "departureEnergyKwh": None if energy is None else json_number(energy / 1000),
         "departureTime": (
             None if prefs.departure_time is None else prefs.departure_time.strftime("%H:%M")
         ),

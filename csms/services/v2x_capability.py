@@ -26,12 +26,14 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Mapping
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any, Final, Literal
 
 import attrs
 
 from csms.protocol import Version, parse_datetime
+
+from ._v2g_json import decimal_or_none, json_number
 
 __all__ = [
     "BPT_MODES",
@@ -180,18 +182,8 @@ class StationV2XSupport:
 # -- reading the needs -----------------------------------------------------------------------
 
 
-def _decimal(value: Any) -> Decimal | None:
-    if isinstance(value, bool) or not isinstance(value, int | float | str):
-        return None
-    try:
-        number = Decimal(str(value))
-    except InvalidOperation:
-        return None
-    return number if number.is_finite() else None
-
-
 def _magnitude(value: Any) -> Decimal | None:
-    number = _decimal(value)
+    number = decimal_or_none(value)
     return None if number is None else abs(number)
 
 
@@ -209,7 +201,10 @@ def _ac_power(needs: Mapping[str, Any], mode: str) -> Decimal | None:
     ac = needs.get("acChargingParameters")
     if not isinstance(ac, Mapping):
         return None
-    current, voltage = _decimal(ac.get("evMaxCurrent")), _decimal(ac.get("evMaxVoltage"))
+    current, voltage = (
+        decimal_or_none(ac.get("evMaxCurrent")),
+        decimal_or_none(ac.get("evMaxVoltage")),
+    )
     if current is None or voltage is None:
         return None
     return abs(current * voltage) * _PHASES.get(mode, 1)
@@ -240,7 +235,7 @@ def capability_from_needs(request: Mapping[str, Any], version: Version) -> EVCap
         "max_charge_w": _magnitude(dc.get("evMaxPower")) or _ac_power(needs, mode),
         "energy_request_wh": _magnitude(ac.get("energyAmount") or dc.get("energyAmount")),
         "battery_capacity_wh": _magnitude(dc.get("evEnergyCapacity")),
-        "state_of_charge": _decimal(dc.get("stateOfCharge")),
+        "state_of_charge": decimal_or_none(dc.get("stateOfCharge")),
         "departure_time": parse_datetime(departure) if isinstance(departure, str) else None,
         "max_schedule_tuples": request.get("maxScheduleTuples"),
     }
@@ -263,8 +258,8 @@ def capability_from_needs(request: Mapping[str, Any], version: Version) -> EVCap
                     _magnitude(v2x.get("evTargetEnergyRequest")) or base["energy_request_wh"]
                 ),
                 # Signed on purpose: > 0 means the SoC is below the V2X range.
-                "ev_min_v2x_energy_wh": _decimal(v2x.get("evMinV2XEnergyRequest")),
-                "ev_max_v2x_energy_wh": _decimal(v2x.get("evMaxV2XEnergyRequest")),
+                "ev_min_v2x_energy_wh": decimal_or_none(v2x.get("evMinV2XEnergyRequest")),
+                "ev_max_v2x_energy_wh": decimal_or_none(v2x.get("evMaxV2XEnergyRequest")),
                 "target_soc": target if isinstance(target, int) else None,
                 "control_mode": needs.get("controlMode"),
                 "mobility_needs_mode": needs.get("mobilityNeedsMode"),
@@ -289,15 +284,13 @@ def capability_from_needs(request: Mapping[str, Any], version: Version) -> EVCap
     return EVCapability(**{**base, "source": "declared"})
 
 
-def _json_number(value: Decimal | None) -> int | float | None:
-    if value is None:
-        return None
-    return int(value) if value == value.to_integral_value() else float(value)
+def _number(value: Decimal | None) -> int | float | None:
+    return None if value is None else json_number(value)
 
 
 def capability_to_json(cap: EVCapability) -> dict[str, Any]:
     """The capability as the REST API shows it (camelCase, W / Wh / %, ISO times)."""
-    number = _json_number
+    number = _number
     return {
         "evseId": cap.evse_id,
         "evId": cap.ev_id,

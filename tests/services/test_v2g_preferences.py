@@ -72,7 +72,8 @@ def test_optional_fields_default_to_any_time_one_cycle_no_departure():
         ({"minSocPercent": 9}, "minSocPercent"),  # the range is 10-100 %
         ({"minSocPercent": 101}, "minSocPercent"),
         ({"minSocPercent": True}, "minSocPercent"),
-        ({"minSocPercent": "NaN"}, "minSocPercent"),
+        ({"minSocPercent": "30"}, "minSocPercent"),  # a JSON string is no number
+        ({"minSocPercent": float("nan")}, "minSocPercent"),
         ({"maxDischargeKw": 0}, "maxDischargeKw"),
         ({"maxDischargeKw": -3}, "maxDischargeKw"),
         ({"maxDischargeKw": "abc"}, "maxDischargeKw"),
