@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 from typing import Any, Final, Literal
 
 import attrs
@@ -164,7 +164,8 @@ def _setpoints(setpoint_w: Decimal, capability: EVCapability) -> dict[str, Any]:
     }
     if not reported:
         return {"setpoint": json_number(setpoint_w)}
-    share = total / (1 + len(reported))
+    # Tenths of a watt, rounded down: the phases together never exceed the total.
+    share = (total / (1 + len(reported))).quantize(Decimal("0.1"), rounding=ROUND_DOWN)
     first = capability.max_discharge_w
     fields = {"setpoint": json_number(-(share if first is None else min(share, first)))}
     for suffix, cap in reported.items():
