@@ -162,7 +162,7 @@ def _window(value: Any, field: str) -> DischargeWindow:
     days = value.get("days")
     if not isinstance(days, list) or not days:
         raise PreferenceError(f"{field}.days", "must be a non-empty list of Mon..Sun")
-    numbers = set()
+    numbers: set[int] = set()
     for i, name in enumerate(days):
         if name not in DAY_NAMES:
             raise PreferenceError(f"{field}.days[{i}]", "must be one of " + ", ".join(DAY_NAMES))

@@ -87,8 +87,8 @@ def charge_limit_w(
     capability: EVCapability | None, station_max_w: Decimal | None = None
 ) -> Decimal:
     """The charging power to allow: the lower of the EV's and the station's maximum."""
-    known = [w for w in (capability and capability.max_charge_w, station_max_w) if w]
-    return min(known, default=NO_LIMIT_W)
+    ev_max = None if capability is None else capability.max_charge_w
+    return min((w for w in (ev_max, station_max_w) if w), default=NO_LIMIT_W)
 
 
 def _set_profile(

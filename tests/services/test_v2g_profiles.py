@@ -4,7 +4,6 @@ the official OCPP 2.1 / 2.0.1 schema."""
 
 from __future__ import annotations
 
-import datetime as dt
 from decimal import Decimal
 
 import attrs
@@ -29,15 +28,9 @@ from csms.services.v2g_profiles import (
 )
 from csms.services.v2x_capability import EVCapability
 
-NOW = dt.datetime(2026, 3, 2, 21, 30, tzinfo=dt.UTC)
-EV = EVCapability(
-    evse_id=1,
-    requested_mode="DC_BPT",
-    available_modes=("DC", "DC_BPT"),
-    source="v2x_parameters",
-    max_charge_w=Decimal(11000),
-    max_discharge_w=Decimal(7000),
-)
+from .v2g_examples import BPT_EV, NOW
+
+EV = BPT_EV
 EV_201 = attrs.evolve(
     EV, requested_mode="AC_three_phase", available_modes=("AC_three_phase",), source="custom_data"
 )

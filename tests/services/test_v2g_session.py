@@ -10,8 +10,8 @@ from decimal import Decimal
 import attrs
 import pytest
 
-from csms.protocol import Direction, Version, validate_payload
-from csms.services.v2g_preferences import DischargeWindow, V2GPreferences, time_zone
+from csms.protocol import Version
+from csms.services.v2g_preferences import DischargeWindow
 from csms.services.v2g_profiles import tx_profile_id
 from csms.services.v2g_session import (
     ChangePower,
@@ -38,28 +38,15 @@ from csms.services.v2g_session import (
     state_from_json,
     state_to_json,
 )
-from csms.services.v2x_capability import EVCapability, StationV2XSupport
+from csms.services.v2x_capability import StationV2XSupport
 
-SP = time_zone("America/Sao_Paulo")
-T0 = dt.datetime(2026, 3, 2, 21, 30, tzinfo=dt.UTC)  # Monday 18:30 in Sao Paulo
+from .v2g_examples import BPT_EV, NOW, OPTED_IN, SP, V2X_STATION, check_wire
+
+T0 = NOW
 POLICY = SessionPolicy(tz=SP)
-STATION = StationV2XSupport(
-    enabled=True, operation_modes=frozenset({"ChargingOnly", "CentralSetpoint"})
-)
-EV = EVCapability(
-    evse_id=1,
-    requested_mode="DC_BPT",
-    available_modes=("DC", "DC_BPT"),
-    source="v2x_parameters",
-    max_charge_w=Decimal(11000),
-    max_discharge_w=Decimal(7000),
-    battery_capacity_wh=Decimal(60000),
-    state_of_charge=Decimal(70),
-    target_soc=80,
-)
-PREFS = V2GPreferences(
-    user_id="u1", opt_in=True, min_soc_percent=Decimal(30), max_discharge_w=Decimal(5000)
-)
+STATION = V2X_STATION
+EV = BPT_EV
+PREFS = OPTED_IN
 
 
 def at(seconds: float) -> dt.datetime:
@@ -81,20 +68,6 @@ def request(**overrides) -> StartRequest:
         "now": T0,
     } | overrides
     return StartRequest(**args)
-
-
-def check_wire(version: Version, effects) -> None:
-    """Every payload the policy asks to send is schema-valid for the station's version."""
-    for effect in effects:
-        match effect:
-            case SendProfile(request=payload) | RestoreCharging(profile=dict() as payload):
-                validate_payload(version, "SetChargingProfile", Direction.REQUEST, payload)
-            case RestoreCharging(clear=dict() as payload):
-                validate_payload(version, "ClearChargingProfile", Direction.REQUEST, payload)
-            case SendSetpoint(request=payload):
-                validate_payload(version, "UpdateDynamicSchedule", Direction.REQUEST, payload)
-            case SendAllowedEnergyTransfer(request=payload):
-                validate_payload(version, "NotifyAllowedEnergyTransfer", Direction.REQUEST, payload)
 
 
 def started(policy: SessionPolicy = POLICY, **overrides) -> SessionState:

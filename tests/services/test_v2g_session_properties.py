@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from csms.protocol import Version
-from csms.services.v2g_preferences import V2GPreferences, time_zone
+from csms.services.v2g_preferences import V2GPreferences
 from csms.services.v2g_session import (
     ChangePower,
     End,
@@ -41,10 +41,10 @@ from csms.services.v2g_session import (
 )
 from csms.services.v2x_capability import EVCapability, StationV2XSupport
 
-from .test_v2g_session import check_wire
+from .v2g_examples import NOW, SP, check_wire
 
-T0 = dt.datetime(2026, 3, 2, 21, 30, tzinfo=dt.UTC)
-POLICY = SessionPolicy(tz=time_zone("America/Sao_Paulo"))
+T0 = NOW
+POLICY = SessionPolicy(tz=SP)
 watts = st.integers(100, 60000).map(Decimal)
 
 

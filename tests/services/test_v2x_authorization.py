@@ -4,13 +4,12 @@ K15.FR.03-05), with every response checked against the official schema."""
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal
 
 import attrs
 import pytest
 
 from csms.protocol import Direction, Version, validate_payload
-from csms.services.v2g_preferences import DischargeWindow, V2GPreferences, time_zone
+from csms.services.v2g_preferences import DischargeWindow
 from csms.services.v2x_authorization import (
     NeedsDecision,
     allowed_energy_transfer,
@@ -18,28 +17,10 @@ from csms.services.v2x_authorization import (
     needs_response,
     v2x_refusal,
 )
-from csms.services.v2x_capability import (
-    BPT_MODES,
-    CHARGING_MODES,
-    EVCapability,
-    StationV2XSupport,
-)
+from csms.services.v2x_capability import BPT_MODES, CHARGING_MODES, StationV2XSupport
 
-SP = time_zone("America/Sao_Paulo")
-NOW = dt.datetime(2026, 3, 2, 21, 30, tzinfo=dt.UTC)  # Monday 18:30 in Sao Paulo
-V2X_STATION = StationV2XSupport(
-    enabled=True, operation_modes=frozenset({"ChargingOnly", "CentralSetpoint"})
-)
-OPTED_IN = V2GPreferences(
-    user_id="u1", opt_in=True, min_soc_percent=Decimal(30), max_discharge_w=Decimal(7000)
-)
-BPT_EV = EVCapability(
-    evse_id=1,
-    requested_mode="DC_BPT",
-    available_modes=("DC", "DC_BPT"),
-    source="v2x_parameters",
-    max_discharge_w=Decimal(7000),
-)
+from .v2g_examples import BPT_EV, NOW, OPTED_IN, SP, V2X_STATION
+
 DC_EV = attrs.evolve(BPT_EV, requested_mode="DC")
 
 
