@@ -4,6 +4,7 @@ windows in the operator's time zone (SPEC section 6, docs/V2G.md)."""
 from __future__ import annotations
 
 import datetime as dt
+import zoneinfo
 from decimal import Decimal
 
 import pytest
@@ -225,3 +226,14 @@ def test_the_stretch_is_allowed_up_to_its_end_and_not_at_it(ws, now):
 
 def test_day_names_are_monday_first():
     assert DAY_NAMES[dt.date(2026, 3, 2).weekday()] == "Mon"
+
+
+def test_the_operator_zone_loads_without_the_systems_time_zone_files():
+    """The tzdata dependency: zoneinfo finds America/Sao_Paulo on a machine without
+    /usr/share/zoneinfo (a slim container), so the windows mean the same everywhere."""
+    zoneinfo.reset_tzpath(to=[])
+    try:
+        zone = zoneinfo.ZoneInfo.no_cache(DEFAULT_TIME_ZONE)
+    finally:
+        zoneinfo.reset_tzpath()
+    assert utc(2026, 3, 2, 21).astimezone(zone).hour == 18
