@@ -21,7 +21,8 @@ opens), the owner sends the new list with NotifyAllowedEnergyTransfer (Q02.FR.05
   reason as ``statusInfo.reasonCode``; the station then renegotiates or ends the transaction
   (Q01.FR.05/06);
 - ``Processing`` when csms accepts but cannot compute the profile yet (Q01.FR.07, K15.FR.05):
-  the station's V2X support is still being read; the profile follows (K15.FR.07);
+  the station's V2X support (or, for a station registered bidirectional, its operation modes,
+  K01.FR.115) is still being read; the profile follows (K15.FR.07);
 - ``NoChargingProfile`` (2.1 only) when a TxDefaultProfile that csms itself installed applies
   (Q01 scenario #2, K19.FR.04): no SetChargingProfile follows;
 - ``Accepted`` otherwise (Q01.FR.07, K15.FR.03, K17.FR.03), and **a SetChargingProfile always
@@ -136,12 +137,17 @@ def needs_decision(
         # 2.0.1 has no V2X authorization: the needs are answered as K15; whether a discharge
         # may start is the session's decision (docs/V2G.md "OCPP 2.0.1").
         return NeedsDecision("Accepted", profile="charging_only")
+    unread = NeedsDecision("Processing", reason="station V2X support not read yet", profile="v2x")
     if wants_v2x and not station.known:
-        return NeedsDecision("Processing", reason="station V2X support not read yet", profile="v2x")
+        return unread
     if wants_v2x:
         refusal = v2x_refusal(station, preferences, version, now, tz)
         if refusal is not None:
             return NeedsDecision("Rejected", reason=refusal)
+        if not station.supports("CentralSetpoint"):
+            # Registered bidirectional, modes not read yet: the V2X profile may only carry a
+            # mode the station lists (K01.FR.115), so it waits for them.
+            return unread
     if default_profile_applies:
         return NeedsDecision("NoChargingProfile")
     return NeedsDecision("Accepted", profile="v2x" if wants_v2x else "charging_only")

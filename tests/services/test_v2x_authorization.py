@@ -175,6 +175,12 @@ def test_bpt_needs_wait_for_the_station_support_with_processing():
     assert needs_response(decision)["statusInfo"]["reasonCode"] == "Processing"
 
 
+def test_a_station_registered_bidirectional_waits_for_its_modes():
+    """K01.FR.115: the V2X profile carries CentralSetpoint only once the station lists it."""
+    decision = decide(station=StationV2XSupport(declared_bidirectional=True))
+    assert (decision.status, decision.profile) == ("Processing", "v2x")
+
+
 def test_no_charging_profile_only_when_csms_own_default_profile_applies():
     """Q01 scenario #2: NoChargingProfile signals that no SetChargingProfile follows."""
     decision = decide(default_profile_applies=True)
