@@ -12,6 +12,7 @@ from .records import MeterValueRow, TransactionEventRecord, unchecked_constructo
 
 _TEN = Decimal(10)
 _ENERGY = "Energy.Active.Import.Register"
+_REGISTERS = frozenset((_ENERGY, "Energy.Active.Export.Register"))
 _row = unchecked_constructor(MeterValueRow)
 
 
@@ -71,7 +72,9 @@ def meter_rows(
 def transaction_record(
     station_id: str, request: Any, raw: Mapping[str, Any]
 ) -> TransactionEventRecord:
-    """The stored form of a TransactionEventRequest (2.0.1 or 2.1), with its meter values."""
+    """The stored form of a TransactionEventRequest (2.0.1 or 2.1). Its meter values stay in
+    ``raw`` (the payload): the database makes their rows from it, as ``meter_rows_from_json``
+    would (see ``TransactionEventRecord``)."""
     info = request.transaction_info
     evse = request.evse
     evse_id = evse.id if evse is not None else None
@@ -91,12 +94,6 @@ def transaction_record(
         id_token_type=str(token.type) if token is not None else None,
         charging_state=_text(info.charging_state),
         stopped_reason=_text(info.stopped_reason),
-        meter_values=meter_rows(
-            station_id,
-            evse_id or 0,
-            request.meter_value or (),
-            transaction_id=info.transaction_id,
-        ),
     )
 
 
@@ -145,7 +142,8 @@ def meter_rows_from_json(
 
 def transaction_record_from_json(station_id: str, raw: Mapping[str, Any]) -> TransactionEventRecord:
     """`transaction_record` of a schema-valid TransactionEventRequest's wire JSON (2.0.1 or
-    2.1), without structuring it into the generated classes: the same record."""
+    2.1), without structuring it into the generated classes: the same record. No meter value is
+    looked at: the database makes their rows from the payload."""
     info = raw["transactionInfo"]
     transaction_id = info["transactionId"]
     evse = raw.get("evse")
@@ -155,7 +153,6 @@ def transaction_record_from_json(station_id: str, raw: Mapping[str, Any]) -> Tra
         connector = evse.get("connectorId")
         connector_id = None if connector is None else int(connector)
     token = raw.get("idToken")
-    meter_values = raw.get("meterValue")
     return TransactionEventRecord(
         station_id=station_id,
         transaction_id=transaction_id,
@@ -171,9 +168,24 @@ def transaction_record_from_json(station_id: str, raw: Mapping[str, Any]) -> Tra
         id_token_type=token["type"] if token is not None else None,
         charging_state=info.get("chargingState"),
         stopped_reason=info.get("stoppedReason"),
-        meter_values=meter_rows_from_json(
-            station_id, evse_id or 0, meter_values, transaction_id=transaction_id
-        )
-        if meter_values
-        else (),
     )
+
+
+def energy_registers(meter_values: Iterable[Mapping[str, Any]] | None) -> dict[str, float]:
+    """The last value of each energy register (``Energy.Active.Import.Register``, the default
+    measurand, and ``Energy.Active.Export.Register``) among schema-valid wire meter values,
+    totals only (no phase), scaled as ``meter_rows_from_json`` scales it, as a float: what the
+    live state of a transaction shows, without a row per sampled value."""
+    found: dict[str, float] = {}
+    for meter_value in meter_values or ():
+        for sampled in meter_value["sampledValue"]:
+            measurand = sampled.get("measurand", _ENERGY)
+            if measurand not in _REGISTERS or sampled.get("phase") is not None:
+                continue
+            value = float(sampled["value"])
+            unit = sampled.get("unitOfMeasure")
+            multiplier = unit.get("multiplier") if unit is not None else None
+            if multiplier:  # exactly as the row's value, rounded once
+                value = float(Decimal(repr(value)) * _TEN ** int(multiplier))
+            found[measurand] = value
+    return found

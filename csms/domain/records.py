@@ -11,7 +11,7 @@ Quantities carry their unit in the name: energy in Wh, power in W, money in BRL,
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Any, TypeAlias, TypeVar
 
@@ -245,10 +245,6 @@ class MeterValueRow:
     unit: str | None = None
 
 
-def _rows(rows: Iterable[MeterValueRow]) -> tuple[MeterValueRow, ...]:
-    return tuple(rows)
-
-
 def unchecked_constructor(cls: type[T]) -> Callable[..., T]:
     """A constructor of the record class ``cls`` that takes every field positionally, in
     declaration order, and fills the slots directly: no validator, no converter, no default.
@@ -272,8 +268,12 @@ def unchecked_constructor(cls: type[T]) -> Callable[..., T]:
 
 @attrs.frozen
 class TransactionEventRecord:
-    """A TransactionEvent with its meter values. Stored once per (station, transaction, seqNo):
-    a retried event is acknowledged again but neither it nor its meter values are stored twice."""
+    """A TransactionEvent. Stored once per (station, transaction, seqNo): a retried event is
+    acknowledged again but neither it nor its meter values are stored twice.
+
+    Its meter values are those of ``payload`` (``meterValue``, schema-valid wire JSON): the
+    database makes their rows from it in the statement that inserts the event, converted as
+    ``csms.domain.metering.meter_rows_from_json`` converts them (``csms.storage._sql``)."""
 
     station_id: str = attrs.field(validator=_station_id)
     transaction_id: str = attrs.field(validator=_transaction_id)
@@ -291,7 +291,6 @@ class TransactionEventRecord:
         default=None, validator=_one_of(CHARGING_STATES, optional=True)
     )
     stopped_reason: str | None = None
-    meter_values: tuple[MeterValueRow, ...] = attrs.field(default=(), converter=_rows)
 
 
 @attrs.frozen

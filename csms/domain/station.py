@@ -7,6 +7,8 @@ from typing import Any
 
 import attrs
 
+from .metering import energy_registers
+
 
 @attrs.frozen
 class BootInfo:
@@ -97,10 +99,8 @@ class StationState:
             changes["id_token"] = record.id_token
         if record.charging_state is not None:
             changes["charging_state"] = record.charging_state
-        for row in record.meter_values:
-            field = _ENERGY.get(row.measurand)
-            if field is not None and row.phase is None:
-                changes[field] = float(row.value)
+        for measurand, value in energy_registers(record.payload.get("meterValue")).items():
+            changes[_ENERGY[measurand]] = value
         self.transactions[record.transaction_id] = attrs.evolve(current, **changes)
 
     def snapshot(self) -> StationSnapshot:

@@ -185,32 +185,29 @@ METER_VALUE_TYPES = [
     "numeric",
 ]
 
-#: (name, type) of a meter value as the transaction events' statement reads it
-_METER_VALUE_READ = tuple(
-    (
-        name,
-        {
-            "measurand": "measurand",
-            "phase": "meter_phase",
-            "location": "meter_location",
-            "context": "reading_context",
-            "evse_id": "int4",
-        }.get(name, kind),
-    )
-    for name, kind in zip(METER_VALUE_COLUMNS, METER_VALUE_TYPES, strict=True)
-)
-
 # Every transaction event of a batch and their meter values in one statement: the events are
 # inserted once (a retried event is skipped by ON CONFLICT) and only the meter values of the
 # events actually inserted follow them (joined on what the insert returns), so nothing is read
 # back mid-pipeline and a retried event's meter values are never stored twice. One row per
-# event, no two with the same key: TRANSACTION_EVENT_COLUMNS, then the payload (an object), then
-# the event's meter values (an array of rows of METER_VALUE_COLUMNS).
+# event, no two with the same key: TRANSACTION_EVENT_COLUMNS, then the payload (the event's wire
+# JSON, an object), then null or the payload's meterValue with its timestamps rewritten
+# (``_writer``: a timestamp PostgreSQL would read otherwise than Python does).
+#
+# The meter values' rows are made here, from the JSON, as ``meter_rows_from_json`` makes them:
+# one per sampled value; measurand Energy.Active.Import.Register, location Outlet and context
+# Sample.Periodic when absent, phase null when absent, unit null when absent or empty; the value
+# times 10^multiplier; the event's EVSE id (0 without one) and transaction id. The one
+# difference is the value's precision: PostgreSQL reads the JSON number exactly, where Python
+# goes through a float (``Decimal(repr(float(n)))``). The payload's numbers are those of the
+# wire as orjson read them: a float's shortest repr (the same digits as Python's repr, so the
+# same number) or an integer of up to 64 bits, which a float rounds beyond 2^53 and PostgreSQL
+# does not. The stored value can only be more exact; its scale (``12`` where Python had
+# ``12.0``) may differ, its number does not.
 INSERT_TRANSACTION_EVENTS = f"""
 WITH ev AS (
     SELECT {_columns(TRANSACTION_EVENT_COLUMNS, "r")},
         r->{len(TRANSACTION_EVENT_COLUMNS)} AS payload,
-        r->{len(TRANSACTION_EVENT_COLUMNS) + 1} AS meter_values
+        NULLIF(r->{len(TRANSACTION_EVENT_COLUMNS) + 1}, 'null') AS meter_value
     FROM jsonb_array_elements(%s::jsonb) AS x(r)
 ), ins AS (
     INSERT INTO transaction_events ({_EVENT_NAMES}, payload)
@@ -219,9 +216,22 @@ WITH ev AS (
     RETURNING station_id, transaction_id, seq_no
 )
 INSERT INTO meter_values ({", ".join(METER_VALUE_COLUMNS)})
-SELECT {_columns(_METER_VALUE_READ, "m")}
+SELECT
+    ev.station_id,
+    (mv->>'timestamp')::timestamptz,
+    COALESCE(ev.evse_id, 0),
+    ev.transaction_id,
+    COALESCE(sv->>'measurand', 'Energy.Active.Import.Register')::measurand,
+    (sv->>'phase')::meter_phase,
+    COALESCE(sv->>'location', 'Outlet')::meter_location,
+    COALESCE(sv->>'context', 'Sample.Periodic')::reading_context,
+    NULLIF(sv->'unitOfMeasure'->>'unit', ''),
+    (sv->'value')::numeric
+        * ('1e' || COALESCE((sv->'unitOfMeasure'->'multiplier')::int4, 0))::numeric
 FROM ev JOIN ins USING (station_id, transaction_id, seq_no)
-    CROSS JOIN LATERAL jsonb_array_elements(ev.meter_values) AS y(m)
+    CROSS JOIN LATERAL jsonb_array_elements(COALESCE(ev.meter_value, ev.payload->'meterValue'))
+        AS m(mv)
+    CROSS JOIN LATERAL jsonb_array_elements(mv->'sampledValue') AS s(sv)
 """
 
 # A terminal state (responded, error, timeout, failed) is never overwritten by a late "sent".

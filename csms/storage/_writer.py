@@ -9,7 +9,8 @@ A batch is a list of *groups*, one per writer request; a group is stored whole o
   statement it queues, and each poll may hand the GIL to the event loop's thread, and orjson
   serializes rows in C where psycopg adapts arrays element by element in Python. The rarer
   kinds go by ``executemany``. Transaction events and their meter values are one
-  statement, so a retried event's meter values are left out by the database. Meter values of
+  statement, so a retried event's meter values are left out by the database; it makes those
+  meter values' rows from the event's payload, which it gets anyway. Meter values of
   MeterValues messages go in with binary COPY, after the pipeline and before COMMIT.
 - A data error (constraint, bad value) in the batch rolls it back and replays it with one savepoint
   per group: the bad groups get their error back, the good ones are committed. That replay is
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 import logging
 import operator
+import re
 from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import Any
@@ -47,6 +49,7 @@ from csms.domain.records import (
     TransactionEventRecord,
     V2GEventRecord,
 )
+from csms.protocol import parse_datetime
 
 from . import _sql
 from ._connect import Connection, connect
@@ -279,14 +282,14 @@ def _run(cur: psycopg.Cursor[Any], statements: list[Statement]) -> None:
 
 def _write_transaction_events(events: list[TransactionEventRecord]) -> list[Statement]:
     """Upsert the transactions, then insert the events and their meter values in one statement
-    (``_sql.INSERT_TRANSACTION_EVENTS``): the meter values of an event already stored (a retry)
-    are skipped by the database, and of two events with the same key in the batch only the
-    first is sent."""
+    (``_sql.INSERT_TRANSACTION_EVENTS``, which makes the meter values' rows from the payload):
+    the meter values of an event already stored (a retry) are skipped by the database, and of
+    two events with the same key in the batch only the first is sent."""
     first: dict[tuple[str, str, int], TransactionEventRecord] = {}
     for e in events:
         first.setdefault((e.station_id, e.transaction_id, e.seq_no), e)
     rows = [
-        (*_event_columns(e), e.payload, list(map(_meter_value_tuple, e.meter_values)))
+        (*_event_columns(e), e.payload, _rewritten_meter_value(e.payload.get("meterValue")))
         for e in first.values()
     ]
     statements = _set_based(
@@ -294,6 +297,30 @@ def _write_transaction_events(events: list[TransactionEventRecord]) -> list[Stat
     )
     statements.append((_sql.INSERT_TRANSACTION_EVENTS, (_rows_json(rows),), False))
     return statements
+
+
+#: An RFC 3339 date-time that PostgreSQL reads as ``parse_datetime`` does (once the schema check
+#: has parsed it): at most microseconds (PostgreSQL rounds further digits, Python cuts them) and
+#: the forms both read. ASCII digits only (``\d`` would take any script's).
+_SAME_IN_POSTGRES = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{1,6})?"
+    r"(?:[Zz]|[+-][0-9]{2}:[0-9]{2})"
+).fullmatch
+
+
+def _rewritten_meter_value(meter_values: Any) -> list[dict[str, Any]] | None:
+    """None when PostgreSQL reads every timestamp of ``meter_values`` (a payload's meterValue) as
+    Python does, the usual case; otherwise the meter values with each timestamp as Python reads
+    it (nanoseconds, a comma, an offset without colon: forms the schema check accepts), for the
+    statement to read in place of the payload's."""
+    if not meter_values:
+        return None
+    for meter_value in meter_values:
+        if not _SAME_IN_POSTGRES(meter_value["timestamp"]):
+            break
+    else:
+        return None
+    return [{**mv, "timestamp": parse_datetime(mv["timestamp"]).isoformat()} for mv in meter_values]
 
 
 def _names(columns: tuple[tuple[str, str], ...]) -> Callable[[Any], tuple[Any, ...]]:

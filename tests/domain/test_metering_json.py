@@ -31,14 +31,27 @@ SETTINGS = settings(
 
 
 def both(version: Version, raw: dict[str, Any]) -> tuple[Any, Any]:
-    """(record from the structured request, record from the JSON), or the exception types."""
+    """((record, meter rows) from the structured request, the same from the JSON), or the
+    exception types. The rows are those of the payload's meter values, linked to the event's
+    EVSE and transaction (the database makes them from the payload as the JSON path does)."""
     validate_payload(version, ACTION, Direction.REQUEST, raw)
     request = structure_payload(version, ACTION, Direction.REQUEST, raw, validate=False)
     kept = copy.deepcopy(raw)
+    evse = raw.get("evse")
+    evse_id = evse["id"] if evse is not None else 0
+    transaction_id = raw["transactionInfo"]["transactionId"]
     results: list[Any] = []
     for build in (
-        lambda: transaction_record("CP-1", request, raw),
-        lambda: transaction_record_from_json("CP-1", raw),
+        lambda: (
+            transaction_record("CP-1", request, raw),
+            meter_rows("CP-1", evse_id, request.meter_value or (), transaction_id=transaction_id),
+        ),
+        lambda: (
+            transaction_record_from_json("CP-1", raw),
+            meter_rows_from_json(
+                "CP-1", evse_id, raw.get("meterValue") or (), transaction_id=transaction_id
+            ),
+        ),
     ):
         try:
             results.append(build())
@@ -52,9 +65,10 @@ def assert_same(structured: Any, from_json: Any) -> None:
     assert structured == from_json
     if isinstance(structured, type):
         return
+    (structured, structured_rows), (from_json, json_rows) = structured, from_json
     for name in ("event_type", "trigger_reason", "id_token_type", "charging_state"):
         assert type(getattr(from_json, name)) is type(getattr(structured, name)), name
-    for a, b in zip(structured.meter_values, from_json.meter_values, strict=True):
+    for a, b in zip(structured_rows, json_rows, strict=True):
         assert (a.timestamp, a.timestamp.utcoffset()) == (b.timestamp, b.timestamp.utcoffset())
         assert str(a.value) == str(b.value)  # the same scale, not only the same number
         assert (a.measurand, a.phase, a.location, a.context) == (
@@ -214,8 +228,9 @@ def test_timestamps_are_parsed_as_the_structured_path_does(text: str) -> None:
     }
     structured, from_json = both(Version.V201, raw)
     assert_same(structured, from_json)
-    assert from_json.timestamp.utcoffset() == structured.timestamp.utcoffset()
-    assert str(from_json.meter_values[0].value) == "12000.0"  # 12 -> 12.0, scaled, as before
+    (record, rows), (structured_record, _) = from_json, structured
+    assert record.timestamp.utcoffset() == structured_record.timestamp.utcoffset()
+    assert str(rows[0].value) == "12000.0"  # 12 -> 12.0, scaled, as before
 
 
 def test_meter_rows_from_json_equal_meter_rows() -> None:

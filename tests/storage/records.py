@@ -36,21 +36,41 @@ def tx_event(
     transaction_id: str = "tx-1",
     meter_values: int = 2,
 ) -> TransactionEventRecord:
+    """An event whose payload carries ``meter_values`` meter values, stored as the rows
+    ``meter(station_id, seq_no * 60 + i, transaction_id=transaction_id)``."""
+    at = T0 + dt.timedelta(minutes=seq_no)
+    payload = {
+        "eventType": event_type,
+        "timestamp": at.isoformat(),
+        "seqNo": seq_no,
+        "transactionInfo": {"transactionId": transaction_id},
+        "evse": {"id": 1, "connectorId": 1},
+    }
+    if meter_values:
+        payload["meterValue"] = [
+            {
+                "timestamp": (at + dt.timedelta(seconds=i)).isoformat(),
+                "sampledValue": [
+                    {
+                        "value": 1000 + seq_no * 60 + i,
+                        "context": "Sample.Periodic",
+                        "unitOfMeasure": {"unit": "Wh"},
+                    }
+                ],
+            }
+            for i in range(meter_values)
+        ]
     return TransactionEventRecord(
         station_id,
         transaction_id,
         seq_no,
         event_type,
-        T0 + dt.timedelta(minutes=seq_no),
+        at,
         "MeterValuePeriodic" if event_type == "Updated" else "Authorized",
-        payload={"eventType": event_type, "seqNo": seq_no},
+        payload=payload,
         evse_id=1,
         connector_id=1,
         id_token="TOKEN1",
         id_token_type="ISO14443",
         charging_state="Charging",
-        meter_values=[
-            meter(station_id, seq_no * 60 + i, transaction_id=transaction_id)
-            for i in range(meter_values)
-        ],
     )

@@ -19,7 +19,9 @@ async def transaction_event(st: StationContext, request: None, raw: dict[str, An
     seqNo) is acknowledged again without a second row. The id token is authorized in the reply.
 
     Works from the schema-valid wire JSON (the most frequent message: structuring all of it cost
-    as much as its schema validation); only the id token becomes an object."""
+    as much as its schema validation); only the id token becomes an object. The meter values
+    stay in the payload: the database makes their rows from it, and the live state reads only
+    its energy registers."""
     record = transaction_record_from_json(st.station_id, raw)
     await st.services.store(record)
     st.state.apply_transaction_event(record)
