@@ -597,8 +597,9 @@ class V2GSessionCompleted(Event):
         "completed: it ended as planned or was stopped; failed: the station refused or faulted."
     )
     end_reason: str = doc(
-        "Why it ended: soc_floor, window_end, departure_energy, operator_stop, ev_unplugged, "
-        "transaction_ended, station_disconnected, fault, profile_rejected."
+        "Why it ended (docs/V2G.md): soc_floor, window_end, duration_elapsed, "
+        "departure_energy, operator_stop, transaction_ended, station_disconnected, "
+        "station_fault, profile_rejected, negotiation_failed, node_restart_lost."
     )
     started_at: dt.datetime | None = doc("When discharging started, if it did.")
     ended_at: dt.datetime = doc("When it ended.")
