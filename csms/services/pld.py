@@ -30,6 +30,7 @@ __all__ = [
     "PLD_LIMITS",
     "PldError",
     "PldLimits",
+    "PldOrigin",
     "PldPrice",
     "RejectedRow",
     "Submarket",
@@ -46,7 +47,7 @@ __all__ = [
 #: CCEE's hours are Brasília time whatever the operator's zone is.
 CCEE_TIME_ZONE: Final = ZoneInfo("America/Sao_Paulo")
 
-PldSource = Literal["ccee", "simulated"]
+PldOrigin = Literal["ccee", "simulated"]
 
 
 class Submarket(enum.StrEnum):
@@ -129,7 +130,7 @@ class PldPrice:
     submarket: Submarket
     start: dt.datetime
     rs_per_mwh: Decimal
-    source: PldSource
+    source: PldOrigin
 
     @property
     def simulated(self) -> bool:

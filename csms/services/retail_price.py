@@ -31,12 +31,14 @@ from .pld import PldPrice, Submarket
 from .tarifa_branca import DistributorTariff, Post, local_time, post_at
 
 __all__ = [
+    "CENTAVO",
     "ContractSource",
     "GridMarket",
     "GridPrice",
     "GrossUp",
     "PldSource",
     "PriceSource",
+    "PriceSourceKind",
     "RegulatedSource",
     "TaxRates",
     "gross_up",
@@ -45,7 +47,6 @@ __all__ = [
 ]
 
 CENTAVO: Final = Decimal("0.01")
-HOUR: Final = dt.timedelta(hours=1)
 
 
 class GrossUp(enum.StrEnum):

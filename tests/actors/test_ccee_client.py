@@ -145,3 +145,17 @@ async def test_an_unreachable_portal_is_unavailable():
             with pytest.raises(CceeUnavailable, match="ConnectError"):
                 await c.resource_id(2026)
     assert pauses.seconds == [0.1]
+
+
+def test_public_names_are_pinned():
+    import csms.actors.prices
+
+    from ..public_names import exported
+
+    assert exported(csms.actors.prices) == [
+        "DEFAULT_BASE_URL",
+        "CceeClient",
+        "CceeError",
+        "CceeUnavailable",
+        "MonthPld",
+    ]
