@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import re
 
+import psycopg
 from starlette.responses import Response
 
 from csms.storage import Connection, tokens
@@ -18,6 +19,7 @@ from csms.storage import NotFound as RowNotFound
 from ._auth import Role
 from ._errors import Conflict, NotFound
 from ._routing import Call, Endpoint, Param, json_response
+from ._v2g import v2g_owner_changed
 from .bodies import IdToken, IdTokenBody, IdTokenList, IdTokenUpdate
 
 __all__ = ["ENDPOINTS"]
@@ -32,7 +34,7 @@ _DOCS = {
 
 
 def token_view(row: tokens.IdTokenRow) -> IdToken:
-    return IdToken(row.id_token, row.type, row.status, row.expires_at, row.group_id)
+    return IdToken(row.id_token, row.type, row.status, row.expires_at, row.group_id, row.user_id)
 
 
 async def _find(call: Call) -> tokens.IdTokenRow:
@@ -56,16 +58,22 @@ def _create(conn: Connection, body: IdTokenBody) -> tokens.IdTokenRow | None:
         status=body.status,
         expires_at=body.cache_expiry_date_time,
         group_id=body.group_id_token,
+        user_id=body.user_id,
     )
     return tokens.get_id_token(conn, body.id_token, body.type)
 
 
 async def create(call: Call) -> Response:
     body: IdTokenBody = call.body
-    row = await call.control.database.run(_create, body)
+    try:
+        row = await call.control.database.run(_create, body)
+    except psycopg.errors.ForeignKeyViolation:
+        raise NotFound(f"no user {body.user_id!r}") from None
     call.control.id_token_changed(body.id_token, body.type)  # "unknown" may be cached
     if row is None:
         raise Conflict(f"id token {body.id_token!r} of type {body.type!r} exists", code="exists")
+    if row.user_id is not None:
+        v2g_owner_changed(call, row.user_id)
     return json_response(token_view(row), 201, {"Location": f"{_PREFIX}/{row.type}/{row.id_token}"})
 
 
@@ -94,7 +102,12 @@ async def update(call: Call) -> Response:
     call.control.id_token_changed(row.id_token, row.type)
     return json_response(
         IdToken(
-            row.id_token, row.type, body.status, body.cache_expiry_date_time, body.group_id_token
+            row.id_token,
+            row.type,
+            body.status,
+            body.cache_expiry_date_time,
+            body.group_id_token,
+            row.user_id,
         )
     )
 
@@ -121,7 +134,8 @@ ENDPOINTS = (
         ok=201,
         body=IdTokenBody,
         response=IdToken,
-        errors=(409, 422),
+        errors=(404, 409, 422),
+        description="409 `exists` if the token exists; 404 when `userId` names no user.",
     ),
     Endpoint(
         "GET",

@@ -47,7 +47,7 @@ _REASONS = {
 }
 
 DESCRIPTION = """The control API of a csms node: stations, device commands, transactions, the
-command audit, id tokens, health and metrics.
+command audit, id tokens, users and their V2G preferences, health and metrics.
 
 Authentication: `Authorization: Bearer <token>`. Tokens have a role (viewer < operator < admin)
 and each operation names the role it needs. Errors are `{"error": {"code", "message"}}`.

@@ -49,8 +49,9 @@ def spec(
     pattern: str | None = None,
     min_length: int | None = None,
     max_length: int | None = None,
-    minimum: int | None = None,
-    maximum: int | None = None,
+    minimum: float | None = None,
+    maximum: float | None = None,
+    exclusive_minimum: float | None = None,
     enum: tuple[str, ...] | None = None,
     example: Any = None,
     code: str | None = None,
@@ -64,6 +65,7 @@ def spec(
         "maxLength": max_length,
         "minimum": minimum,
         "maximum": maximum,
+        "exclusiveMinimum": exclusive_minimum,
         "enum": list(enum) if enum else None,
         "examples": [example] if example is not None else None,
     }
@@ -294,9 +296,11 @@ def _violation(value: Any, meta: Mapping[str, Any]) -> str | None:
             return f"must be at most {meta['maxLength']} characters"
         if "pattern" in meta and re.search(meta["pattern"], value) is None:
             return f"must match {meta['pattern']}"
-    if isinstance(value, int):
+    if isinstance(value, int | float):
         if "minimum" in meta and value < meta["minimum"]:
             return f"must be at least {meta['minimum']}"
+        if "exclusiveMinimum" in meta and value <= meta["exclusiveMinimum"]:
+            return f"must be greater than {meta['exclusiveMinimum']}"
         if "maximum" in meta and value > meta["maximum"]:
             return f"must be at most {meta['maximum']}"
     if isinstance(value, list) and "minLength" in meta and len(value) < meta["minLength"]:

@@ -49,6 +49,7 @@ def station_view(row: stations.StationRow, live: dict[str, object] | None = None
         created_at=row.created_at,
         updated_at=row.updated_at,
         live=live,
+        bidirectional=bool(row.bidirectional),
     )
 
 
@@ -73,6 +74,7 @@ async def register(call: Call) -> Response:
         password_hash=hashed,
         security_profile=body.security_profile,
         registration_status=body.registration_status,
+        bidirectional=body.bidirectional,
     )
     try:
         row = await call.control.database.run(create, body.id)

@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 import attrs
 
 from ._schema import spec
+from ._v2g_bodies import USER_ID_PATTERN
 
 #: Station ids the API accepts: 1-48 printable ASCII characters, no ``:`` (OCPP-J Basic auth)
 #: and no ``/`` (it is a URL path segment).
@@ -49,6 +50,11 @@ class StationRegistration:
     )
     security_profile: int = spec(1, minimum=1, maximum=3)
     registration_status: str = spec("Accepted", enum=REGISTRATION_STATUSES)
+    bidirectional: bool = spec(
+        False,
+        description="The station can discharge an EV (V2G). OCPP 2.1 stations say so in their"
+        " device model; for OCPP 2.0.1 this declaration is the only way (docs/V2G.md).",
+    )
 
 
 @attrs.frozen
@@ -80,6 +86,8 @@ class Station:
     updated_at: dt.datetime
     #: The live state, when this node holds the connection (``GET /stations/{id}`` only).
     live: dict[str, Any] | None = None
+    #: Declared able to discharge an EV (``bidirectional`` at registration).
+    bidirectional: bool = False
 
 
 @attrs.frozen
@@ -283,6 +291,9 @@ class IdTokenBody:
     status: str = spec("Accepted", enum=AUTHORIZATION_STATUSES)
     cache_expiry_date_time: dt.datetime | None = spec(None)
     group_id_token: str | None = spec(None, pattern=r"^[!-~]{1,255}$")
+    user_id: str | None = spec(
+        None, pattern=USER_ID_PATTERN, description="The user owning the token (must exist)."
+    )
 
 
 @attrs.frozen
@@ -301,6 +312,7 @@ class IdToken:
     status: str
     cache_expiry_date_time: dt.datetime | None
     group_id_token: str | None
+    user_id: str | None = None
 
 
 @attrs.frozen

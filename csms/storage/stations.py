@@ -33,7 +33,7 @@ __all__ = [
 _COLUMNS = (
     "id, security_profile, registration_status, ocpp_version, vendor_name, model, serial_number,"
     " firmware_version, modem_iccid, modem_imsi, last_boot_at, last_boot_reason, node_id,"
-    " connected_since, last_seen_at, created_at, updated_at"
+    " connected_since, last_seen_at, created_at, updated_at, bidirectional"
 )
 
 
@@ -58,6 +58,8 @@ class StationRow:
     last_seen_at: dt.datetime | None
     created_at: dt.datetime
     updated_at: dt.datetime
+    #: Declared able to discharge an EV (the OCPP 2.0.1 V2G convention, docs/V2G.md).
+    bidirectional: bool = False
 
 
 @attrs.frozen
@@ -76,13 +78,14 @@ def create(
     password_hash: str | None = None,
     security_profile: int = 1,
     registration_status: str = "Accepted",
+    bidirectional: bool = False,
 ) -> StationRow:
     """Register a station. Raises ``psycopg.errors.UniqueViolation`` if it exists."""
     with conn.cursor(row_factory=class_row(StationRow)) as cur:
         cur.execute(
-            f"INSERT INTO stations (id, password_hash, security_profile, registration_status)"
-            f" VALUES (%s, %s, %s, %s) RETURNING {_COLUMNS}",
-            (station_id, password_hash, security_profile, registration_status),
+            "INSERT INTO stations (id, password_hash, security_profile, registration_status,"
+            f" bidirectional) VALUES (%s, %s, %s, %s, %s) RETURNING {_COLUMNS}",
+            (station_id, password_hash, security_profile, registration_status, bidirectional),
         )
         row = cur.fetchone()
     assert row is not None

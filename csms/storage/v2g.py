@@ -1,4 +1,5 @@
-"""V2G tables: capability, preferences, sessions and their events, grid prices, compensation.
+"""V2G tables: capability, sessions and their events, grid prices, compensation (preferences
+are a user's: ``users``).
 
 Energy in Wh, power in W, money in BRL (``Decimal``). Session rows change through these functions
 (the V2G session actor owns the state machine); the per-reading trail is ``V2GEventRecord``.
@@ -18,6 +19,9 @@ from psycopg.types.json import Jsonb
 from ._connect import Connection
 from ._errors import NotFound
 
+# preferences are a user's (``users``); their names stay importable from here
+from .users import PreferencesRow, get_preferences, preferences_of_id_token, upsert_preferences
+
 __all__ = [
     "ACTIVE_STATES",
     "CapabilityRow",
@@ -34,6 +38,7 @@ __all__ = [
     "list_sessions",
     "mark_compensation",
     "pending_compensations",
+    "preferences_of_id_token",
     "update_session",
     "upsert_capability",
     "upsert_grid_prices",
@@ -55,18 +60,6 @@ class CapabilityRow:
     battery_capacity_wh: Decimal | None
     source: str
     raw: dict[str, Any] | None
-    updated_at: dt.datetime
-
-
-@attrs.frozen
-class PreferencesRow:
-    user_id: str
-    opted_in: bool
-    min_soc_percent: Decimal
-    max_discharge_power_w: Decimal
-    allowed_windows: list[dict[str, Any]]
-    max_cycles_per_day: int
-    wallet_id: str | None
     updated_at: dt.datetime
 
 
@@ -151,27 +144,6 @@ def get_capability(conn: Connection, station_id: str) -> list[CapabilityRow]:
             (station_id,),
         )
         return cur.fetchall()
-
-
-def upsert_preferences(conn: Connection, prefs: PreferencesRow) -> None:
-    values = attrs.asdict(prefs)
-    values["allowed_windows"] = Jsonb(prefs.allowed_windows)
-    conn.execute(
-        f"INSERT INTO v2g_preferences ({_fields(PreferencesRow)}) VALUES ("
-        + ", ".join(f"%({a})s" for a in values)
-        + ") ON CONFLICT (user_id) DO UPDATE SET "
-        + ", ".join(f"{a} = EXCLUDED.{a}" for a in values if a != "user_id"),
-        values,
-    )
-
-
-def get_preferences(conn: Connection, user_id: str) -> PreferencesRow | None:
-    with conn.cursor(row_factory=class_row(PreferencesRow)) as cur:
-        cur.execute(
-            f"SELECT {_fields(PreferencesRow)} FROM v2g_preferences WHERE user_id = %s",
-            (user_id,),
-        )
-        return cur.fetchone()
 
 
 def create_session(

@@ -81,7 +81,7 @@ async def test_id_token_crud(node: Node, api: httpx.AsyncClient) -> None:
     }
     r = await api.post("/api/v1/id-tokens", json=body)
     assert r.status_code == 201, r.text
-    assert r.json() == {**body, "cacheExpiryDateTime": "2030-01-01T00:00:00+00:00"}
+    assert r.json() == {**body, "cacheExpiryDateTime": "2030-01-01T00:00:00+00:00", "userId": None}
     r = await api.post("/api/v1/id-tokens", json={**body, "idToken": "tag1"})  # case-insensitive
     assert r.status_code == 409
     assert (await api.get("/api/v1/id-tokens/ISO14443/tag1")).json()["idToken"] == "TAG1"

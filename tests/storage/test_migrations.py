@@ -38,6 +38,7 @@ TABLES = {
     "iso15118_certificates",
     "firmware_updates",
     "api_tokens",
+    "users",
     "schema_migrations",
 }
 
