@@ -144,6 +144,10 @@ async def test_capability_of_a_bidirectional_station(
     assert (await api.get("/api/v1/stations/CP-V2G")).json()["bidirectional"] is True
     r = await api.post("/api/v1/stations", json={"id": "CP-UNI", "password": PASSWORD})
     assert r.json()["bidirectional"] is False
+    r = await api.post(
+        "/api/v1/stations", json={"id": "CP-X", "password": PASSWORD, "bidirectional": "yes"}
+    )
+    assert error_of(r, 422)["field"] == "bidirectional"
     assert (await api.get("/api/v1/v2g/capability/CP-V2G")).json() == {"items": []}
     at = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
     row = v2g_repo.CapabilityRow(
