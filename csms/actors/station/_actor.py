@@ -285,7 +285,7 @@ class StationActor(Actor):
         action = message.action
         handler = handlers.HANDLERS[action]
         routes = self.services.routes
-        owned = routes.owners(action)
+        owned = routes.owners(action, self.version)
         request = None if action in handlers.UNSTRUCTURED_ACTIONS else message.payload
         if owned is None:
             response = await handler(self.context, request, message.raw)

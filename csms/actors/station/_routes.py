@@ -26,6 +26,11 @@ Two kinds of route:
   refuses, answers with something else, or does not answer in time. Only that station's reader
   waits for it; every other station goes on.
 
+A route may be limited to some OCPP versions (``versions``): the V2X owner decides the answer
+to a 2.1 Authorize, while a 2.0.1 Authorize (the transaction benchmark's) never leaves the
+station's handler. The table is split by version when the node is built, so the filter costs a
+station nothing per message.
+
 Counters per route (routed, dropped, refused, defaulted) are on ``/metrics``; a slow, full or
 crashed owner never delays or fails another station.
 """
@@ -41,6 +46,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from csms.protocol import Version
 from csms.runtime import ActorCrashed, ActorRef, ActorStopped, AskTimeout, MailboxFull, Rejected
 
 if TYPE_CHECKING:
@@ -75,6 +81,9 @@ class StationMessage:
     #: The same, as the station sent it (wire JSON).
     raw: Mapping[str, Any]
     received_at: dt.datetime
+    #: The handler's answer to the station (for an ask route, the default the owner may amend
+    #: and return, e.g. an AuthorizeResponse with ``allowed_energy_transfer`` added).
+    response: Any = None
 
 
 class Overflow(enum.Enum):
@@ -108,19 +117,38 @@ class Route:
     overflow: Overflow = Overflow.DROP
     #: Set for an ask route: how long the owner has to decide the answer, in seconds.
     ask_timeout: float | None = None
+    #: The OCPP versions whose messages it takes; None: every version.
+    versions: frozenset[Version] | None = None
     stats: RouteStats = attrs.field(factory=RouteStats, eq=False)
 
     @classmethod
     def notify(
-        cls, action: str, owner: ActorRef, *, name: str, overflow: Overflow = Overflow.DROP
+        cls,
+        action: str,
+        owner: ActorRef,
+        *,
+        name: str,
+        overflow: Overflow = Overflow.DROP,
+        versions: Iterable[Version] | None = None,
     ) -> Route:
-        return cls(action, owner, name, overflow)
+        return cls(action, owner, name, overflow, None, _versions(versions))
 
     @classmethod
-    def ask(cls, action: str, owner: ActorRef, *, name: str, timeout: float) -> Route:
+    def ask(
+        cls,
+        action: str,
+        owner: ActorRef,
+        *,
+        name: str,
+        timeout: float,
+        versions: Iterable[Version] | None = None,
+    ) -> Route:
         if not timeout > 0:
             raise ValueError(f"the ask route of {action} needs a positive timeout")
-        return cls(action, owner, name, Overflow.DROP, timeout)
+        return cls(action, owner, name, Overflow.DROP, timeout, _versions(versions))
+
+    def takes(self, version: Version) -> bool:
+        return self.versions is None or version in self.versions
 
     @property
     def has_room(self) -> bool:
@@ -141,6 +169,8 @@ class Route:
         assert self.ask_timeout is not None
         if not self.has_room:
             return self._default(message, default, "its mailbox is full or it is down")
+        if message.response is not default:
+            message = attrs.evolve(message, response=default)
         try:
             answer = await self.owner.ask(message, timeout=self.ask_timeout)
         except (AskTimeout, ActorStopped, ActorCrashed, Rejected) as exc:
@@ -164,30 +194,41 @@ class Route:
         return default
 
 
+def _versions(versions: Iterable[Version] | None) -> frozenset[Version] | None:
+    return None if versions is None else frozenset(versions)
+
+
 class StationRoutes:
     """The node's route table, fixed when the node is built, and the count of messages the
     stations handled per action."""
 
-    __slots__ = ("_table", "received")
+    __slots__ = ("_by_version", "_routes", "received")
 
     def __init__(self, routes: Iterable[Route] = ()) -> None:
-        table: dict[str, list[Route]] = {}
-        for route in routes:
-            owned = table.setdefault(route.action, [])
-            if route.ask_timeout is not None and any(r.ask_timeout is not None for r in owned):
-                raise ValueError(f"{route.action} has two ask routes: one owner decides")
-            owned.append(route)
-        # ask routes last: the notifications go out before the wait for the decision
-        self._table = {
-            action: tuple(sorted(owned, key=lambda r: r.ask_timeout is not None))
-            for action, owned in table.items()
-        }
+        self._routes = tuple(routes)
+        #: Per version, per action, the routes that take it: one dict lookup per message.
+        self._by_version: dict[Version, dict[str, tuple[Route, ...]]] = {}
+        for version in Version:
+            table: dict[str, list[Route]] = {}
+            for route in self._routes:
+                if not route.takes(version):
+                    continue
+                owned = table.setdefault(route.action, [])
+                if route.ask_timeout is not None and any(r.ask_timeout is not None for r in owned):
+                    raise ValueError(
+                        f"{route.action} has two ask routes in {version.value}: one owner decides"
+                    )
+                owned.append(route)
+            # ask routes last: the notifications go out before the wait for the decision
+            self._by_version[version] = {
+                action: tuple(sorted(owned, key=lambda r: r.ask_timeout is not None))
+                for action, owned in table.items()
+            }
         #: Messages handled, per action (for /metrics).
         self.received: Counter[str] = Counter()
 
     def __iter__(self) -> Iterator[Route]:
-        for owned in self._table.values():
-            yield from owned
+        return iter(self._routes)
 
     def check(self, response_timeout: float) -> None:
         """Every ask route must decide within the station's response timeout."""
@@ -199,9 +240,10 @@ class StationRoutes:
                     f"({response_timeout} s)"
                 )
 
-    def owners(self, action: str) -> tuple[Route, ...] | None:
-        """The routes of ``action``, or None (most actions: the handler alone answers)."""
-        return self._table.get(action)
+    def owners(self, action: str, version: Version) -> tuple[Route, ...] | None:
+        """The routes of ``action`` from a station of ``version``, or None (most actions: the
+        handler alone answers)."""
+        return self._by_version[version].get(action)
 
     async def routed(
         self,
@@ -222,7 +264,7 @@ class StationRoutes:
                 raise OwnerBusy(f"{route.name} cannot take {action} now")
         response = await handler(st, request, raw)
         message = StationMessage(
-            st.station_id, st.version.value, action, received.payload, raw, received_at
+            st.station_id, st.version.value, action, received.payload, raw, received_at, response
         )
         for route in owned:
             if route.ask_timeout is None:
