@@ -45,6 +45,7 @@ from csms.actors import (
 )
 from csms.actors.events import Subscription
 from csms.actors.station import GetSnapshot, Route, StationRoutes, StationServices
+from csms.actors.v2x import v2x_child, v2x_routes
 from csms.api import (
     ADMIN_TOKEN_ENV,
     DRAIN_GRACE,
@@ -74,6 +75,7 @@ __all__ = [
     "NodeControlPlane",
     "RouteFactory",
     "build_node",
+    "capabilities",
     "database",
     "http_control_child",
     "open_node",
@@ -90,6 +92,17 @@ ChildFactory = Callable[[NodeParts], ChildSpec]
 #: The routes of the station messages an extra child owns (``csms/actors/station/_routes.py``):
 #: given the tree (``root.ref(name)`` is the owner's address).
 RouteFactory = Callable[[Supervisor], Iterable[Route]]
+
+
+def capabilities(settings: Settings) -> tuple[tuple[ChildFactory, ...], tuple[RouteFactory, ...]]:
+    """The capabilities every node runs (``csms serve``, and the nodes of the tests): their
+    children and the routes of the station messages they own, ahead of ``build_node``'s
+    ``extra_children`` and ``routes``."""
+    children: tuple[ChildFactory, ...] = (
+        v2x_child,  # V2X: station support, Authorize, charging needs (csms/actors/v2x)
+    )
+    routes: tuple[RouteFactory, ...] = (v2x_routes(settings.ocpp.response_timeout),)
+    return children, routes
 
 
 @attrs.frozen
@@ -211,6 +224,8 @@ def build_node(
     validate_outbound: bool = False,
 ) -> Node:
     """The node's parts and its supervision tree, not started (``root.run`` starts it)."""
+    own_children, own_routes = capabilities(settings)
+    extra_children, routes = (*own_children, *extra_children), (*own_routes, *routes)
     db = settings.database
     persistence, status = persistence_spec(
         PersistenceSettings(
