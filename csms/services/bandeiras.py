@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 
 import attrs
 
+from .field_error import FieldError
 from .tarifa_branca import local_time
 
 __all__ = [
@@ -57,13 +58,8 @@ RS_PER_100_KWH: Final = MappingProxyType(
 _MONTH: Final = re.compile(r"(\d{4})-(0[1-9]|1[0-2])")
 
 
-class BandeiraError(ValueError):
+class BandeiraError(FieldError):
     """A bad flag setting; ``field`` names it (``bandeiras.2026-13``)."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field = field
-        self.message = message
 
 
 def _months(value: Mapping[tuple[int, int], Bandeira]) -> Mapping[tuple[int, int], Bandeira]:

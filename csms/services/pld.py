@@ -25,6 +25,8 @@ from zoneinfo import ZoneInfo
 
 import attrs
 
+from .field_error import FieldError
+
 __all__ = [
     "CCEE_TIME_ZONE",
     "PLD_LIMITS",
@@ -32,6 +34,7 @@ __all__ = [
     "PldLimits",
     "PldOrigin",
     "PldPrice",
+    "PldTable",
     "RejectedRow",
     "Submarket",
     "clamp",
@@ -74,13 +77,8 @@ _SUBMARKET_NAMES: Final = {
 }
 
 
-class PldError(ValueError):
+class PldError(FieldError):
     """A value that is no PLD input; ``field`` names it."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field = field
-        self.message = message
 
 
 def parse_submarket(text: Any, *, field: str = "submarket") -> Submarket:
@@ -258,3 +256,27 @@ def within_daily_cap(values: Sequence[PldPrice], limits: PldLimits) -> bool:
     """Whether a day's hourly values keep the structural cap on the daily average."""
     total = sum((p.rs_per_mwh for p in values), Decimal(0))
     return not values or total / len(values) <= limits.daily_average_cap
+
+
+@attrs.frozen
+class PldTable:
+    """Known hourly prices (the ``v2g_grid_prices`` cache) with the simulated curve for the
+    hours it lacks: the PLD lookup a ``GridMarket`` is given."""
+
+    prices: Mapping[tuple[Submarket, dt.datetime], PldPrice] = attrs.field(factory=dict, hash=False)
+    limits: Mapping[int, PldLimits] = attrs.field(default=PLD_LIMITS, hash=False)
+
+    @classmethod
+    def of(
+        cls, prices: Iterable[PldPrice], limits: Mapping[int, PldLimits] = PLD_LIMITS
+    ) -> PldTable:
+        table: dict[tuple[Submarket, dt.datetime], PldPrice] = {}
+        for price in prices:
+            key = (price.submarket, price.start)
+            table[key] = prefer_ccee(table.get(key), price)
+        return cls(table, limits)
+
+    def __call__(self, submarket: Submarket, at: dt.datetime) -> PldPrice:
+        start = at.astimezone(dt.UTC).replace(minute=0, second=0, microsecond=0)
+        known = self.prices.get((submarket, start))
+        return known if known is not None else simulated_pld(submarket, at, self.limits)

@@ -11,6 +11,7 @@ from csms.services.pld import (
     PLD_LIMITS,
     PldError,
     PldPrice,
+    PldTable,
     Submarket,
     clamp,
     limits_for,
@@ -173,3 +174,15 @@ def test_a_ccee_value_is_never_replaced_by_a_simulated_one():
     assert prefer_ccee(simulated, ccee) is ccee
     assert prefer_ccee(ccee, newer) is newer
     assert prefer_ccee(None, simulated) is simulated
+
+
+def test_pld_table_answers_known_hours_and_simulates_the_others():
+    start = dt.datetime(2026, 6, 10, 21, tzinfo=UTC)
+    ccee = PldPrice(Submarket.SE, start, Decimal(300), "ccee")
+    stale = PldPrice(Submarket.SE, start, Decimal(1), "simulated")
+    table = PldTable.of([ccee, stale])
+    assert table(Submarket.SE, start + dt.timedelta(minutes=59)) is ccee
+    assert table(Submarket.S, start) == simulated_pld(Submarket.S, start)
+    later = start + dt.timedelta(hours=1)
+    assert table(Submarket.SE, later) == simulated_pld(Submarket.SE, later)
+    assert table(Submarket.SE, later).simulated
