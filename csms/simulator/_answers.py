@@ -18,7 +18,9 @@ import attrs
 
 from csms.protocol import Version
 
-from ._model import VOLTS, ChargePoint, Outgoing, SimulationError
+from . import _v2x
+from ._ev import active_profile, profile_watts
+from ._model import ChargePoint, Outgoing, SimulationError
 
 __all__ = [
     "ChangeHeartbeat",
@@ -28,6 +30,7 @@ __all__ = [
     "SendMessages",
     "answer",
     "default_response",
+    "profile_watts",
 ]
 
 
@@ -53,12 +56,9 @@ class ChangeHeartbeat:
 
 Effect = SendMessages | Reboot | RunFirmwareUpdate | ChangeHeartbeat
 Answer = tuple[dict[str, Any], list[Effect]]
+Handler = Callable[[ChargePoint, dict[str, Any], datetime.datetime], Answer]
 
 _FOLDERS: Final = {Version.V201: "v201", Version.V21: "v21"}
-#: 2.1 operation modes in which the EV follows a setpoint and may discharge.
-_SETPOINT_MODES: Final = frozenset(
-    {"CentralSetpoint", "ExternalSetpoint", "ExternalLimits", "CentralFrequency", "LocalFrequency"}
-)
 
 
 @functools.cache
@@ -118,10 +118,12 @@ def _request_start(cp: ChargePoint, req: dict[str, Any], now: datetime.datetime)
         evse = cp.evse(evse_id)
         profile = req.get("chargingProfile")
         if profile is not None:
-            cp.set_profile(evse.id, profile_watts(profile))
+            cp.set_profile(evse.id, profile_watts(profile), active_profile(profile))
         messages = cp.start(
             evse.id, now, id_token=req["idToken"], remote_start_id=req["remoteStartId"]
         )
+        # A V2X EV announces its needs; the CSMS authorized it, without an allowed list (Q02)
+        messages += _v2x.plugged_in(cp, evse, now, None)
     except SimulationError:
         return {"status": "Rejected"}, []
     return {"status": "Accepted", "transactionId": evse.tx_id}, [SendMessages(tuple(messages))]
@@ -146,55 +148,6 @@ def _reset(cp: ChargePoint, req: dict[str, Any], now: datetime.datetime) -> Answ
 
 def _update_firmware(cp: ChargePoint, req: dict[str, Any], now: datetime.datetime) -> Answer:
     return {"status": "Accepted"}, [RunFirmwareUpdate(req["requestId"])]
-
-
-def profile_watts(profile: dict[str, Any]) -> float | None:
-    """The signed power the first period of a charging profile asks for (negative: discharge).
-
-    2.1 fields win: a ``setpoint``, or a ``dischargeLimit`` in a setpoint operation mode; then
-    ``limit``, whose negative values older systems use for discharging. Amperes become watts
-    over ``numberPhases`` (3 when absent) at 230 V.
-    """
-    schedules = profile.get("chargingSchedule") or []
-    if isinstance(schedules, dict):
-        schedules = [schedules]
-    if not schedules or not schedules[0].get("chargingSchedulePeriod"):
-        return None
-    schedule = schedules[0]
-    period = schedule["chargingSchedulePeriod"][0]
-    if period.get("setpoint") is not None:
-        value = float(period["setpoint"])
-    elif (
-        period.get("dischargeLimit") is not None and period.get("operationMode") in _SETPOINT_MODES
-    ):
-        value = float(period["dischargeLimit"])
-    elif period.get("operationMode") == "Idle":
-        value = 0.0
-    elif period.get("limit") is not None:
-        value = float(period["limit"])
-    else:
-        return None
-    if schedule.get("chargingRateUnit") == "A":
-        value *= VOLTS * period.get("numberPhases", 3)
-    return value
-
-
-def _set_profile(cp: ChargePoint, req: dict[str, Any], now: datetime.datetime) -> Answer:
-    try:
-        cp.set_profile(req["evseId"], profile_watts(req["chargingProfile"]))
-    except SimulationError:
-        return {"status": "Rejected"}, []
-    return {"status": "Accepted"}, []
-
-
-def _clear_profile(cp: ChargePoint, req: dict[str, Any], now: datetime.datetime) -> Answer:
-    criteria = req.get("chargingProfileCriteria") or {}
-    evse_id = criteria.get("evseId", 0)
-    try:
-        cp.set_profile(evse_id, None)
-    except SimulationError:
-        return {"status": "Unknown"}, []
-    return {"status": "Accepted"}, []
 
 
 def _get_variables(cp: ChargePoint, req: dict[str, Any], now: datetime.datetime) -> Answer:
@@ -279,13 +232,25 @@ def _change_availability(cp: ChargePoint, req: dict[str, Any], now: datetime.dat
     return {"status": "Accepted"}, [SendMessages(tuple(messages))]
 
 
-_HANDLERS: Final[dict[str, Callable[[ChargePoint, dict[str, Any], datetime.datetime], Answer]]] = {
+def _sending(handler: Callable[..., tuple[dict[str, Any], list[Outgoing]]]) -> Handler:
+    """A handler of `_v2x` (payload, messages) as one of these (payload, effects)."""
+
+    def run(cp: ChargePoint, req: dict[str, Any], now: datetime.datetime) -> Answer:
+        payload, messages = handler(cp, req, now)
+        return payload, [SendMessages(tuple(messages))] if messages else []
+
+    return run
+
+
+_HANDLERS: Final[dict[str, Handler]] = {
     "RequestStartTransaction": _request_start,
     "RequestStopTransaction": _request_stop,
     "Reset": _reset,
     "UpdateFirmware": _update_firmware,
-    "SetChargingProfile": _set_profile,
-    "ClearChargingProfile": _clear_profile,
+    "SetChargingProfile": _sending(_v2x.set_profile),
+    "ClearChargingProfile": _sending(_v2x.clear_profile),
+    "UpdateDynamicSchedule": _sending(_v2x.update_dynamic_schedule),
+    "NotifyAllowedEnergyTransfer": _sending(_v2x.notify_allowed_energy_transfer),
     "GetVariables": _get_variables,
     "SetVariables": _set_variables,
     "TriggerMessage": _trigger,

@@ -1,5 +1,6 @@
-"""What load-test stations do by themselves: heartbeats only, or transactions (with V2G
-discharge in the middle for the v2g behaviour), with random jitter so a fleet spreads out."""
+"""What load-test stations do by themselves: heartbeats only, or transactions, with random
+jitter so a fleet spreads out. In the v2g behaviour the EV is a V2X EV: it authorizes,
+announces its needs and then follows whatever the CSMS commands (discharge included)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import trio
 
 from . import _commands as cmd
 from ._model import SimulationError
+from ._operator import operate, plug_in
 from ._state import Behaviour
 
 if TYPE_CHECKING:
@@ -25,12 +27,11 @@ async def run_behaviour(station: SimulatedStation, behaviour: Behaviour) -> None
     while True:
         await state.wait_for(lambda: state.online)
         try:
-            station.operate(cmd.StartCharging(1))
-            if behaviour.kind == "v2g" and state.model.ev.v2g:
-                await trio.sleep(behaviour.charge_seconds * rng.uniform(0.2, 0.5))
-                station.operate(cmd.V2GStart(behaviour.discharge_kw))
+            station.catch_up()
+            await plug_in(station, 1)
             await trio.sleep(behaviour.charge_seconds * rng.uniform(0.5, 1.0))
-            station.operate(cmd.StopCharging(None))
+            station.catch_up()
+            operate(station, cmd.StopCharging(None))
         except SimulationError:
             pass  # a reset ended it meanwhile
         await trio.sleep(behaviour.idle_seconds * rng.uniform(0.5, 1.5))

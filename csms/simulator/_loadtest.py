@@ -63,7 +63,13 @@ class LoadTestOptions:
         if kind == "mixed":  # 60 % idle heartbeats, 30 % charging, 10 % V2G
             slot = index % 10
             kind = "heartbeat" if slot < 6 else "transactions" if slot < 9 else "v2g"
-        ev = Ev(soc=60.0, battery_kwh=60.0, v2g=kind == "v2g", discharge_kw=11.0)
+        ev = Ev(
+            soc=60.0,
+            battery_kwh=60.0,
+            v2g=kind == "v2g",
+            discharge_kw=11.0,
+            id_token=f"{self.station_id(index)}-EV",  # one token per EV, for users to own
+        )
         return Behaviour(kind, self.charge_seconds, self.idle_seconds), ev
 
     def config(self, index: int) -> StationConfig:
@@ -97,7 +103,9 @@ async def register_stations(options: LoadTestOptions, token: str, *, concurrency
             nonlocal created
             station_id = options.station_id(index)
             async with limiter:
-                body = {"id": station_id, "password": options.password}
+                body: dict[str, Any] = {"id": station_id, "password": options.password}
+                if options.behaviour(index)[1].v2g:  # 2.0.1 V2G needs it (docs/V2G.md)
+                    body["bidirectional"] = True
                 reply = await client.post("/api/v1/stations", json=body)
                 if reply.status_code == 409:
                     return  # registered by an earlier run, with the password it was given

@@ -1,4 +1,4 @@
-"""The simulated charge point's state, pure: EVSEs, transactions, meter, EV battery (V2G) and
+"""The simulated charge point's state, pure: EVSEs, transactions, meter, the EV (`_ev`) and
 device model. Every change returns the OCPP messages it causes as `Outgoing` (wire JSON), which
 the station actor sends; nothing here knows about sockets or clocks (times are passed in).
 """
@@ -7,44 +7,42 @@ from __future__ import annotations
 
 import datetime
 import itertools
+from collections.abc import Callable
 from typing import Any, Final
 
 import attrs
 
+from csms.protocol import Version
+
+from ._ev import ActiveProfile, Ev, V2XSession, iso
+
 __all__ = ["ChargePoint", "DeviceModel", "Ev", "Evse", "Outgoing", "SimulationError", "iso"]
 
-#: A single-phase-equivalent conversion for profiles given in amperes (3 phases, 230 V).
-VOLTS: Final = 230.0
 TRANSACTIONAL: Final = frozenset({"TransactionEvent", "MeterValues"})
+#: K01: a TxProfile rules over a TxDefaultProfile, which rules over the rest.
+_PURPOSE_RANK: Final = {"TxProfile": 2, "TxDefaultProfile": 1}
+#: The profile `set_profile` installs when given only a power (tests, older callers).
+_UNNAMED: Final = ActiveProfile(-(2**31), "TxDefaultProfile", "Absolute", None, "W", 3)
 
 
 class SimulationError(ValueError):
     """An operator command the charge point cannot carry out now (no such connector, ...)."""
 
 
-def iso(now: datetime.datetime) -> str:
-    return now.astimezone(datetime.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
 @attrs.frozen
 class Outgoing:
-    """A CALL to send. Transactional ones are kept until the CSMS acknowledges them."""
+    """A CALL to send. Transactional ones are kept until the CSMS acknowledges them.
+    ``on_reply`` gets the response payload (None after a CALLERROR) once it came."""
 
     action: str
     payload: dict[str, Any]
+    on_reply: Callable[[dict[str, Any] | None], None] | None = attrs.field(
+        default=None, eq=False, repr=False, kw_only=True
+    )
 
     @property
     def transactional(self) -> bool:
         return self.action in TRANSACTIONAL
-
-
-@attrs.define(slots=True)
-class Ev:
-    soc: float = 50.0  # percent
-    battery_kwh: float = 60.0
-    v2g: bool = False
-    discharge_kw: float = 11.0
-    min_soc: float = 10.0
 
 
 @attrs.define(slots=True)
@@ -56,8 +54,12 @@ class Evse:
     energy_import_wh: float = 0.0
     energy_export_wh: float = 0.0
     power_w: float = 0.0  # signed: positive imports (charging), negative exports (V2G)
-    profile_w: float | None = None  # signed limit or setpoint from the CSMS
+    profile_w: float | None = None  # signed limit or setpoint of the profile that rules
     local_discharge_w: float | None = None  # `v2g start` at the prompt
+    profile: ActiveProfile | None = None  # the profile that rules (K01 stacking)
+    #: every profile installed, by id, with the signed power it asks for
+    profiles: dict[int, tuple[ActiveProfile, float]] = attrs.field(factory=dict)
+    v2x: V2XSession | None = None  # the energy transfer the EV negotiated (V2X EVs)
 
 
 _VARIABLES: Final[dict[tuple[str, str], tuple[str, bool]]] = {
@@ -78,6 +80,7 @@ _VARIABLES: Final[dict[tuple[str, str], tuple[str, bool]]] = {
     ("ChargingStation", "Model"): ("SIM-1", False),
     ("ChargingStation", "VendorName"): ("csms", False),
     ("V2XChargingCtrlr", "Enabled"): ("false", False),
+    ("V2XChargingCtrlr", "SupportedOperationModes"): ("ChargingOnly,CentralSetpoint", False),
 }
 
 
@@ -116,6 +119,7 @@ class ChargePoint:
     evses: list[Evse]
     ev: Ev
     max_power_w: float = 22_000.0
+    version: Version = Version.V201
     device: DeviceModel = attrs.field(factory=DeviceModel)
     firmware_fails: bool = False
     firmware_version: str = "1.0.0"
@@ -124,13 +128,30 @@ class ChargePoint:
     _tx_counter: itertools.count[int] = attrs.field(factory=itertools.count)
 
     @classmethod
-    def create(cls, station_id: str, *, evses: int = 1, ev: Ev | None = None) -> ChargePoint:
+    def create(
+        cls,
+        station_id: str,
+        *,
+        evses: int = 1,
+        ev: Ev | None = None,
+        version: Version = Version.V201,
+        operation_modes: tuple[str, ...] | None = None,
+    ) -> ChargePoint:
         if evses < 1:
             raise ValueError("a charge point has at least one EVSE")
-        cp = cls(station_id, [Evse(i + 1) for i in range(evses)], ev or Ev())
+        cp = cls(station_id, [Evse(i + 1) for i in range(evses)], ev or Ev(), version=version)
         if cp.ev.v2g:
             cp.device.values["V2XChargingCtrlr", "Enabled"] = "true"
+        if operation_modes is not None:
+            modes = ",".join(operation_modes)
+            cp.device.values["V2XChargingCtrlr", "SupportedOperationModes"] = modes
         return cp
+
+    @property
+    def operation_modes(self) -> tuple[str, ...]:
+        """V2XChargingCtrlr.SupportedOperationModes (the device model holds the list)."""
+        modes = self.device.values["V2XChargingCtrlr", "SupportedOperationModes"]
+        return tuple(m.strip() for m in modes.split(",") if m.strip())
 
     # --- lookups ------------------------------------------------------------------------
 
@@ -287,6 +308,8 @@ class ChargePoint:
         evse.tx_id = None
         evse.power_w = 0.0
         evse.local_discharge_w = None
+        evse.v2x = None
+        self.remove_profiles(evse, lambda p: p.purpose == "TxProfile")  # K01: they end with it
         evse.status = "Available"
         return [ended, self.status(evse, now)]
 
@@ -327,27 +350,64 @@ class ChargePoint:
             if not ev.v2g or ev.soc <= ev.min_soc:
                 return 0.0
             return max(target, -ev.discharge_kw * 1000.0)
-        return 0.0 if ev.soc >= 100.0 else min(target, self.max_power_w)
+        return 0.0 if ev.soc >= 100.0 else min(target, self.max_power_w, ev.charge_kw * 1000.0)
 
     def advance(self, seconds: float) -> None:
-        """Let ``seconds`` of charging (or discharging) pass on every EVSE in a transaction."""
+        """Let ``seconds`` of charging (or discharging) pass on every EVSE in a transaction: the
+        import or export register moves by power x time, the SoC by that over the battery's
+        size, stopping at the EV's floor (discharge) or at 100 % (charge)."""
         for evse in self.charging():
             evse.power_w = self.target_power(evse)
-            wh = evse.power_w * seconds / 3600.0
+            wh = self.ev.energy_wh(evse.power_w * seconds / 3600.0)
             if wh >= 0:
                 evse.energy_import_wh += wh
             else:
                 evse.energy_export_wh -= wh
-            soc = self.ev.soc + wh / (self.ev.battery_kwh * 10.0)
-            self.ev.soc = min(100.0, max(0.0, soc))
             evse.power_w = self.target_power(evse)
 
-    def set_profile(self, evse_id: int, watts: float | None) -> None:
+    def set_profile(
+        self, evse_id: int, watts: float | None, profile: ActiveProfile | None = None
+    ) -> None:
+        """Install ``profile`` asking for ``watts`` on one EVSE (0: on each). It replaces the
+        profile with its id and the one with its purpose and stack level (K01.FR.05); without a
+        ``profile``, ``watts`` replaces every profile (None: removes them all)."""
         targets = self.evses if evse_id == 0 else [self.evse(evse_id)]
+        new = profile or _UNNAMED
         for evse in targets:
-            evse.profile_w = watts
-            if evse.tx_id is not None:
-                evse.power_w = self.target_power(evse)
+            if profile is None:
+                evse.profiles.clear()
+            for old, _ in list(evse.profiles.values()):
+                if old.id == new.id or (old.purpose, old.stack_level) == (
+                    new.purpose,
+                    new.stack_level,
+                ):
+                    del evse.profiles[old.id]
+            if watts is not None:
+                evse.profiles[new.id] = (new, watts)
+            self._restack(evse)
+
+    def update_profile(self, evse: Evse, profile_id: int, watts: float) -> None:
+        """A new value for an installed profile (a dynamic schedule update, K28)."""
+        evse.profiles[profile_id] = (evse.profiles[profile_id][0], watts)
+        self._restack(evse)
+
+    def remove_profiles(self, evse: Evse, matches: Callable[[ActiveProfile], bool]) -> bool:
+        """Remove the EVSE's profiles that ``matches``; whether there was one."""
+        gone = [p.id for p, _ in evse.profiles.values() if matches(p)]
+        for profile_id in gone:
+            del evse.profiles[profile_id]
+        self._restack(evse)
+        return bool(gone)
+
+    def _restack(self, evse: Evse) -> None:
+        """K01: the profile of the highest purpose and then the highest stack level rules."""
+        ranked = sorted(
+            evse.profiles.values(),
+            key=lambda pw: (_PURPOSE_RANK.get(pw[0].purpose, 0), pw[0].stack_level),
+        )
+        evse.profile, evse.profile_w = ranked[-1] if ranked else (None, None)
+        if evse.tx_id is not None:
+            evse.power_w = self.target_power(evse)
 
     def discharge(self, evse: Evse, watts: float | None) -> None:
         if watts is not None and not self.ev.v2g:

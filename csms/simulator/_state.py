@@ -26,7 +26,6 @@ class Behaviour:
     kind: str = "heartbeat"  # heartbeat | transactions | v2g
     charge_seconds: float = 30.0
     idle_seconds: float = 10.0
-    discharge_kw: float = 7.0
 
 
 @attrs.frozen
@@ -37,6 +36,8 @@ class StationConfig:
     version: Version = Version.V201
     evses: int = 1
     ev: Ev = attrs.field(factory=Ev)
+    #: V2XChargingCtrlr.SupportedOperationModes: a profile with another mode is Rejected
+    operation_modes: tuple[str, ...] = ("ChargingOnly", "CentralSetpoint")
     meter_interval: float = 60.0
     heartbeat_interval: float | None = None  # None: the interval the CSMS answers at boot
     response_timeout: float = 30.0
@@ -77,7 +78,11 @@ class StationState:
     def __init__(self, config: StationConfig, stats: LoadStats | None = None) -> None:
         self.config = config
         self.model = ChargePoint.create(
-            config.station_id, evses=config.evses, ev=attrs.evolve(config.ev)
+            config.station_id,
+            evses=config.evses,
+            ev=attrs.evolve(config.ev),
+            version=config.version,
+            operation_modes=config.operation_modes,
         )
         backoff = config.backoff
         for name, value in (

@@ -8,7 +8,6 @@ CSMS acknowledges them, in order, across reconnections; the rest is sent only wh
 from __future__ import annotations
 
 import base64
-import datetime
 import logging
 from collections import deque
 from typing import Any
@@ -43,7 +42,10 @@ from csms.runtime import Actor, ActorContext, ChildSpec, Rejected, RestartType
 from . import _commands as cmd
 from ._answers import ChangeHeartbeat, Effect, Reboot, RunFirmwareUpdate, SendMessages, answer
 from ._model import Outgoing, SimulationError
+from ._operator import now as _now
+from ._operator import operate, plug_in, update_firmware
 from ._state import StationState
+from ._v2x import needs_answered
 
 __all__ = ["SimulatedStation", "station_spec"]
 
@@ -60,10 +62,6 @@ _NETWORK_ERRORS = (
 
 class _CallTimeout(ConnectionError):
     """The CSMS did not answer in time: the connection is given up."""
-
-
-def _now() -> datetime.datetime:
-    return datetime.datetime.now(datetime.UTC)
 
 
 class SimulatedStation(Actor):
@@ -83,11 +81,13 @@ class SimulatedStation(Actor):
         self._rebooting = False
         self._dropped = False
         self._heartbeat_s = self.cfg.heartbeat_interval or 300.0
+        self._advanced_at = 0.0  # trio time up to which the model's energy is counted
 
     # --- actor --------------------------------------------------------------------------
 
     async def on_start(self, ctx: ActorContext) -> None:
         self._ctx = ctx
+        self._advanced_at = trio.current_time()
         ctx.nursery.start_soon(self._connection_loop)
         ctx.nursery.start_soon(self._meter_loop)
         if self.cfg.behaviour is not None:
@@ -97,73 +97,26 @@ class SimulatedStation(Actor):
 
     async def receive(self, message: Any) -> Any:
         try:
-            return self.operate(message)
+            self.catch_up()
+            if isinstance(message, cmd.StartCharging):
+                return await plug_in(self, message.connector)
+            return operate(self, message)
         except SimulationError as exc:
             raise Rejected(str(exc)) from None
 
-    def operate(self, command: cmd.OperatorCommand) -> str:
-        """Carry out an operator command; the text to show. `SimulationError` if impossible."""
-        cp, now, offline = self.s.model, _now(), not self.s.online
-        if isinstance(command, cmd.StartCharging):
-            self._emit(cp.start(command.connector, now, offline=offline))
-            evse = cp.evse(command.connector)
-            return f"transaction {evse.tx_id} started on connector {evse.id}"
-        if isinstance(command, cmd.StopCharging):
-            evse = self._charging(command.connector)
-            tx_id = evse.tx_id
-            self._emit(cp.stop(evse.id, now, offline=offline))
-            return f"transaction {tx_id} ended"
-        if isinstance(command, cmd.SetStatus | cmd.Fault):
-            status = command.status if isinstance(command, cmd.SetStatus) else "Faulted"
-            self._emit(cp.set_status(command.connector, status, now))
-            return f"connector {command.connector} is {status}"
-        if isinstance(command, cmd.SetMeter):
-            evse = next(iter(cp.charging()), cp.evses[0])
-            evse.energy_import_wh = command.wh
-            self._emit([cp.meter_values(evse, now, "Other")])
-            return f"meter on connector {evse.id} at {command.wh:g} Wh"
-        if isinstance(command, cmd.SendHeartbeat):
-            if not self.s.online:
-                raise SimulationError("not connected to the CSMS")
-            self._emit([Outgoing("Heartbeat", {})])
-            return "heartbeat sent"
-        if isinstance(command, cmd.V2GStart):
-            evse = self._charging(None)
-            cp.discharge(evse, command.kw * 1000.0)
-            return f"discharging at {-evse.power_w / 1000:g} kW (SoC {cp.ev.soc:.1f} %)"
-        if isinstance(command, cmd.V2GStop):
-            evse = self._charging(None)
-            cp.discharge(evse, None)
-            return f"charging at {evse.power_w / 1000:g} kW"
-        if isinstance(command, cmd.V2GSoc):
-            cp.ev.soc = command.percent
-            return f"EV state of charge {command.percent:g} %"
-        if isinstance(command, cmd.Reboot):
-            self.reboot("LocalReset")
-            return "rebooting"
-        if isinstance(command, cmd.FirmwareMode):
-            cp.firmware_fails = not command.accept
-            return "firmware updates will " + ("succeed" if command.accept else "fail")
-        raise SimulationError(f"{type(command).__name__} is not a station command")
-
-    def _charging(self, connector: int | None) -> Any:
-        cp = self.s.model
-        if connector is not None:
-            evse = cp.evse(connector)
-            if evse.tx_id is None:
-                raise SimulationError(f"connector {connector} has no transaction")
-            return evse
-        charging = cp.charging()
-        if not charging:
-            raise SimulationError("no transaction is running")
-        return charging[0]
+    def catch_up(self) -> None:
+        """Count the energy moved since the last change at the power that applied meanwhile
+        (trio's clock: a MockClock drives it in tests)."""
+        now = trio.current_time()
+        self.s.model.advance(now - self._advanced_at)
+        self._advanced_at = now
 
     def reboot(self, reason: str) -> None:
         """End transactions, disconnect, and boot again with ``reason``."""
         cp = self.s.model
         cp.reset_pending = False
         stopped = "ImmediateReset" if reason == "RemoteReset" else "Reboot"
-        self._emit(cp.stop_all(_now(), stopped, offline=not self.s.online))
+        self.emit(cp.stop_all(_now(), stopped, offline=not self.s.online))
         cp.boot_reason = reason
         self.s.booted = False
         self._rebooting = True
@@ -173,7 +126,7 @@ class SimulatedStation(Actor):
 
     # --- outgoing -----------------------------------------------------------------------
 
-    def _emit(self, messages: list[Outgoing] | tuple[Outgoing, ...]) -> None:
+    def emit(self, messages: list[Outgoing] | tuple[Outgoing, ...]) -> None:
         for message in messages:
             if message.transactional:
                 self.s.queue.append(message)
@@ -199,6 +152,10 @@ class SimulatedStation(Actor):
                 self._wake = trio.Event()
                 continue
             outcome = await self._call(item.action, item.payload)
+            if item.on_reply is not None:
+                item.on_reply(outcome)
+            if item.action == "NotifyEVChargingNeeds":
+                self.emit(needs_answered(self.s.model, item.payload, outcome, _now()))
             if persistent and self.s.queue and self.s.queue[0] is item:
                 if outcome is not None or self._dropped:
                     self.s.queue.popleft()
@@ -349,17 +306,14 @@ class SimulatedStation(Actor):
     async def _heartbeat_loop(self) -> None:
         while True:
             await trio.sleep(self._heartbeat_s)
-            self._emit([Outgoing("Heartbeat", {})])
+            self.emit([Outgoing("Heartbeat", {})])
 
     async def _meter_loop(self) -> None:
-        last = trio.current_time()
         while True:
             await trio.sleep(self.cfg.meter_interval)
-            now = trio.current_time()
-            self.s.model.advance(now - last)
-            last = now
+            self.catch_up()
             if self.s.model.charging():
-                self._emit(self.s.model.updates(_now(), offline=not self.s.online))
+                self.emit(self.s.model.updates(_now(), offline=not self.s.online))
 
     # --- incoming -----------------------------------------------------------------------
 
@@ -395,6 +349,7 @@ class SimulatedStation(Actor):
             self.s.stats.received += 1
         log.info("command", extra={"station": self.cfg.station_id, "action": call.action})
         try:
+            self.catch_up()  # a new profile applies from now on, the old one until now
             payload, effects = answer(self.s.model, conn.version, call.action, call.raw, _now())
             response = structure_payload(conn.version, call.action, Direction.RESPONSE, payload)
             text = conn.send(CallResult(call.message_id, response))
@@ -411,33 +366,14 @@ class SimulatedStation(Actor):
 
     def _apply(self, effect: Effect) -> None:
         if isinstance(effect, SendMessages):
-            self._emit(effect.messages)
+            self.emit(effect.messages)
         elif isinstance(effect, Reboot):
             self.reboot(effect.reason)
         elif isinstance(effect, RunFirmwareUpdate):
             assert self._ctx is not None
-            self._ctx.nursery.start_soon(self._firmware, effect.request_id)
+            self._ctx.nursery.start_soon(update_firmware, self, effect.request_id)
         elif isinstance(effect, ChangeHeartbeat):
             self._heartbeat_s = effect.seconds
-
-    async def _firmware(self, request_id: int) -> None:
-        cp = self.s.model
-        if cp.firmware_fails:
-            steps = ["Downloading", "DownloadFailed"]
-        else:
-            steps = ["Downloading", "Downloaded", "Installing", "Installed"]
-        for status in steps:
-            await trio.sleep(self.cfg.firmware_step)
-            self.s.firmware.append(status)
-            self._emit(
-                [
-                    Outgoing(
-                        "FirmwareStatusNotification", {"status": status, "requestId": request_id}
-                    )
-                ]
-            )
-        if steps[-1] == "Installed":
-            cp.firmware_version = f"{cp.firmware_version}+{request_id}"
 
 
 def station_spec(state: StationState) -> ChildSpec:

@@ -15,7 +15,9 @@ import orjson
 import trio
 
 from csms.protocol import Version
+from csms.runtime import Rejected
 
+from ._ev import BPT_MODES
 from ._loadtest import SCENARIOS, LoadTestOptions, RegistrationError, register_stations
 from ._stats import LoadStats, format_table
 
@@ -37,10 +39,38 @@ def add_commands(subparsers: Any, common_parent: argparse.ArgumentParser) -> Non
     sim.add_argument("--password", help="Basic-auth password (security profile 1)")
     sim.add_argument("--version", choices=sorted(_VERSIONS), default="2.0.1", dest="ocpp_version")
     sim.add_argument("--evses", type=int, default=1, help="number of EVSEs (one connector each)")
-    sim.add_argument("--v2g", action="store_true", help="the EV can discharge (V2G)")
+    sim.add_argument(
+        "--v2g",
+        action="store_true",
+        help="a V2X EV: authorizes, announces its ISO 15118 needs, follows setpoints, discharges",
+    )
     sim.add_argument("--soc", type=float, default=50.0, help="EV state of charge, percent")
     sim.add_argument("--battery", type=float, default=60.0, help="EV battery capacity, kWh")
     sim.add_argument("--discharge-power", type=float, default=11.0, help="max discharge, kW")
+    sim.add_argument("--charge-power", type=float, default=22.0, help="max charge, kW")
+    sim.add_argument("--min-soc", type=float, default=10.0, help="no discharge below, percent")
+    sim.add_argument("--target-soc", type=float, default=80.0, help="wanted at departure")
+    sim.add_argument("--departure-hours", type=float, default=8.0, help="after plug-in")
+    sim.add_argument("--bpt-mode", choices=sorted(BPT_MODES), default="AC_BPT")
+    sim.add_argument(
+        "--control-mode", choices=("ScheduledControl", "DynamicControl"), default="ScheduledControl"
+    )
+    sim.add_argument(
+        "--charge-only-first",
+        action="store_true",
+        help="start charge-only even when V2X is allowed (Q02): discharge after renegotiation",
+    )
+    sim.add_argument("--id-token", default="SIMULATED", help="the EV driver's id token")
+    sim.add_argument("--token-type", default="Central", help="its IdTokenEnumType")
+    sim.add_argument("--ev-id", help="the EV's EVCCID (sent with the id token)")
+    sim.add_argument(
+        "--operation-modes",
+        default="ChargingOnly,CentralSetpoint",
+        help="V2XChargingCtrlr.SupportedOperationModes (comma-separated)",
+    )
+    sim.add_argument(
+        "--plug-in", action="store_true", help="start a transaction on connector 1 once online"
+    )
     sim.add_argument(
         "--meter-interval", type=float, default=10.0, help="seconds between meter values"
     )
@@ -89,6 +119,7 @@ def run(args: argparse.Namespace) -> int:
 
 async def simulate(args: argparse.Namespace) -> int:
     from . import Ev, StationConfig, open_simulator, run_prompt
+    from ._commands import StartCharging
 
     config = StationConfig(
         station_id=args.id,
@@ -101,11 +132,28 @@ async def simulate(args: argparse.Namespace) -> int:
             battery_kwh=args.battery,
             v2g=args.v2g,
             discharge_kw=args.discharge_power,
+            charge_kw=args.charge_power,
+            min_soc=args.min_soc,
+            target_soc=args.target_soc,
+            departure_hours=args.departure_hours,
+            request_bpt=not args.charge_only_first,
+            bpt_mode=args.bpt_mode,
+            control_mode=args.control_mode,
+            id_token=args.id_token,
+            token_type=args.token_type,
+            ev_id=args.ev_id,
         ),
+        operation_modes=tuple(m.strip() for m in args.operation_modes.split(",") if m.strip()),
         meter_interval=args.meter_interval,
         heartbeat_interval=args.heartbeat_interval,
     )
     async with open_simulator(config) as sim:
+        if args.plug_in:
+            await sim.state.wait_for(lambda: sim.state.online)
+            try:
+                print(await sim.ref.ask(StartCharging(1), timeout=None), file=sys.stderr)
+            except Rejected as exc:
+                print(f"csms: cannot plug in: {exc}", file=sys.stderr)
         if not args.interactive:
             await trio.sleep_forever()
 

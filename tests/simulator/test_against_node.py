@@ -153,7 +153,8 @@ async def test_v21_discharge_setpoint_exports_energy_and_lowers_soc(database_url
                     "evseId": 1,
                     "chargingProfile": {
                         "id": 1,
-                        "stackLevel": 0,
+                        # above the charging profile the node sends for the EV's needs (K15)
+                        "stackLevel": 2,
                         "chargingProfilePurpose": "TxProfile",
                         "chargingProfileKind": "Relative",
                         "transactionId": evse.tx_id,

@@ -74,4 +74,5 @@ async def test_every_prompt_command_and_a_bad_one(database_url):
                     assert await console.run("quit") == "bye"
                 await state.wait_for(lambda: not state.queue)
             assert state.sent["MeterValues"] == 1
-            assert state.model.ev.soc == 55.0
+            # set to 55 % (from 80), then charged for the moments until the stop
+            assert 55.0 <= state.model.ev.soc < 79.0

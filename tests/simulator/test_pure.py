@@ -308,10 +308,15 @@ def test_commands_acted_on_answer_any_valid_request_validly(version, action):
     def check(request):
         model = cp(v2g=True)
         model.start(1, NOW)
-        response, effects = answer(model, version, action, request, NOW)
-        validate_payload(version, action, Direction.RESPONSE, response)
-        for effect in effects:
-            for message in getattr(effect, "messages", ()):
-                validate_payload(version, message.action, Direction.REQUEST, message.payload)
+        assert_answers_validly(model, version, action, request)
 
     check()
+
+
+def assert_answers_validly(model: ChargePoint, version: Version, action: str, request: dict):
+    """The answer to ``request`` and every message it makes the station send are valid."""
+    response, effects = answer(model, version, action, request, NOW)
+    validate_payload(version, action, Direction.RESPONSE, response)
+    for effect in effects:
+        for message in getattr(effect, "messages", ()):
+            validate_payload(version, message.action, Direction.REQUEST, message.payload)
