@@ -74,6 +74,14 @@ async def test_a_dd_mm_yyyy_day_reads_like_a_day_number(ccee):
     assert {p.rs_per_mwh for p in dated.prices} >= {Decimal("100.25"), Decimal("1542.23")}
 
 
+async def test_the_year_resource_is_looked_up_once_per_client(ccee):
+    async with client(ccee) as c:
+        may, june = await c.month(2026, 5), await c.month(2026, 6)
+    assert (len(may.prices), len(june.prices)) == (24 * 4, 2 * 24 * 4)
+    paths = [path.rsplit("/", 1)[1] for path, _, _ in ccee.requests]
+    assert paths == ["package_show", "datastore_search", "datastore_search"]
+
+
 async def test_a_year_without_a_resource_is_an_error(ccee):
     async with client(ccee) as c:
         with pytest.raises(CceeError, match="pld_horario_2024"):

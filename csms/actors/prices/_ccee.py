@@ -85,6 +85,8 @@ class CceeClient:
         self.page_size = page_size
         self.limits = limits
         self._sleep = sleep
+        #: Resource ids by year: a year's resource keeps its id, so a refresh asks once.
+        self._resources: dict[int, str] = {}
 
     async def __aenter__(self) -> Self:
         return self
@@ -125,12 +127,15 @@ class CceeClient:
 
     async def resource_id(self, year: int) -> str:
         """The id of ``pld_horario_YYYY`` in the dataset's resources."""
+        if year in self._resources:
+            return self._resources[year]
         result = await self._action("package_show", {"id": DATASET})
         wanted = f"{DATASET}_{year}"
         resources = result.get("resources") if isinstance(result, dict) else None
         for resource in resources if isinstance(resources, list) else ():
             if isinstance(resource, dict) and str(resource.get("name", "")).lower() == wanted:
-                return str(resource["id"])
+                self._resources[year] = str(resource["id"])
+                return self._resources[year]
         raise CceeError(f"{DATASET} has no resource {wanted}")
 
     async def records(
