@@ -106,7 +106,8 @@ class FakeCcee:
         query = request.query_params
         rows = self.resources[query["resource_id"]]
         filters = json.loads(query.get("filters", "{}"))
-        rows = [r for r in rows if all(r.get(k) == v for k, v in filters.items())]
+        # PostgreSQL reads a quoted filter value as the column's type: compare as text.
+        rows = [r for r in rows if all(str(r.get(k)) == str(v) for k, v in filters.items())]
         offset, limit = int(query.get("offset", 0)), int(query.get("limit", 100))
         page = rows[offset : offset + limit]
         return JSONResponse({"success": True, "result": {"records": page, "total": len(rows)}})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from decimal import Decimal
 
 import pytest
@@ -44,7 +45,7 @@ async def test_a_month_is_read_over_several_pages_and_clamped(ccee):
     searches = [params for path, params, _ in ccee.requests if path.endswith("datastore_search")]
     assert [int(p["offset"]) for p in searches] == [0, 50, 100, 150]
     assert {p["resource_id"] for p in searches} == {"r2026"}
-    assert all('"MES_REFERENCIA": 202606' in p["filters"] for p in searches)
+    assert all(json.loads(p["filters"]) == {"MES_REFERENCIA": "202606"} for p in searches)
     # DIA 1, HORA 0 in Brasília is 03:00 UTC; the value is read as an exact Decimal.
     first = month.prices[0]
     assert (first.submarket, first.start, first.rs_per_mwh, first.source) == (

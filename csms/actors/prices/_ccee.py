@@ -164,7 +164,9 @@ class CceeClient:
     async def month(self, year: int, month: int) -> MonthPld:
         """The hourly PLD of every submarket for one month, clamped; bad rows set apart."""
         resource = await self.resource_id(year)
-        rows, pages = await self.records(resource, {"MES_REFERENCIA": year * 100 + month})
+        # As text: PostgreSQL (under CKAN's datastore) reads a quoted value as a number where the
+        # column is numeric, while a number against a text column is an error.
+        rows, pages = await self.records(resource, {"MES_REFERENCIA": f"{year}{month:02d}"})
         prices, rejected = parse_ccee_rows(rows, self.limits)
         if rejected:
             log.warning(
