@@ -158,7 +158,7 @@ def parse_grid_price_settings(raw: Mapping[str, Any]) -> GridPriceSettings:
     for code, table in _table(raw, "distributors").items():
         distributors[code] = _distributor(code, table, DISTRIBUTORS.get(code))
     distributor = raw.get("distributor", "cemig")
-    if distributor not in distributors:
+    if not isinstance(distributor, str) or distributor not in distributors:
         names = ", ".join(sorted(distributors))
         raise GridPriceSettingError(
             f"{PREFIX}.distributor", f"{distributor!r} is not one of {names}"

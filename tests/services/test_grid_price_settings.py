@@ -95,6 +95,7 @@ def test_the_example_of_the_docstring_reads_as_written():
     ("raw", "field"),
     [
         ({"distributor": "nope"}, "v2g.prices.distributor"),
+        ({"distributor": ["cemig"]}, "v2g.prices.distributor"),
         ({"submarket": "CO"}, "v2g.prices.submarket"),
         ({"icms": 1.2}, "v2g.prices.icms"),
         ({"cofins": "x"}, "v2g.prices.cofins"),
