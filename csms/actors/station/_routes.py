@@ -76,7 +76,8 @@ class StationMessage:
     #: The station's OCPP version, ``ocpp2.0.1`` or ``ocpp2.1`` (whose classes ``request`` has).
     version: str
     action: str
-    #: The request, as the generated class of the station's version.
+    #: The request, as the generated class of the station's version (None when no owner of
+    #: the action reads it: ``Route.structured``).
     request: Any
     #: The same, as the station sent it (wire JSON).
     raw: Mapping[str, Any]
@@ -119,6 +120,10 @@ class Route:
     ask_timeout: float | None = None
     #: The OCPP versions whose messages it takes; None: every version.
     versions: frozenset[Version] | None = None
+    #: The owner reads the request object (``StationMessage.request``); False: the wire JSON
+    #: is enough (``request`` is None unless another owner of the action reads it), so a
+    #: TransactionEvent stored from its JSON is not structured for it.
+    structured: bool = True
     stats: RouteStats = attrs.field(factory=RouteStats, eq=False)
 
     @classmethod
@@ -130,8 +135,9 @@ class Route:
         name: str,
         overflow: Overflow = Overflow.DROP,
         versions: Iterable[Version] | None = None,
+        structured: bool = True,
     ) -> Route:
-        return cls(action, owner, name, overflow, None, _versions(versions))
+        return cls(action, owner, name, overflow, None, _versions(versions), structured)
 
     @classmethod
     def ask(
@@ -255,7 +261,8 @@ class StationRoutes:
     ) -> Any:
         """Run ``handler`` with ``request`` for a message with owners (``owners(action)``) and
         route it. The owners get ``received.payload``, the request structured, also when the
-        handler works from the wire JSON alone (``request`` None)."""
+        handler works from the wire JSON alone (``request`` None), unless none of them reads
+        it (``Route.structured``): a lazily structured request then stays unstructured."""
         received_at = st.services.now()
         action, raw = received.action, received.raw
         for route in owned:
@@ -263,8 +270,15 @@ class StationRoutes:
                 route.stats.refused += 1
                 raise OwnerBusy(f"{route.name} cannot take {action} now")
         response = await handler(st, request, raw)
+        structured = any(route.structured for route in owned)
         message = StationMessage(
-            st.station_id, st.version.value, action, received.payload, raw, received_at, response
+            st.station_id,
+            st.version.value,
+            action,
+            received.payload if structured else None,
+            raw,
+            received_at,
+            response,
         )
         for route in owned:
             if route.ask_timeout is None:
