@@ -25,6 +25,7 @@ import gc
 import logging
 import os
 import signal
+import uuid
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from typing import Any
 
@@ -42,13 +43,17 @@ from csms.actors import (
     PersistenceSettings,
     id_token_listener_spec,
     persistence_spec,
+    v2g,
 )
 from csms.actors.events import Subscription
 from csms.actors.station import GetSnapshot, Route, StationRoutes, StationServices
+from csms.actors.v2g import v2g_session_routes, v2g_sessions_child
 from csms.actors.v2x import v2x_child, v2x_routes
 from csms.api import (
     ADMIN_TOKEN_ENV,
     DRAIN_GRACE,
+    Conflict,
+    DischargeStart,
     EventFeed,
     HttpControlActor,
     IdTokenStats,
@@ -69,10 +74,12 @@ from csms.runtime import (
     collect_stats,
 )
 from csms.storage import EmbeddedPostgres, migrate_url
+from csms.storage.v2g_sessions import SessionRow
 
 __all__ = [
     "ChildFactory",
     "NodeControlPlane",
+    "NodeV2G",
     "RouteFactory",
     "build_node",
     "capabilities",
@@ -100,8 +107,12 @@ def capabilities(settings: Settings) -> tuple[tuple[ChildFactory, ...], tuple[Ro
     ``extra_children`` and ``routes``."""
     children: tuple[ChildFactory, ...] = (
         v2x_child,  # V2X: station support, Authorize, charging needs (csms/actors/v2x)
+        v2g_sessions_child,  # discharge sessions, one actor each (csms/actors/v2g)
     )
-    routes: tuple[RouteFactory, ...] = (v2x_routes(settings.ocpp.response_timeout),)
+    routes: tuple[RouteFactory, ...] = (
+        v2x_routes(settings.ocpp.response_timeout),
+        v2g_session_routes,
+    )
     return children, routes
 
 
@@ -186,6 +197,48 @@ class NodeControlPlane:
 
     def id_token_changed(self, id_token: str, type_: str) -> None:
         self.node.id_tokens.invalidate(id_token, type_)
+
+    @property
+    def v2g(self) -> NodeV2G:
+        return NodeV2G(self.node)
+
+
+@attrs.frozen
+class NodeV2G:
+    """The REST API's ``V2GControl`` over the node's discharge sessions (``csms/actors/v2g``):
+    a refusal's stable code becomes a 409."""
+
+    node: Node
+
+    @property
+    def _timeout(self) -> float:
+        return self.node.settings.ocpp.response_timeout + 5
+
+    async def start_discharge(self, start: DischargeStart) -> SessionRow:
+        request = v2g.StartDischarge(
+            start.station_id,
+            start.evse_id,
+            start.power_w,
+            start.duration_s,
+            start.min_soc_percent,
+            start.requested_by,
+        )
+        try:
+            return await v2g.start_discharge(self.node.root, request, timeout=self._timeout)
+        except v2g.DischargeRefused as exc:
+            raise Conflict(str(exc), code=exc.code) from None
+        except (KeyError, ActorError, TimeoutError):
+            raise Unavailable("the node's discharge sessions are not available") from None
+
+    async def stop_discharge(
+        self, session_id: uuid.UUID, *, requested_by: str
+    ) -> SessionRow | None:
+        try:
+            return await v2g.stop_discharge(
+                self.node.root, session_id, requested_by=requested_by, timeout=self._timeout
+            )
+        except (KeyError, ActorError, TimeoutError):
+            raise Unavailable("the node's discharge sessions are not available") from None
 
 
 def http_control_child(node: Node) -> ChildSpec:

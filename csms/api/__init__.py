@@ -12,10 +12,12 @@ from ._auth import BOOTSTRAP_NAME, Authenticator, Principal, Role, hash_token
 from ._control import (
     ControlPlane,
     Database,
+    DischargeStart,
     EventFeed,
     IdTokenStats,
     NodeStats,
     PersistenceStats,
+    V2GControl,
 )
 from ._errors import (
     ApiError,
@@ -46,6 +48,7 @@ __all__ = [
     "Conflict",
     "ControlPlane",
     "Database",
+    "DischargeStart",
     "Endpoint",
     "EventFeed",
     "Forbidden",
@@ -63,6 +66,7 @@ __all__ = [
     "StationFailed",
     "Unauthorized",
     "Unavailable",
+    "V2GControl",
     "create_app",
     "create_token",
     "endpoints",

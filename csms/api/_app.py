@@ -13,7 +13,17 @@ from starlette.routing import Route
 
 from csms.storage import tokens as token_repo
 
-from . import _audit, _devices, _health, _id_tokens, _stations, _transactions, _users, _v2g
+from . import (
+    _audit,
+    _devices,
+    _health,
+    _id_tokens,
+    _stations,
+    _transactions,
+    _users,
+    _v2g,
+    _v2g_discharge,
+)
 from ._auth import Authenticator
 from ._dispatch import FastRoutes, RouteTable
 from ._errors import ApiError, BadRequest, MethodNotAllowed, NotFound
@@ -43,6 +53,7 @@ def endpoints() -> tuple[Endpoint, ...]:
         *_id_tokens.ENDPOINTS,
         *_users.ENDPOINTS,
         *_v2g.ENDPOINTS,
+        *_v2g_discharge.ENDPOINTS,
         *_health.ENDPOINTS,
         Endpoint("GET", "/openapi.json", _openapi, None, "This document", "health", response=None),
     )

@@ -6,7 +6,9 @@ actors behind it.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Mapping, Sequence
+from decimal import Decimal
 from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar
 
 import attrs
@@ -16,14 +18,17 @@ from csms.commands import StationGateway
 from csms.domain.events import Event
 from csms.runtime import ChildStats
 from csms.storage import Connection
+from csms.storage.v2g_sessions import SessionRow
 
 __all__ = [
     "ControlPlane",
     "Database",
+    "DischargeStart",
     "EventFeed",
     "IdTokenStats",
     "NodeStats",
     "PersistenceStats",
+    "V2GControl",
 ]
 
 P = ParamSpec("P")
@@ -100,6 +105,40 @@ class NodeStats:
     actors: Sequence[ChildStats] = ()
 
 
+@attrs.frozen
+class DischargeStart:
+    """A discharge start as the API asks for it (``POST /api/v1/v2g/discharge/start``)."""
+
+    station_id: str
+    #: None: the EVSE of the station's only active transaction.
+    evse_id: int | None
+    #: The discharge power (positive), W.
+    power_w: Decimal
+    duration_s: int | None
+    #: None: the owner's floor; a higher one may be given.
+    min_soc_percent: Decimal | None
+    requested_by: str
+
+
+class V2GControl(Protocol):
+    """The node's discharge sessions, as the API starts and stops them (reads go to the
+    database)."""
+
+    async def start_discharge(self, start: DischargeStart) -> SessionRow:
+        """Start a session and return it as stored (state ``starting``, or ``negotiating`` when
+        the EV has to renegotiate a bidirectional mode first); raises ``Conflict`` with one of
+        the stable refusal codes (``DISCHARGE_REFUSALS``), ``Unavailable`` when the node runs no
+        discharge sessions."""
+        ...
+
+    async def stop_discharge(
+        self, session_id: uuid.UUID, *, requested_by: str
+    ) -> SessionRow | None:
+        """Stop a session (charging is restored) and return it (``stopping``, or as it ended);
+        None when there is no such session."""
+        ...
+
+
 class ControlPlane(Protocol):
     """The node as the control API sees it."""
 
@@ -141,4 +180,9 @@ class ControlPlane(Protocol):
 
     def id_token_changed(self, id_token: str, type_: str) -> None:
         """The API changed an id token: the node forgets what it cached about it."""
+        ...
+
+    @property
+    def v2g(self) -> V2GControl:
+        """Discharge sessions."""
         ...

@@ -9,17 +9,20 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import uuid
 from collections.abc import Callable, Mapping
+from decimal import Decimal
 from typing import Any
 
 import attrs
 import trio
 
 from csms.actors import InMemoryDatabase, PersistenceStatus
-from csms.api import IdTokenStats, NodeStats, create_app
+from csms.api import Conflict, DischargeStart, IdTokenStats, NodeStats, create_app
 from csms.commands import CommandResult, StationNotConnected
 from csms.domain.events import Event
-from csms.storage import stations
+from csms.storage import stations, v2g_sessions
+from csms.storage.v2g_sessions import SessionRow
 
 Answer = Callable[[str, Mapping[str, Any]], Mapping[str, Any]]
 
@@ -77,6 +80,88 @@ class FakeDatabase(InMemoryDatabase):
         self.answers[stations.get] = self.stations.get
 
 
+class FakeV2G:
+    """Discharge sessions that start as the test says: refused with ``refusal`` (a stable
+    code), ``negotiating`` when ``negotiate``, else ``starting``; stopped at once. The
+    sessions are in ``sessions``, which ``database`` answers the API's reads from."""
+
+    def __init__(self, database: InMemoryDatabase) -> None:
+        self.starts: list[DischargeStart] = []
+        self.stops: list[tuple[uuid.UUID, str]] = []
+        self.sessions: dict[uuid.UUID, SessionRow] = {}
+        self.refusal: str | None = None
+        self.negotiate = False
+        database.answers[v2g_sessions.get] = self.sessions.get
+        database.answers[v2g_sessions.list_sessions] = self._list
+
+    def _list(
+        self,
+        *,
+        active: bool | None,
+        station_id: str | None,
+        user_id: str | None,
+        limit: int,
+    ) -> list[SessionRow]:
+        rows = [
+            r
+            for r in reversed(self.sessions.values())
+            if (active is None or r.active == active)
+            and station_id in (None, r.station_id)
+            and user_id in (None, r.user_id)
+        ]
+        return rows[:limit]
+
+    async def start_discharge(self, start: DischargeStart) -> SessionRow:
+        self.starts.append(start)
+        if self.refusal is not None:
+            raise Conflict(f"refused: {self.refusal}", code=self.refusal)
+        now = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
+        row = SessionRow(
+            id=uuid.uuid4(),
+            station_id=start.station_id,
+            evse_id=start.evse_id or 1,
+            transaction_id="tx-1",
+            user_id="u1",
+            ev_id=None,
+            state="negotiating" if self.negotiate else "starting",
+            requested_by=start.requested_by,
+            target_power_w=start.power_w,
+            min_soc_percent=start.min_soc_percent or Decimal(30),
+            start_soc_percent=Decimal(80),
+            soc_percent=Decimal(80),
+            energy_exported_wh=Decimal(0),
+            profile_id=None,
+            window_end_at=None,
+            started_at=None,
+            ended_at=None,
+            end_reason=None,
+            created_at=now,
+            updated_at=now,
+            ocpp_version="ocpp2.1",
+            setpoint_w=None if self.negotiate else start.power_w,
+            last_power_w=None,
+            export_first_wh=None,
+            export_last_wh=None,
+            operation_mode=None if self.negotiate else "CentralSetpoint",
+            profile_kind=None,
+            policy_state={},
+        )
+        self.sessions[row.id] = row
+        return row
+
+    async def stop_discharge(
+        self, session_id: uuid.UUID, *, requested_by: str
+    ) -> SessionRow | None:
+        self.stops.append((session_id, requested_by))
+        row = self.sessions.get(session_id)
+        if row is None or not row.active:
+            return row
+        ended = dt.datetime(2026, 3, 2, 9, 30, tzinfo=dt.UTC)
+        row = attrs.evolve(row, state="completed", ended_at=ended, end_reason="operator_stop")
+        self.sessions[session_id] = row
+        return row
+
+
 def ready_persistence() -> PersistenceStatus:
     """The node's own persistence status, as a writer that is up and has written nothing."""
     status = PersistenceStatus()
@@ -100,6 +185,7 @@ class FakeControlPlane:
         self.response_timeout = response_timeout
         self.changed_id_tokens: list[tuple[str, str]] = []
         self.disconnected: list[str] = []
+        self.v2g = FakeV2G(self.database)
 
     def register(self, station_id: str) -> stations.StationRow:
         now = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)

@@ -226,7 +226,10 @@ async def open_peer(
     *,
     version: str = "ocpp2.0.1",
     password: str = PASSWORD,
+    station_class: type | None = None,
 ) -> Peer:
+    """A charge point of ``version`` (``Station201``/``Station21``, or ``station_class``)."""
+
     async def start() -> tuple[Any, Any]:
         token = base64.b64encode(f"{station_id}:{password}".encode()).decode()
         ws = await connect(
@@ -234,7 +237,7 @@ async def open_peer(
             subprotocols=[version],
             additional_headers={"Authorization": f"Basic {token}"},
         )
-        cls = Station201 if version == "ocpp2.0.1" else Station21
+        cls = station_class or (Station201 if version == "ocpp2.0.1" else Station21)
         cp = cls(station_id, ws, response_timeout=10)
         cp.received = []
         cp._runner = asyncio.get_running_loop().create_task(cp.start())
