@@ -108,6 +108,8 @@ class ActiveProfile:
     unit: str  # W | A
     phases: int
     stack_level: int = 0
+    max_offline: float | None = None  # seconds offline it stays valid (Q11); None: always
+    invalid_after_offline: bool = False  # ... and then gone for good (Q12)
 
 
 @attrs.define(slots=True)
@@ -230,6 +232,8 @@ def active_profile(profile: dict[str, Any]) -> ActiveProfile:
         unit=str(schedule.get("chargingRateUnit", "W")),
         phases=int(periods[0].get("numberPhases", 3)),
         stack_level=int(profile.get("stackLevel", 0)),
+        max_offline=profile.get("maxOfflineDuration"),
+        invalid_after_offline=bool(profile.get("invalidAfterOfflineDuration", False)),
     )
 
 

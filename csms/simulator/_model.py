@@ -15,14 +15,11 @@ import attrs
 from csms.protocol import Version
 
 from ._ev import ActiveProfile, Ev, V2XSession, iso
+from ._profiles import UNNAMED, ProfileStack
 
 __all__ = ["ChargePoint", "DeviceModel", "Ev", "Evse", "Outgoing", "SimulationError", "iso"]
 
 TRANSACTIONAL: Final = frozenset({"TransactionEvent", "MeterValues"})
-#: K01: a TxProfile rules over a TxDefaultProfile, which rules over the rest.
-_PURPOSE_RANK: Final = {"TxProfile": 2, "TxDefaultProfile": 1}
-#: The profile `set_profile` installs when given only a power (tests, older callers).
-_UNNAMED: Final = ActiveProfile(-(2**31), "TxDefaultProfile", "Absolute", None, "W", 3)
 
 
 class SimulationError(ValueError):
@@ -57,8 +54,7 @@ class Evse:
     profile_w: float | None = None  # signed limit or setpoint of the profile that rules
     local_discharge_w: float | None = None  # `v2g start` at the prompt
     profile: ActiveProfile | None = None  # the profile that rules (K01 stacking)
-    #: every profile installed, by id, with the signed power it asks for
-    profiles: dict[int, tuple[ActiveProfile, float]] = attrs.field(factory=dict)
+    stack: ProfileStack = attrs.field(factory=ProfileStack)  # every profile installed
     v2x: V2XSession | None = None  # the energy transfer the EV negotiated (V2X EVs)
 
 
@@ -124,6 +120,7 @@ class ChargePoint:
     firmware_fails: bool = False
     firmware_version: str = "1.0.0"
     boot_reason: str = "PowerUp"
+    offline_seconds: float = 0.0  # how long the CSMS has been out of reach (0: online)
     reset_pending: bool = False  # an OnIdle Reset waits for the transactions to end
     _tx_counter: itertools.count[int] = attrs.field(factory=itertools.count)
 
@@ -353,9 +350,8 @@ class ChargePoint:
         return 0.0 if ev.soc >= 100.0 else min(target, self.max_power_w, ev.charge_kw * 1000.0)
 
     def advance(self, seconds: float) -> None:
-        """Let ``seconds`` of charging (or discharging) pass on every EVSE in a transaction: the
-        import or export register moves by power x time, the SoC by that over the battery's
-        size, stopping at the EV's floor (discharge) or at 100 % (charge)."""
+        """Let ``seconds`` pass on every EVSE in a transaction: a register moves by power x time,
+        the SoC by that over the battery, stopping at the EV's floor or at 100 % (Ev.energy_wh)."""
         for evse in self.charging():
             evse.power_w = self.target_power(evse)
             wh = self.ev.energy_wh(evse.power_w * seconds / 3600.0)
@@ -363,49 +359,28 @@ class ChargePoint:
                 evse.energy_import_wh += wh
             else:
                 evse.energy_export_wh -= wh
-            evse.power_w = self.target_power(evse)
+            self.restack(evse)  # a profile may have outlived its offline duration meanwhile
 
     def set_profile(
         self, evse_id: int, watts: float | None, profile: ActiveProfile | None = None
     ) -> None:
-        """Install ``profile`` asking for ``watts`` on one EVSE (0: on each). It replaces the
-        profile with its id and the one with its purpose and stack level (K01.FR.05); without a
-        ``profile``, ``watts`` replaces every profile (None: removes them all)."""
-        targets = self.evses if evse_id == 0 else [self.evse(evse_id)]
-        new = profile or _UNNAMED
-        for evse in targets:
+        """Install ``profile`` asking for ``watts`` on one EVSE (0: on each), as K01 stacks
+        them; without a ``profile``, ``watts`` replaces every profile (None: removes them)."""
+        for evse in self.evses if evse_id == 0 else [self.evse(evse_id)]:
             if profile is None:
-                evse.profiles.clear()
-            for old, _ in list(evse.profiles.values()):
-                if old.id == new.id or (old.purpose, old.stack_level) == (
-                    new.purpose,
-                    new.stack_level,
-                ):
-                    del evse.profiles[old.id]
-            if watts is not None:
-                evse.profiles[new.id] = (new, watts)
-            self._restack(evse)
-
-    def update_profile(self, evse: Evse, profile_id: int, watts: float) -> None:
-        """A new value for an installed profile (a dynamic schedule update, K28)."""
-        evse.profiles[profile_id] = (evse.profiles[profile_id][0], watts)
-        self._restack(evse)
+                evse.stack.profiles.clear()
+            evse.stack.install(profile or UNNAMED, watts)
+            self.restack(evse)
 
     def remove_profiles(self, evse: Evse, matches: Callable[[ActiveProfile], bool]) -> bool:
         """Remove the EVSE's profiles that ``matches``; whether there was one."""
-        gone = [p.id for p, _ in evse.profiles.values() if matches(p)]
-        for profile_id in gone:
-            del evse.profiles[profile_id]
-        self._restack(evse)
-        return bool(gone)
+        gone = evse.stack.remove(matches)
+        self.restack(evse)
+        return gone
 
-    def _restack(self, evse: Evse) -> None:
-        """K01: the profile of the highest purpose and then the highest stack level rules."""
-        ranked = sorted(
-            evse.profiles.values(),
-            key=lambda pw: (_PURPOSE_RANK.get(pw[0].purpose, 0), pw[0].stack_level),
-        )
-        evse.profile, evse.profile_w = ranked[-1] if ranked else (None, None)
+    def restack(self, evse: Evse) -> None:
+        """Follow the profile that rules now (see `ProfileStack.ruling`)."""
+        evse.profile, evse.profile_w = evse.stack.ruling(self.offline_seconds)
         if evse.tx_id is not None:
             evse.power_w = self.target_power(evse)
 

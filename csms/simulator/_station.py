@@ -82,6 +82,7 @@ class SimulatedStation(Actor):
         self._dropped = False
         self._heartbeat_s = self.cfg.heartbeat_interval or 300.0
         self._advanced_at = 0.0  # trio time up to which the model's energy is counted
+        self._offline_since: float | None = None  # trio time the CSMS went out of reach
 
     # --- actor --------------------------------------------------------------------------
 
@@ -108,6 +109,8 @@ class SimulatedStation(Actor):
         """Count the energy moved since the last change at the power that applied meanwhile
         (trio's clock: a MockClock drives it in tests)."""
         now = trio.current_time()
+        offline = self._offline_since
+        self.s.model.offline_seconds = 0.0 if offline is None else now - offline
         self.s.model.advance(now - self._advanced_at)
         self._advanced_at = now
 
@@ -266,6 +269,8 @@ class SimulatedStation(Actor):
                 await self._boot()
                 booted_now = True
             self.s.accepted = True
+            self._offline_since = None
+            self.catch_up()  # profiles suspended while offline apply again (Q11)
             self.s.changed()
             if booted_now:
                 # Each connector's status, answered before anything else is sent: a station
@@ -280,6 +285,9 @@ class SimulatedStation(Actor):
     def _mark_disconnected(self) -> None:
         if self.s.connected and self.s.stats is not None:
             self.s.stats.connected -= 1
+        if self.s.accepted:
+            self.catch_up()
+            self._offline_since = trio.current_time()
         self._ws = self._conn = None
         self.s.connected = self.s.accepted = False
         self._outbox.clear()

@@ -122,11 +122,12 @@ def update_dynamic_schedule(cp: ChargePoint, req: dict[str, Any], now: datetime.
     profile or an unknown id is Rejected (K28.FR.11)."""
     profile_id = req["chargingProfileId"]
     for evse in cp.evses:
-        installed = evse.profiles.get(profile_id)
+        installed = evse.stack.profiles.get(profile_id)
         if installed is None or installed[0].kind != "Dynamic":
             continue
         watts = update_watts(req["scheduleUpdate"], installed[0])
-        cp.update_profile(evse, profile_id, installed[1] if watts is None else watts)
+        evse.stack.update(profile_id, installed[1] if watts is None else watts)
+        cp.restack(evse)
         return {"status": "Accepted"}, []
     return {"status": "Rejected", "statusInfo": {"reasonCode": "InvalidProfile"}}, []
 

@@ -275,3 +275,32 @@ async def test_rejected_needs_renegotiate_charge_only_then_end_the_transaction(m
     assert ended["triggerReason"] == "AbnormalCondition"
     assert ended["transactionInfo"]["stoppedReason"] == "ReqEnergyTransferRejected"
     assert state.errors == []
+
+
+async def test_offline_past_max_offline_duration_the_discharge_profile_is_gone(mock_clock):
+    """Q11/Q12: a discharge profile with maxOfflineDuration and invalidAfterOfflineDuration
+    applies while the station has been offline for less than that, then stops applying for good:
+    the EV charges again (the next profile; none here: full power), also once back online."""
+    async with v2x_station(mock_clock, allowed=["AC_BPT"]) as (csms, sim):
+        state = sim.state
+        await plug_in(sim)
+        tx_id = state.model.evse(1).tx_id
+        assert tx_id is not None
+        profile = discharge_profile(tx_id, -7000.0)  # maxOfflineDuration 300 s, then invalid
+        await csms.command(call21.SetChargingProfile(evse_id=1, charging_profile=profile))
+        await csms.drop()
+        await state.wait_for(lambda: not state.online)
+        offline_at = trio.current_time()
+        # meter values keep coming (queued) while offline: wait until well past 300 s
+        await state.wait_for(lambda: trio.current_time() - offline_at > 300 + 3 * INTERVAL)
+        csms.refuse = False
+        await state.wait_for(lambda: state.online and not state.queue)
+        back_online = await next_samples(csms, sim, count=1)
+    queued = [sampled(e) for e in csms.received("TransactionEvent") if e.get("offline")]
+    assert queued[0]["Power.Active.Export"] == 7000
+    last, before_last = queued[-1], queued[-2]
+    assert (last["Power.Active.Import"], last["Power.Active.Export"]) == (22_000, 0)
+    assert last["Energy.Active.Export.Register"] == before_last["Energy.Active.Export.Register"]
+    assert back_online[0]["Power.Active.Import"] == 22_000
+    assert PROFILE_ID not in state.model.evse(1).stack.profiles
+    assert all(error.startswith("connection:") for error in state.errors)

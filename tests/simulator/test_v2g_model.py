@@ -177,13 +177,13 @@ def test_profiles_stack_by_purpose_and_level():
     install(3, "TxProfile", 2, -5_000.0)
     assert (evse.profile_w, evse.power_w) == (-5_000.0, -5_000.0)
     install(4, "TxProfile", 1, 3_000.0)  # replaces id 2 (same purpose and level)
-    assert set(evse.profiles) == {1, 3, 4}
+    assert set(evse.stack.profiles) == {1, 3, 4}
     answer = _v2x.clear_profile(model, {"chargingProfileId": 3}, NOW)
     assert answer == ({"status": "Accepted"}, [])
     assert evse.power_w == 3_000.0
     assert _v2x.clear_profile(model, {"chargingProfileId": 3}, NOW)[0]["status"] == "Unknown"
     model.stop(1, NOW)
-    assert set(evse.profiles) == {1}
+    assert set(evse.stack.profiles) == {1}
     criteria = {"chargingProfileCriteria": {"chargingProfilePurpose": "TxDefaultProfile"}}
     assert _v2x.clear_profile(model, criteria, NOW)[0]["status"] == "Accepted"
-    assert evse.profiles == {}
+    assert evse.stack.profiles == {}

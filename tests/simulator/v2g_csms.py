@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 from collections.abc import AsyncIterator
+from http import HTTPStatus
 from typing import Any
 
 from ocpp.routing import on
@@ -39,9 +40,7 @@ def _point_class(version: str) -> type:
         allowed: list[str] | None = None  # AuthorizeResponse.allowedEnergyTransfer (2.1)
         needs_status = "Accepted"  # NotifyEVChargingNeedsResponse.status
 
-        def __init__(self, *args: Any, **kwargs: Any) -> None:
-            super().__init__(*args, **kwargs)
-            self.received: list[tuple[str, dict[str, Any]]] = []
+        received: list[tuple[str, dict[str, Any]]]  # shared by the station's connections
 
         async def _handle_call(self, msg: Any) -> Any:
             self.received.append((msg.action, msg.payload))
@@ -86,15 +85,29 @@ class FakeCsms:
         self.point_class = _point_class(version)
         self.point: Any = None
         self.port = 0
+        self.refuse = False  # refuse every handshake: the station stays offline
+        self.calls: list[tuple[str, dict[str, Any]]] = []
         self._server: Any = None
 
     async def _serve(self) -> None:
+        def process_request(connection: ServerConnection, request: Any) -> Any:
+            if self.refuse:  # the handshake fails: the station stays offline
+                return connection.respond(HTTPStatus.SERVICE_UNAVAILABLE, "offline\n")
+            return None
+
         async def handler(connection: ServerConnection) -> None:
             self.point = point = self.point_class("station", connection, response_timeout=30)
+            point.received = self.calls
             with contextlib.suppress(ConnectionClosed):  # the station hung up
                 await point.start()
 
-        self._server = await serve(handler, "127.0.0.1", 0, subprotocols=[self.version])
+        self._server = await serve(
+            handler,
+            "127.0.0.1",
+            0,
+            subprotocols=[self.version],
+            process_request=process_request,
+        )
         self.port = self._server.sockets[0].getsockname()[1]
 
     async def _close(self) -> None:
@@ -110,16 +123,21 @@ class FakeCsms:
         for name, value in attributes.items():
             setattr(self.point_class, name, value)
 
+    async def drop(self) -> None:
+        """Close the station's connection and refuse new ones (``refuse`` = False lets it in)."""
+        self.refuse = True
+        await self.bridge.run(self.point._connection.close)
+
     async def command(self, payload: Any) -> Any:
         """Send a CSMS command (an ``ocpp`` call dataclass); the validated response."""
         return await self.bridge.run(self.point.call, payload)
 
     def received(self, action: str) -> list[dict[str, Any]]:
         """The payloads of every ``action`` CALL the station sent, in order."""
-        return [payload for name, payload in self.point.received if name == action]
+        return [payload for name, payload in self.calls if name == action]
 
     def actions(self) -> list[str]:
-        return [name for name, _ in self.point.received]
+        return [name for name, _ in self.calls]
 
 
 @contextlib.asynccontextmanager
