@@ -35,6 +35,7 @@ DISCHARGE_REFUSALS: tuple[str, ...] = get_args(StartRefusal)
 _KW = Decimal(1000)
 # 1 MW: more than any EV gives back; a typo in kW (W given) is refused rather than commanded.
 _MAX_POWER_KW = 1000.0
+_UUID = "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 
 
 @attrs.frozen
@@ -44,15 +45,20 @@ class DischargeStartBody:
     ``minSocPercent`` (the owner's floor when omitted; a higher one may be given)."""
 
     station_id: str = spec(pattern=STATION_ID_PATTERN, example="CP001")
-    power_kw: float = spec(description="Discharge power, kW (positive).", example=7.4)
+    power_kw: float = spec(
+        description="Discharge power, kW (positive).",
+        exclusive_minimum=0,
+        maximum=_MAX_POWER_KW,
+        example=7.4,
+    )
     evse_id: int | None = spec(None, minimum=1, maximum=2**31 - 1)
     duration_minutes: int | None = spec(None, minimum=1, maximum=7 * 24 * 60)
-    min_soc_percent: float | None = spec(None, description="SoC floor, %, 10-100.")
+    min_soc_percent: float | None = spec(None, description="SoC floor, %.", minimum=10, maximum=100)
 
 
 @attrs.frozen
 class DischargeStopBody:
-    session_id: str = spec(min_length=1, max_length=36, example=str(uuid.UUID(int=1)))
+    session_id: str = spec(pattern=_UUID, example=str(uuid.UUID(int=1)))
 
 
 @attrs.frozen
@@ -115,11 +121,7 @@ def session_view(row: SessionRow) -> V2GSession:
 
 
 def _start_request(body: DischargeStartBody, requested_by: str) -> DischargeStart:
-    if not 0 < body.power_kw <= _MAX_POWER_KW:
-        raise InvalidBody(f"must be above 0 and at most {_MAX_POWER_KW:g}", field="powerKw")
     floor = body.min_soc_percent
-    if floor is not None and not 10 <= floor <= 100:
-        raise InvalidBody("must be between 10 and 100", field="minSocPercent")
     return DischargeStart(
         station_id=body.station_id,
         evse_id=body.evse_id,
