@@ -39,6 +39,7 @@ TABLES = {
     "firmware_updates",
     "api_tokens",
     "users",
+    "v2x_station_support",
     "schema_migrations",
 }
 
