@@ -32,6 +32,7 @@ from ._session import SessionDeps
 from ._sessions import V2GSessions
 
 __all__ = [
+    "FOLLOWED",
     "V2G_SESSIONS",
     "DischargeRefused",
     "SessionOptions",
