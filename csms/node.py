@@ -48,7 +48,8 @@ from csms.actors import (
 from csms.actors.events import Subscription
 from csms.actors.station import GetSnapshot, Route, StationRoutes, StationServices
 from csms.actors.v2g import v2g_session_routes, v2g_sessions_child
-from csms.actors.v2x import v2x_child, v2x_routes
+from csms.actors.v2x import NAME as V2X
+from csms.actors.v2x import PreferencesChanged, v2x_child, v2x_routes
 from csms.api import (
     ADMIN_TOKEN_ENV,
     DRAIN_GRACE,
@@ -197,6 +198,11 @@ class NodeControlPlane:
 
     def id_token_changed(self, id_token: str, type_: str) -> None:
         self.node.id_tokens.invalidate(id_token, type_)
+
+    def v2g_user_changed(self, user_id: str) -> None:
+        # a full or stopped owner forgets it within its cache's lifetime (30 s) anyway
+        with contextlib.suppress(ActorError, KeyError):
+            self.node.root.ref(V2X).tell_or_drop(PreferencesChanged(user_id))
 
     @property
     def v2g(self) -> NodeV2G:

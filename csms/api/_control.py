@@ -182,6 +182,11 @@ class ControlPlane(Protocol):
         """The API changed an id token: the node forgets what it cached about it."""
         ...
 
+    def v2g_user_changed(self, user_id: str) -> None:
+        """The API changed a user's V2G preferences or id-token links (committed): the node's
+        V2X owner forgets what it cached and offers V2X where it became allowed (Q02.FR.05)."""
+        ...
+
     @property
     def v2g(self) -> V2GControl:
         """Discharge sessions."""

@@ -37,8 +37,8 @@ _PREFIX = "/api/v1/v2g"
 def v2g_owner_changed(call: Call, user_id: str) -> None:
     """A user's preferences or id tokens changed (committed): what the node's V2X owner decided
     for that user's sessions may no longer hold (Q02.FR.05: the allowed energy transfer changes
-    with an opt-in). The one place the API tells the node; nothing listens yet."""
-    del call, user_id
+    with an opt-in). The one place the API tells the node (its V2X owner)."""
+    call.control.v2g_user_changed(user_id)
 
 
 def _field(path: str) -> str:

@@ -184,6 +184,7 @@ class FakeControlPlane:
         self.database = FakeDatabase()
         self.response_timeout = response_timeout
         self.changed_id_tokens: list[tuple[str, str]] = []
+        self.changed_v2g_users: list[str] = []
         self.disconnected: list[str] = []
         self.v2g = FakeV2G(self.database)
 
@@ -235,6 +236,9 @@ class FakeControlPlane:
 
     def id_token_changed(self, id_token: str, type_: str) -> None:
         self.changed_id_tokens.append((id_token, type_))
+
+    def v2g_user_changed(self, user_id: str) -> None:
+        self.changed_v2g_users.append(user_id)
 
 
 def fake_app(control: FakeControlPlane, admin_token: str) -> Any:

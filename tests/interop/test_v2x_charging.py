@@ -9,7 +9,8 @@ from typing import Any
 from ocpp.v21 import call as call21
 from ocpp.v201 import call as call201
 
-from csms.actors.v2x import AllowV2X, PreferencesChanged, SetpointChanged
+from csms.actors.v2x import AllowV2X, SetpointChanged
+from csms.node import NodeControlPlane
 from csms.services.v2g_profiles import tx_profile_id
 from csms.storage import connect as db_connect
 
@@ -144,7 +145,7 @@ async def test_ocpp201_needs_accepted_then_a_plain_tx_profile(database_url):
 
 async def test_an_opt_in_while_charging_sends_notify_allowed_energy_transfer(database_url):
     """Q02.FR.05: an EV charging unidirectionally that listed a BPT mode, whose user opts in
-    meanwhile (the REST API tells the owner PreferencesChanged), is offered V2X with
+    meanwhile (the REST API tells the node, which tells the owner), is offered V2X with
     NotifyAllowedEnergyTransfer for its transaction."""
     async with v2x_station(database_url, "V2XB") as (node, bridge, peer):
         await start_transaction(peer, OTHER, "tx-bia")
@@ -153,7 +154,7 @@ async def test_an_opt_in_while_charging_sends_notify_allowed_energy_transfer(dat
         with db_connect(database_url) as conn:
             opt_in(conn, "bia")
             conn.commit()
-        await node.root.ref("v2x").tell(PreferencesChanged("bia"))
+        NodeControlPlane(node).v2g_user_changed("bia")  # as the REST API does
         (notified,) = await bridge.run(peer.cp.wait_for, "NotifyAllowedEnergyTransfer")
         assert notified["transaction_id"] == "tx-bia"
         assert "AC_BPT" in notified["allowed_energy_transfer"]
