@@ -24,9 +24,10 @@ from ocpp.v21 import call_result as result21
 from ocpp.v201 import call as call201
 from ocpp.v201 import call_result as result201
 
-from csms.actors import Node
+from csms.actors import Node, NodeParts
+from csms.actors.events import Subscription
 from csms.domain.events import Event
-from csms.runtime import AsyncioThread
+from csms.runtime import Actor, AsyncioThread, ChildSpec
 from csms.services.v2g_preferences import DischargeWindow, V2GPreferences
 from csms.storage import connect as db_connect
 from csms.storage import stations, tokens, users
@@ -189,14 +190,16 @@ def setup_database(
 class Rig:
     """The node, its REST client, the charge point, and the node's V2G events."""
 
-    def __init__(self, node: Node, api: httpx.AsyncClient, bridge: AsyncioThread) -> None:
+    def __init__(
+        self, node: Node, api: httpx.AsyncClient, bridge: AsyncioThread, events: Subscription
+    ) -> None:
         self.node = node
         self.api = api
         self.bridge = bridge
         self.peer: Peer | None = None
         self.seq = 0
         self.version = "ocpp2.1"
-        self.events = node.events.subscribe("v2g.")
+        self.events = events
         self._commands_in, self.commands = trio.open_memory_channel[tuple[str, dict[str, Any]]](
             1000
         )
@@ -271,13 +274,16 @@ class Rig:
         soc: int = 80,
         max_discharge_w: int = 10000,
         battery_wh: int = 60000,
+        target_soc: int | None = None,
         profile_follows: bool = True,
     ) -> Any:
         """NotifyEVChargingNeeds as an ISO 15118-20 bidirectional EV sends it (2.1), or as the
         2.0.1 convention has it (``customData``, docs/V2G.md); then, unless told otherwise,
         the profile the V2X owner's Accepted promises (K15.FR.07), sent once it has stored the
         EV's capability, which a discharge start reads."""
-        answer = await self._needs(requested, available, soc, max_discharge_w, battery_wh)
+        answer = await self._needs(
+            requested, available, soc, max_discharge_w, battery_wh, target_soc
+        )
         if profile_follows:
             await self.command("SetChargingProfile", lambda kw: not is_discharge(kw))
         return answer
@@ -289,6 +295,7 @@ class Rig:
         soc: int,
         max_discharge_w: int,
         battery_wh: int,
+        target_soc: int | None,
     ) -> Any:
         dc = {
             "ev_max_current": 200,
@@ -323,6 +330,7 @@ class Rig:
                     "v2x_charging_parameters": {
                         "max_charge_power": 11000,
                         "max_discharge_power": max_discharge_w,
+                        **({} if target_soc is None else {"targetSoC": target_soc}),
                     },
                 },
             )
@@ -387,8 +395,18 @@ def _meter(
 async def rig(database_url: str, bridge: AsyncioThread) -> AsyncIterator[Rig]:
     """A node on ``database_url`` (set up by ``setup_database``) with its API client; the
     charge point is connected by ``Rig.connect``."""
-    async with api_node(database_url, **NODE_SETTINGS) as node, client(node, ADMIN_TOKEN) as api:
-        running = Rig(node, api, bridge)
+    feeds: list[Subscription] = []
+
+    def v2g_events(parts: NodeParts) -> ChildSpec:
+        # subscribed as the node is built: a session resumed at its start is seen too
+        feeds.append(parts.events.subscribe("v2g."))
+        return ChildSpec.actor("v2g_events", Actor, kind="test")
+
+    async with (
+        api_node(database_url, extra_children=(v2g_events,), **NODE_SETTINGS) as node,
+        client(node, ADMIN_TOKEN) as api,
+    ):
+        running = Rig(node, api, bridge, feeds[0])
         try:
             yield running
         finally:
