@@ -9,7 +9,13 @@ move trio's clock (``MockClock``), which the sessions' clock follows.
 
 from __future__ import annotations
 
+import uuid
+from decimal import Decimal
 from typing import Any
+
+from ocpp.v21 import call as call21
+
+from csms.actors.v2g import V2G_SESSIONS, ChangePower
 
 from .v2g_discharge_peer import (
     SESSION_KEYS,
@@ -207,3 +213,24 @@ async def test_an_ocpp_201_station_discharges_on_a_negative_limit(database_url, 
         completed = await ended(r, "soc_floor")
         assert completed.exported_wh == 2000
         await r.command("ClearChargingProfile", cleared)
+
+
+async def test_a_new_power_moves_the_dynamic_setpoint_within_the_limits(
+    database_url, admin_env, bridge
+):
+    """Q04: a Dynamic profile's setpoint moves by UpdateDynamicSchedule, capped by the user's
+    (11 kW) and the EV's (10 kW) maximum; the station's PullDynamicScheduleUpdate gets it."""
+    setup_database(database_url)
+    async with rig(database_url, bridge) as r:
+        session = await discharging(r)
+        sessions = r.node.root.ref(V2G_SESSIONS)
+        changed = await sessions.ask(
+            ChangePower(uuid.UUID(session["id"]), Decimal(20000)), timeout=15
+        )
+        assert changed.setpoint_w == Decimal(10000)
+        update = await r.command("UpdateDynamicSchedule")
+        assert update["schedule_update"] == {"setpoint": -10000}
+        profile_id = update["charging_profile_id"]
+        pulled = await r.call(call21.PullDynamicScheduleUpdate(charging_profile_id=profile_id))
+        assert pulled.status == "Accepted"
+        assert pulled.schedule_update["setpoint"] == -10000

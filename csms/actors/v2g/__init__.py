@@ -22,6 +22,7 @@ from csms.services.v2g_session import SessionPolicy
 from csms.storage.v2g_sessions import SessionRow
 
 from ._messages import (
+    ChangePower,
     DischargeRefused,
     SessionOptions,
     StartDischarge,
@@ -34,6 +35,7 @@ from ._sessions import V2GSessions
 __all__ = [
     "FOLLOWED",
     "V2G_SESSIONS",
+    "ChangePower",
     "DischargeRefused",
     "SessionOptions",
     "StartDischarge",

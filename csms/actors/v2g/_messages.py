@@ -14,6 +14,7 @@ import trio
 from csms.runtime import ActorRef, Rejected
 
 __all__ = [
+    "ChangePower",
     "CommandAnswered",
     "DischargeRefused",
     "SessionOptions",
@@ -80,6 +81,16 @@ class StopDischarge:
 
     session_id: uuid.UUID
     requested_by: str
+
+
+@attrs.frozen
+class ChangePower:
+    """Ask: a new discharge power for a session (the optimizer's, an operator's), W (positive),
+    capped by the policy as at the start; a Dynamic profile's setpoint moves by
+    UpdateDynamicSchedule (Q04). Answered with its ``SessionRow`` (None: no such session)."""
+
+    session_id: uuid.UUID
+    power_w: Decimal
 
 
 class DischargeRefused(Rejected):

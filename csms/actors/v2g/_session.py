@@ -37,6 +37,7 @@ from csms.storage import v2g_sessions as repo
 from csms.storage.v2g_sessions import SessionRow
 
 from ._messages import (
+    ChangePower,
     CommandAnswered,
     SessionOptions,
     StationBack,
@@ -176,6 +177,9 @@ class DischargeSession(Actor):
         elif kind is StopDischarge:
             await self._step(policy.OperatorStop(self.deps.options.clock()))
             return self.row
+        elif kind is ChangePower:
+            await self._step(policy.ChangePower(self.deps.options.clock(), message.power_w))
+            return self.row
         elif kind is _Apply:
             await self._apply(message.effects)
         return None
@@ -232,16 +236,15 @@ class DischargeSession(Actor):
         if before is None or self.ending:
             return
         self.state, effects = self.deps.policy.step(before, event)
+        after = self.state
         if (
-            before.first_export_wh is None
-            and self.state.first_export_wh is not None
-            and not any(isinstance(e, policy.Record | policy.End) for e in effects)
-        ):
-            # exportedWh counts from this reading on: kept at once, not at the next record,
-            # so that a node that dies meanwhile does not lose it
-            self.row = await self.deps.database.run(
-                repo.save, self.session_id, **row_of(self.state)
-            )
+            (before.first_export_wh is None) != (after.first_export_wh is None)
+            or before.setpoint_w != after.setpoint_w
+        ) and not any(isinstance(e, policy.Record | policy.End) for e in effects):
+            # Kept at once, not at the next record: exportedWh counts from the first export
+            # reading (a node that dies meanwhile must not lose it), and the session's JSON
+            # shows the setpoint commanded.
+            self.row = await self.deps.database.run(repo.save, self.session_id, **row_of(after))
         await self._apply(effects)
 
     # -- effects -------------------------------------------------------------------------------

@@ -34,6 +34,7 @@ from csms.storage import v2g_sessions as repo
 from csms.storage.v2g_sessions import SessionActive, SessionRow
 
 from ._messages import (
+    ChangePower,
     DischargeRefused,
     StartDischarge,
     StationBack,
@@ -92,11 +93,11 @@ class V2GSessions(Actor):
     async def receive(self, message: Any) -> Any:
         if type(message) is StationMessage:
             self.index.deliver(message.station_id, message)
-        elif type(message) in (StartDischarge, StopDischarge):
+        elif type(message) in (StartDischarge, StopDischarge, ChangePower):
             assert self._ctx is not None
             # A start reads the database, a stop waits for its session: other starts, stops
             # and the station messages go on meanwhile.
-            work = self._start if type(message) is StartDischarge else self._stop
+            work = self._start if type(message) is StartDischarge else self._to_session
             self._ctx.nursery.start_soon(self._answer, work, message, self._ctx.defer_reply())
         elif type(message) is V2XOwnerKnown:
             self.deps.v2x = message.ref  # kept by the deps: a restarted incarnation has it too
@@ -149,15 +150,17 @@ class V2GSessions(Actor):
         ref = self.sessions.start_child_nowait(spec, name=str(session_id))
         self.index.add(session_id, station_id, ref)
 
-    async def _stop(self, stop: StopDischarge) -> SessionRow | None:
-        ref = self.index.get(stop.session_id)
+    async def _to_session(self, message: StopDischarge | ChangePower) -> SessionRow | None:
+        ref = self.index.get(message.session_id)
         if ref is not None:
             try:
-                row: SessionRow | None = await ref.ask(stop, timeout=self.options.command_timeout)
+                row: SessionRow | None = await ref.ask(
+                    message, timeout=self.options.command_timeout
+                )
                 return row
             except ActorError:
                 pass  # it ended meanwhile: its row says how
-        return await self.parts.database.run(repo.get, stop.session_id)
+        return await self.parts.database.run(repo.get, message.session_id)
 
     async def _follow_stations(self, feed: Subscription) -> None:
         async for event in feed:
