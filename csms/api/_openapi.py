@@ -35,6 +35,7 @@ ERROR_SCHEMA: dict[str, Any] = {
 }
 
 _REASONS = {
+    202: "Accepted, not done yet (the body says its state)",
     400: "Bad request",
     401: "Missing, unknown, expired or revoked token",
     403: "The token's role is too weak",
@@ -133,7 +134,8 @@ def _operation(ep: Endpoint, schemas: dict[str, Any]) -> dict[str, Any]:
         content: dict[str, Any] = {
             "application/json": {"schema": {"$ref": "#/components/schemas/Error"}}
         }
-        if code == 503 and ep.response is not None and ep.path == "/readyz":
+        # another success (202), or /readyz's 503: the operation's own body
+        if ep.response is not None and (code < 400 or (code == 503 and ep.path == "/readyz")):
             content = {"application/json": {"schema": json_schema(ep.response, schemas)}}
         responses[str(code)] = {"description": _REASONS[code], "content": content}
     op["responses"] = responses

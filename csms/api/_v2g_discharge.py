@@ -185,7 +185,7 @@ ENDPOINTS = (
         ok=201,
         body=DischargeStartBody,
         response=V2GSession,
-        errors=(409, 422),
+        errors=(202, 409, 422),
         description=(
             "Checks the EV's bidirectional capability, its owner's preferences (opt-in, SoC "
             "floor, maximum power, windows), the SoC and the station's operation modes, then "

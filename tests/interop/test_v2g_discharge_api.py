@@ -157,3 +157,12 @@ async def test_the_endpoints_are_in_the_openapi_document(api):
     assert "409" in paths["/api/v1/v2g/discharge/start"]["post"]["responses"]
     assert paths["/api/v1/v2g/sessions"]["get"]["x-role"] == "viewer"
     assert "/api/v1/v2g/session/{sessionId}" in paths
+
+
+async def test_the_negotiating_answer_is_documented_with_the_session(api):
+    document = (await api.get("/openapi.json")).json()
+    responses = document["paths"]["/api/v1/v2g/discharge/start"]["post"]["responses"]
+    assert responses["202"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/V2GSession"
+    }
+    assert responses["201"]["content"] == responses["202"]["content"]
