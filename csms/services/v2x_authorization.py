@@ -48,6 +48,7 @@ from .v2x_capability import (
 )
 
 __all__ = [
+    "UNAVAILABLE",
     "NeedsDecision",
     "NeedsStatus",
     "V2XRefusal",
@@ -57,6 +58,10 @@ __all__ = [
     "v2x_refusal",
 ]
 
+#: Why needs are Rejected when csms cannot decide them (its database is down): "service not
+#: available" (the 2.0.1 meaning of Rejected), never an Accepted with no profile after it.
+UNAVAILABLE: Final = "csms_unavailable"
+
 NeedsStatus = Literal["Accepted", "Processing", "NoChargingProfile", "Rejected"]
 #: Why V2X is not allowed; the same stable codes as a refused discharge start (REST 409).
 V2XRefusal = Literal["operation_mode_unsupported", "user_not_opted_in", "outside_discharge_window"]
@@ -65,6 +70,7 @@ _REASON_TEXT: Final = {
     "operation_mode_unsupported": "the station does not support V2X CentralSetpoint",
     "user_not_opted_in": "the EV's user has not opted in to V2G",
     "outside_discharge_window": "outside the user's discharge windows",
+    UNAVAILABLE: "csms cannot read the transaction or the user now",
 }
 
 
@@ -159,7 +165,10 @@ def needs_response(decision: NeedsDecision) -> dict[str, object]:
     20 characters) and ``additionalInfo`` the stable code with its text."""
     payload: dict[str, object] = {"status": decision.status}
     if decision.reason is not None and decision.status in ("Rejected", "Processing"):
-        code = "NotAllowed" if decision.status == "Rejected" else "Processing"
+        if decision.status == "Processing":
+            code = "Processing"
+        else:
+            code = "InternalError" if decision.reason == UNAVAILABLE else "NotAllowed"
         payload["statusInfo"] = {
             "reasonCode": code,
             "additionalInfo": f"{decision.reason}: {_REASON_TEXT[decision.reason]}"

@@ -376,6 +376,28 @@ async def test_bidirectional_needs_of_a_user_who_did_not_opt_in_are_rejected(dat
         assert [a for a, _ in peer.received if a == "SetChargingProfile"] == []
 
 
+async def test_needs_csms_cannot_decide_are_rejected_not_accepted_without_a_profile(
+    database_url,
+):
+    """Q01.FR.07 / K15: Accepted promises a SetChargingProfile. When the V2X owner cannot read
+    the EV's transaction (its table is unreadable for a moment), the needs are Rejected with
+    ``InternalError`` ("service not available") instead, and no profile follows."""
+    async with v2x_station(database_url, "V2XU") as (_node, _bridge, peer):
+        await start_transaction(peer, TOKEN, "tx-ana")
+        with db_connect(database_url) as conn:
+            conn.execute("ALTER TABLE transactions RENAME TO transactions_away")
+        try:
+            answer = await peer.call(bidirectional_needs())
+        finally:
+            with db_connect(database_url) as conn:
+                conn.execute("ALTER TABLE transactions_away RENAME TO transactions")
+        assert answer.status == "Rejected"
+        assert answer.status_info["reason_code"] == "InternalError"
+        assert answer.status_info["additional_info"].startswith("csms_unavailable")
+        await no_more_after_a_round_trip(peer)
+        assert [a for a, _ in peer.received if a == "SetChargingProfile"] == []
+
+
 async def test_ocpp201_authorize_never_reaches_the_v2x_owner(database_url):
     """The V2X owner's Authorize route takes 2.1 only: a 2.0.1 Authorize is the handler's
     (no allowedEnergyTransfer in 2.0.1) and the route counts nothing."""

@@ -11,6 +11,7 @@ import pytest
 from csms.protocol import Direction, Version, validate_payload
 from csms.services.v2g_preferences import DischargeWindow
 from csms.services.v2x_authorization import (
+    UNAVAILABLE,
     NeedsDecision,
     allowed_energy_transfer,
     needs_decision,
@@ -156,6 +157,18 @@ def test_a_bpt_request_that_is_not_allowed_is_rejected(preferences, station, rea
     assert not decision.profile_follows
     response = needs_response(decision)
     assert response["statusInfo"]["additionalInfo"].startswith(reason)
+
+
+def test_needs_csms_cannot_decide_are_rejected_as_unavailable():
+    """K15 (2.0.1 Rejected: "service not available"): when csms cannot read the transaction or
+    the user, it says so rather than promise a profile it cannot send (Q01.FR.07)."""
+    decision = NeedsDecision("Rejected", reason=UNAVAILABLE)
+    assert not decision.profile_follows
+    response = needs_response(decision)
+    assert response["statusInfo"]["reasonCode"] == "InternalError"
+    assert response["statusInfo"]["additionalInfo"].startswith(UNAVAILABLE)
+    for version in (Version.V201, Version.V21):
+        validate_payload(version, "NotifyEVChargingNeeds", Direction.RESPONSE, response)
 
 
 def test_charging_needs_are_accepted_with_a_charging_only_profile_whoever_the_user():

@@ -23,6 +23,7 @@ from decimal import Decimal
 from typing import Any, ClassVar, Final
 
 import attrs
+import psycopg
 import trio
 
 from csms.actors.database import Database
@@ -39,6 +40,7 @@ from csms.services.v2g_profiles import (
     schedule_decision,
 )
 from csms.services.v2x_authorization import (
+    UNAVAILABLE,
     NeedsDecision,
     allowed_energy_transfer,
     needs_decision,
@@ -190,7 +192,16 @@ class V2XOwner(TaskActor):
         capability = capability_from_needs(message.raw, version)
         evse = self.evses.needs(station_id, version, capability)
         generation = evse.generation
-        decision = await self._decide_needs(evse)
+        try:
+            decision = await self._decide_needs(evse)
+        except (psycopg.Error, OSError) as exc:
+            # Without the transaction and its user no profile can follow: "not available",
+            # never an Accepted with nothing after it (the handler's default, were this to crash).
+            log.warning(
+                "EV charging needs not decided: the database is unavailable",
+                extra={"station": station_id, "evse": evse.evse_id, "error": type(exc).__name__},
+            )
+            decision = NeedsDecision("Rejected", reason=UNAVAILABLE)
         if reply.abandoned:
             # The handler's answer went out (Accepted): its promise is kept all the same.
             decision = NeedsDecision(ACCEPTED, profile="charging_only")
@@ -209,10 +220,18 @@ class V2XOwner(TaskActor):
                 "reason": decision.reason,
             },
         )
-        # stored once the answer is on its way (what a discharge start decides from)
-        await self.database.run(
-            v2g.upsert_capability, capability_row(station_id, capability, message.raw, self.clock())
-        )
+        # stored once the answer is on its way (what a discharge start decides from); a lost
+        # write must not cost the EV the profile just promised
+        try:
+            await self.database.run(
+                v2g.upsert_capability,
+                capability_row(station_id, capability, message.raw, self.clock()),
+            )
+        except (psycopg.Error, OSError) as exc:
+            log.warning(
+                "EV capability not stored",
+                extra={"station": station_id, "evse": evse.evse_id, "error": type(exc).__name__},
+            )
         if not decision.profile_follows:
             return
         if decision.status == "Processing":  # the station's support was not known: read it
