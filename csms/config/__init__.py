@@ -10,6 +10,7 @@ from ._settings import (
     NodeSettings,
     OcppSettings,
     Settings,
+    V2GSettings,
     load_settings,
 )
 
@@ -23,5 +24,6 @@ __all__ = [
     "NodeSettings",
     "OcppSettings",
     "Settings",
+    "V2GSettings",
     "load_settings",
 ]

@@ -8,6 +8,7 @@ import pathlib
 import tomllib
 from collections.abc import Mapping
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import attrs
 
@@ -90,6 +91,25 @@ class LogSettings:
     json: bool = setting(False)
 
 
+def _time_zone(value: str) -> None:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {value!r} (an IANA name)") from None
+
+
+@attrs.frozen
+class V2GSettings:
+    #: The operator's zone: discharge windows, cycles per day and tariff posts are local times.
+    time_zone: str = setting("America/Sao_Paulo", check=_time_zone)
+    #: How long a discharge session waits for a disconnected station before it ends.
+    disconnect_grace_s: int = setting(60, check=positive)
+    #: At most one ``v2g.session.updated`` (and one v2g_events row) per session per interval.
+    update_interval_s: int = setting(5, check=positive)
+    #: How often a discharge session checks its clock (window end, duration, grace).
+    tick_interval_s: float = setting(1.0, check=positive)
+
+
 @attrs.frozen
 class Settings:
     node: NodeSettings = setting(NodeSettings())
@@ -98,6 +118,7 @@ class Settings:
     database: DatabaseSettings = setting(DatabaseSettings())
     nats: NatsSettings = setting(NatsSettings())
     log: LogSettings = setting(LogSettings())
+    v2g: V2GSettings = setting(V2GSettings())
 
 
 def _set(tree: dict[str, Any], dotted: str, value: Any) -> None:

@@ -72,6 +72,8 @@ def test_environment_strings_are_coerced():
         ({"CSMS_OCPP__MAX_ACCEPT_RATE": "fast"}, "ocpp.max_accept_rate: must be a number"),
         ({"CSMS_OCPP__VERSIONS": "ocpp1.6"}, "ocpp.versions: must list"),
         ({"CSMS_LOG__LEVEL": "LOUD"}, "log.level: must be one of"),
+        ({"CSMS_V2G__TIME_ZONE": "America/Atlantis"}, "v2g.time_zone: unknown time zone"),
+        ({"CSMS_V2G__DISCONNECT_GRACE_S": "0"}, "v2g.disconnect_grace_s: must be greater than 0"),
         ({"CSMS_NOPE__X": "1"}, "nope: unknown setting"),
     ],
 )
@@ -120,3 +122,10 @@ def test_any_port_string_is_accepted_or_refused_with_the_key(text: str):
         assert refused[0].key == "ocpp.port"
     else:
         assert 0 <= settings.ocpp.port <= 65535
+
+
+def test_the_v2g_time_zone_is_the_operators():
+    assert load_settings(env={}).v2g.time_zone == "America/Sao_Paulo"
+    assert load_settings(env={"CSMS_V2G__TIME_ZONE": "America/Manaus"}).v2g.time_zone == (
+        "America/Manaus"
+    )

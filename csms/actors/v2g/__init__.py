@@ -12,12 +12,11 @@ from __future__ import annotations
 import contextlib
 import uuid
 from collections.abc import Iterable
-from typing import Any
 
 from csms.actors.node import NodeParts
 from csms.actors.station import Overflow, Route
 from csms.runtime import ActorStopped, ChildSpec, MailboxFull, Supervisor
-from csms.services.v2g_preferences import DEFAULT_TIME_ZONE, time_zone
+from csms.services.v2g_preferences import time_zone
 from csms.services.v2g_session import SessionPolicy
 from csms.storage.v2g_sessions import SessionRow
 
@@ -57,24 +56,20 @@ V2X_OWNER = "v2x"
 FOLLOWED = ("TransactionEvent", "MeterValues", "StatusNotification", "NotifyEVChargingNeeds")
 
 
-def _setting(parts: NodeParts, name: str, default: Any) -> Any:
-    # setting v2g.<name> where the settings carry a v2g section
-    return getattr(getattr(parts.settings, "v2g", None), name, default)
-
-
 def session_policy(parts: NodeParts) -> SessionPolicy:
-    """The session rules with the operator's settings."""
+    """The session rules with the operator's settings (``[v2g]``)."""
+    v2g = parts.settings.v2g
     return SessionPolicy(
-        tz=time_zone(_setting(parts, "time_zone", DEFAULT_TIME_ZONE)),
-        disconnect_grace_s=int(_setting(parts, "disconnect_grace_s", 60)),
-        update_interval_s=int(_setting(parts, "update_interval_s", 5)),
+        tz=time_zone(v2g.time_zone),
+        disconnect_grace_s=v2g.disconnect_grace_s,
+        update_interval_s=v2g.update_interval_s,
     )
 
 
 def v2g_sessions_child(parts: NodeParts) -> ChildSpec:
     """The node's ``v2g_sessions`` child."""
     options = SessionOptions(
-        tick_interval=float(_setting(parts, "tick_interval_s", 1.0)),
+        tick_interval=parts.settings.v2g.tick_interval_s,
         # a command may wait behind others in the station's mailbox, then for its answer
         command_timeout=parts.settings.ocpp.response_timeout + 5,
     )

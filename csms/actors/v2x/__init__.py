@@ -20,7 +20,7 @@ from csms.actors.node import NodeParts
 from csms.actors.station import Route
 from csms.protocol import Version
 from csms.runtime import ChildSpec, Supervisor
-from csms.services.v2g_preferences import DEFAULT_TIME_ZONE, time_zone
+from csms.services.v2g_preferences import time_zone
 
 from ._actor import V2XOwner
 from ._messages import AllowV2X, GetStationSupport, PreferencesChanged, SetpointChanged
@@ -41,9 +41,7 @@ NAME = "v2x"
 
 
 def _zone(parts: NodeParts) -> dt.tzinfo:
-    # the operator's zone: setting v2g.time_zone where the settings carry it
-    v2g = getattr(parts.settings, "v2g", None)
-    return time_zone(getattr(v2g, "time_zone", DEFAULT_TIME_ZONE))
+    return time_zone(parts.settings.v2g.time_zone)
 
 
 def v2x_child(parts: NodeParts) -> ChildSpec:
