@@ -21,6 +21,7 @@ nothing else is restarted with it (the cache is bypassed while it is down). The 
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import gc
 import logging
 import os
@@ -43,6 +44,7 @@ from csms.actors import (
     PersistenceSettings,
     id_token_listener_spec,
     persistence_spec,
+    prices,
     v2g,
 )
 from csms.actors.events import Subscription
@@ -74,12 +76,15 @@ from csms.runtime import (
     WorkerThreads,
     collect_stats,
 )
+from csms.services.grid_price_book import MarketQuery
+from csms.services.v2g_preferences import time_zone
 from csms.storage import EmbeddedPostgres, migrate_url
 from csms.storage.v2g_sessions import SessionRow
 
 __all__ = [
     "ChildFactory",
     "NodeControlPlane",
+    "NodePrices",
     "NodeV2G",
     "RouteFactory",
     "build_node",
@@ -109,6 +114,7 @@ def capabilities(settings: Settings) -> tuple[tuple[ChildFactory, ...], tuple[Ro
     children: tuple[ChildFactory, ...] = (
         v2x_child,  # V2X: station support, Authorize, charging needs (csms/actors/v2x)
         v2g_sessions_child,  # discharge sessions, one actor each (csms/actors/v2g)
+        prices.prices_child,  # grid prices: the PLD from CCEE, kept in memory (csms/actors/prices)
     )
     routes: tuple[RouteFactory, ...] = (
         v2x_routes(settings.ocpp.response_timeout),
@@ -207,6 +213,38 @@ class NodeControlPlane:
     @property
     def v2g(self) -> NodeV2G:
         return NodeV2G(self.node)
+
+    @property
+    def prices(self) -> NodePrices:
+        return NodePrices(self.node)
+
+
+@attrs.frozen
+class NodePrices:
+    """The REST API's ``GridPriceControl`` over the node's prices actor (``csms/actors/prices``)."""
+
+    node: Node
+
+    @property
+    def time_zone(self) -> dt.tzinfo:
+        return time_zone(self.node.settings.v2g.time_zone)
+
+    async def _ask(self, message: Any) -> Any:
+        try:
+            return await prices.ask_prices(self.node.root, message)
+        except (KeyError, ActorError, TimeoutError):
+            raise Unavailable("the node's grid prices are not available") from None
+
+    async def price(self, query: MarketQuery, at: dt.datetime) -> Any:
+        return await self._ask(prices.PriceAt(query, at))
+
+    async def forecast(self, query: MarketQuery, start: dt.datetime, hours: int) -> Any:
+        return await self._ask(prices.Forecast(query, start, hours))
+
+    async def best_hours(
+        self, query: MarketQuery, start: dt.datetime, end: dt.datetime, power_w: Any, energy_wh: Any
+    ) -> Any:
+        return await self._ask(prices.BestHours(query, start, end, power_w, energy_wh))
 
 
 @attrs.frozen

@@ -6,6 +6,7 @@ actors behind it.
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
@@ -17,6 +18,9 @@ import trio
 from csms.commands import StationGateway
 from csms.domain.events import Event
 from csms.runtime import ChildStats
+from csms.services.grid_price_book import MarketQuery
+from csms.services.price_forecast import DischargePlan, HourForecast
+from csms.services.retail_price import GridPrice
 from csms.storage import Connection
 from csms.storage.v2g_sessions import SessionRow
 
@@ -25,6 +29,7 @@ __all__ = [
     "Database",
     "DischargeStart",
     "EventFeed",
+    "GridPriceControl",
     "IdTokenStats",
     "NodeStats",
     "PersistenceStats",
@@ -139,6 +144,32 @@ class V2GControl(Protocol):
         ...
 
 
+class GridPriceControl(Protocol):
+    """The node's grid prices (the prices actor's table: CCEE, else simulated). A bad query
+    (an unknown distributor, hours out of range, an empty window) raises
+    ``GridPriceQueryError`` naming the field; ``Unavailable`` when the node runs no prices."""
+
+    @property
+    def time_zone(self) -> dt.tzinfo:
+        """The operator's zone, in which answers give their instants."""
+        ...
+
+    async def price(self, query: MarketQuery, at: dt.datetime) -> GridPrice: ...
+
+    async def forecast(
+        self, query: MarketQuery, start: dt.datetime, hours: int
+    ) -> tuple[HourForecast, ...]: ...
+
+    async def best_hours(
+        self,
+        query: MarketQuery,
+        start: dt.datetime,
+        end: dt.datetime,
+        power_w: Decimal,
+        energy_wh: Decimal,
+    ) -> DischargePlan: ...
+
+
 class ControlPlane(Protocol):
     """The node as the control API sees it."""
 
@@ -190,4 +221,9 @@ class ControlPlane(Protocol):
     @property
     def v2g(self) -> V2GControl:
         """Discharge sessions."""
+        ...
+
+    @property
+    def prices(self) -> GridPriceControl:
+        """Grid prices."""
         ...

@@ -96,6 +96,10 @@ def _coerce(tp: Any, value: Any, key: str) -> Any:
         if isinstance(value, str):
             return value
         raise ConfigError(key, f"must be a string, got {value!r}")
+    if origin is dict:  # a free table checked by its own parser (``v2g.prices``)
+        if not isinstance(value, Mapping):
+            raise ConfigError(key, f"must be a table, got {type(value).__name__}")
+        return dict(value)
     if tp is pathlib.Path:
         if isinstance(value, str):
             return pathlib.Path(value)

@@ -12,6 +12,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import attrs
 
+from csms.services.grid_price_settings import (
+    GridPriceSettingError,
+    GridPriceSettings,
+    parse_grid_price_settings,
+)
+
 from ._loader import ConfigError, between, build, one_of, positive, setting
 
 #: Environment variables that set one key each (the documented integration points).
@@ -20,6 +26,8 @@ ENV_ALIASES: Mapping[str, str] = {
     "NATS_URL": "nats.url",
     "CSMS_NODE_ID": "node.id",
     "CSMS_LOG_LEVEL": "log.level",
+    "CCEE_BASE_URL": "v2g.ccee.base_url",
+    "CCEE_API_KEY": "v2g.ccee.api_key",
 }
 #: Any key can also be set as CSMS_<SECTION>__<KEY>, e.g. CSMS_OCPP__PORT=9001.
 ENV_PREFIX = "CSMS_"
@@ -99,6 +107,20 @@ def _time_zone(value: str) -> None:
 
 
 @attrs.frozen
+class CceeSettings:
+    """CCEE's open-data portal (the hourly PLD); ``fetch = false`` keeps a node offline (tests,
+    isolated sites): it prices with the cached and the simulated PLD."""
+
+    base_url: str = setting("https://dadosabertos.ccee.org.br")
+    #: Optional; sent as the Authorization header, never logged.
+    api_key: str | None = attrs.field(default=None, repr=False)
+    fetch: bool = setting(True)
+    #: How often the current and the next month are read again.
+    refresh_interval_s: float = setting(3600.0, check=positive)
+    timeout_s: float = setting(10.0, check=positive)
+
+
+@attrs.frozen
 class V2GSettings:
     #: The operator's zone: discharge windows, cycles per day and tariff posts are local times.
     time_zone: str = setting("America/Sao_Paulo", check=_time_zone)
@@ -108,6 +130,13 @@ class V2GSettings:
     update_interval_s: int = setting(5, check=positive)
     #: How often a discharge session checks its clock (window end, duration, grace).
     tick_interval_s: float = setting(1.0, check=positive)
+    ccee: CceeSettings = setting(CceeSettings())
+    #: The ``[v2g.prices]`` table as written, checked by ``parse_grid_price_settings`` at load
+    #: (``grid_prices()``); its keys are documented there and in the README.
+    prices: dict[str, Any] = attrs.field(factory=dict, hash=False)
+
+    def grid_prices(self) -> GridPriceSettings:
+        return parse_grid_price_settings(self.prices)
 
 
 @attrs.frozen
@@ -152,6 +181,10 @@ def _check_consistency(settings: Settings) -> None:
         path = getattr(ocpp, name)
         if path is not None and not path.is_file():
             raise ConfigError(f"ocpp.{name}", f"no such file: {path}")
+    try:
+        settings.v2g.grid_prices()
+    except GridPriceSettingError as exc:
+        raise ConfigError(exc.field, exc.message) from None
     unknown = set(ocpp.versions) - {"ocpp2.0.1", "ocpp2.1"}
     if unknown or not ocpp.versions:
         raise ConfigError("ocpp.versions", "must list ocpp2.0.1 and/or ocpp2.1")

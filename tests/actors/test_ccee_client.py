@@ -162,5 +162,21 @@ def test_public_names_are_pinned():
     from ..public_names import exported
 
     assert exported(csms.actors.prices) == sorted(
-        ["DEFAULT_BASE_URL", "CceeClient", "CceeError", "CceeUnavailable", "MonthPld"]
+        [
+            "DEFAULT_BASE_URL",
+            "NAME",
+            "BestHours",
+            "CceeClient",
+            "CceeError",
+            "CceeUnavailable",
+            "Forecast",
+            "MonthPld",
+            "MonthRefresh",
+            "PriceAt",
+            "PricesActor",
+            "RefreshPrices",
+            "RefreshResult",
+            "ask_prices",
+            "prices_child",
+        ]
     )

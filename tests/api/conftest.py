@@ -28,6 +28,7 @@ def node_settings(database_url: str, **overrides: Any) -> Settings:
             "ocpp.port": 0,
             "http.host": "127.0.0.1",
             "http.port": 0,
+            "v2g.ccee.fetch": False,  # CCEE is faked where it is tested
             **overrides,
         },
     )

@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import attrs
 import trio
@@ -21,6 +22,8 @@ from csms.actors import InMemoryDatabase, PersistenceStatus
 from csms.api import Conflict, DischargeStart, IdTokenStats, NodeStats, create_app
 from csms.commands import CommandResult, StationNotConnected
 from csms.domain.events import Event
+from csms.services.grid_price_book import GridPriceBook, MarketQuery
+from csms.services.grid_price_settings import parse_grid_price_settings
 from csms.storage import stations, v2g_sessions
 from csms.storage.v2g_sessions import SessionRow
 
@@ -176,6 +179,34 @@ class FakeFeed:
     dropped: int = 0
 
 
+@attrs.define
+class FakePrices:
+    """Grid prices from a ``GridPriceBook`` in hand (no PLD cached: the simulated curve, unless a
+    test puts a ``PldTable`` in it)."""
+
+    book: GridPriceBook
+
+    @property
+    def time_zone(self) -> dt.tzinfo:
+        return self.book.tz
+
+    async def price(self, query: MarketQuery, at: dt.datetime) -> Any:
+        return self.book.price(query, at)
+
+    async def forecast(self, query: MarketQuery, start: dt.datetime, hours: int) -> Any:
+        return self.book.forecast(query, start, hours)
+
+    async def best_hours(
+        self,
+        query: MarketQuery,
+        start: dt.datetime,
+        end: dt.datetime,
+        power_w: Decimal,
+        energy_wh: Decimal,
+    ) -> Any:
+        return self.book.best_hours(query, start, end, power_w, energy_wh)
+
+
 class FakeControlPlane:
     """The ``ControlPlane`` of the API's tests that need no node."""
 
@@ -187,6 +218,9 @@ class FakeControlPlane:
         self.changed_v2g_users: list[str] = []
         self.disconnected: list[str] = []
         self.v2g = FakeV2G(self.database)
+        self.prices = FakePrices(
+            GridPriceBook(parse_grid_price_settings({}), ZoneInfo("America/Sao_Paulo"))
+        )
 
     def register(self, station_id: str) -> stations.StationRow:
         now = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)

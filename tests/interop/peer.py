@@ -257,6 +257,7 @@ async def interop_node(
             "database.url": database_url,
             "ocpp.host": "127.0.0.1",
             "ocpp.port": 0,
+            "v2g.ccee.fetch": False,  # CCEE is faked where it is tested
             **overrides,
         },
     )

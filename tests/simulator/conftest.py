@@ -28,6 +28,7 @@ async def running_node(
             "ocpp.host": "127.0.0.1",
             "ocpp.port": port,
             "http.port": 0,
+            "v2g.ccee.fetch": False,  # CCEE is faked where it is tested
             **overrides,
         },
     )

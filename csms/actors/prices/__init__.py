@@ -1,9 +1,28 @@
-"""Grid prices from outside the node: for now the client of CCEE's open-data portal (PLD).
+"""Grid prices (``prices``): the CCEE client and the actor that keeps the hourly PLD.
 
-``CceeClient`` reads a month of hourly PLD per submarket (``csms.services.pld`` parses and clamps
-it); a prices actor that refreshes the ``v2g_grid_prices`` cache on a schedule comes next.
+Registered by the composition root (``csms/node.py``) with ``prices_child``; the REST API asks it
+through ``ask_prices`` (``PriceAt``, ``Forecast``, ``BestHours``) and may ``RefreshPrices``.
 """
 
+from ._actor import PricesActor
 from ._ccee import DEFAULT_BASE_URL, CceeClient, CceeError, CceeUnavailable, MonthPld
+from ._child import NAME, ask_prices, prices_child
+from ._messages import BestHours, Forecast, MonthRefresh, PriceAt, RefreshPrices, RefreshResult
 
-__all__ = ["DEFAULT_BASE_URL", "CceeClient", "CceeError", "CceeUnavailable", "MonthPld"]
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "NAME",
+    "BestHours",
+    "CceeClient",
+    "CceeError",
+    "CceeUnavailable",
+    "Forecast",
+    "MonthPld",
+    "MonthRefresh",
+    "PriceAt",
+    "PricesActor",
+    "RefreshPrices",
+    "RefreshResult",
+    "ask_prices",
+    "prices_child",
+]
