@@ -4,12 +4,17 @@ in-memory control plane; every bad query parameter is a 422 naming it."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import AsyncIterator
 from decimal import Decimal
 from typing import Any
 
 import httpx
 import pytest
+
+from csms.services.pld import PldPrice, Submarket
+from csms.storage import connect
+from csms.storage.grid_prices import upsert_prices
 
 from .conftest import api_node, client
 from .fake_control_plane import FakeControlPlane, fake_app
@@ -134,3 +139,22 @@ async def test_a_bad_query_is_422_naming_the_field(
 async def test_prices_need_a_token(api: httpx.AsyncClient) -> None:
     reply = await api.get(PRICE, headers={"Authorization": ""})
     assert reply.status_code == 401
+
+
+async def test_a_node_serves_the_ccee_price_cached_in_postgresql(
+    database_url: str, admin_env: str
+) -> None:
+    """The prices actor reads the cache at start (CCEE fetching off here): the REST answer is
+    the stored CCEE hour, flagged ``ccee``, where the simulated curve would stand otherwise."""
+    hour = dt.datetime.now(dt.UTC).replace(minute=0, second=0, microsecond=0)
+    cached = [  # this hour and the next: a request may cross the hour
+        PldPrice(Submarket.SE, start, Decimal("123.45"), "ccee")
+        for start in (hour, hour + dt.timedelta(hours=1))
+    ]
+    with connect(database_url) as conn:
+        upsert_prices(conn, cached, lambda p: p.rs_per_mwh / 1000, fetched_at=hour)
+    async with api_node(database_url) as node, client(node) as api:
+        body = await get_ok(api, PRICE, submarket="SE")
+        other = await get_ok(api, PRICE, submarket="NE")
+    assert (body["pldRsPerMwh"], body["pldSource"]) == ("123.45", "ccee")
+    assert other["pldSource"] == "simulated"

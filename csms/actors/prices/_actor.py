@@ -86,6 +86,11 @@ class PricesActor(Actor):
 
     async def on_start(self, ctx: ActorContext) -> None:
         self._ctx = ctx
+        # what is cached serves from the first ask on, while CCEE is asked in the background
+        try:
+            await self._reload(self.clock())
+        except Exception as exc:
+            log.warning("grid price cache not read", extra={"error": repr(exc)})
         if self._make_client is not None:
             self._client = self._make_client()
         ctx.nursery.start_soon(self._schedule)
@@ -141,11 +146,16 @@ class PricesActor(Actor):
             if self._client is not None:
                 for year, month in months:
                     outcomes.append(await self._refresh_month(self._client, year, month, now))
-            first, (year, month) = _month_start(*months[0]), months[1]
-            table = await self.database.run(read_prices, first, _month_start(year, month + 1))
-            self.book = attrs.evolve(self.book, table=table)
+            await self._reload(now)
             self.last_refresh = RefreshResult(now, tuple(outcomes))
             return self.last_refresh
+
+    async def _reload(self, now: dt.datetime) -> None:
+        """The table from the cache: the current and the next month."""
+        (year, month), _ = _months(now)
+        first, end = _month_start(year, month), _month_start(year, month + 2)
+        table = await self.database.run(read_prices, first, end)
+        self.book = attrs.evolve(self.book, table=table)
 
     async def _refresh_month(
         self, client: CceeClient, year: int, month: int, now: dt.datetime
