@@ -11,7 +11,9 @@ from typing import Any
 
 import httpx
 import pytest
+import trio
 
+from csms.api import create_token
 from csms.services.pld import PldPrice, Submarket
 from csms.storage import connect
 from csms.storage.grid_prices import upsert_prices
@@ -23,6 +25,7 @@ TOKEN = "in-memory-admin-token-0123456789"
 PRICE = "/api/v1/v2g/grid-price"
 FORECAST = "/api/v1/v2g/grid-price/forecast"
 BEST = "/api/v1/v2g/best-hours"
+BEST_QUERY = {"powerKw": "7", "energyKwh": "7"}
 # Wednesday 10 June 2026, 18:00 in Brasília: CEMIG's ponta (17-20h), a working day
 PEAK = "2026-06-10T18:00:00-03:00"
 
@@ -158,3 +161,12 @@ async def test_a_node_serves_the_ccee_price_cached_in_postgresql(
         other = await get_ok(api, PRICE, submarket="NE")
     assert (body["pldRsPerMwh"], body["pldSource"]) == ("123.45", "ccee")
     assert other["pldSource"] == "simulated"
+
+
+async def test_a_viewer_reads_prices(database_url: str, admin_env: str) -> None:
+    viewer = await trio.to_thread.run_sync(create_token, database_url, "viewer", "dashboard")
+    async with api_node(database_url) as node, client(node, viewer) as api:
+        for path, params in ((PRICE, {}), (FORECAST, {"hours": "2"}), (BEST, BEST_QUERY)):
+            assert (await api.get(path, params=params)).status_code == 200
+        async with client(node, None) as anonymous:
+            assert (await anonymous.get(PRICE)).status_code == 401
