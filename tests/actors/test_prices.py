@@ -167,3 +167,33 @@ async def test_a_bad_query_comes_back_naming_the_field(
     assert caught.value.field == "distributor"
     price = await ask_prices(root, PriceAt(SE, NOW))  # the actor lives on
     assert price.pld.source == "simulated"
+
+
+async def test_the_actor_refreshes_at_start_and_on_its_schedule(
+    nursery: trio.Nursery, ccee: FakeCcee, pool: DatabasePool
+) -> None:
+    """No ask: the refresh at start and the scheduled ones read both months from CCEE."""
+    readings = 0
+    third = trio.Event()
+
+    def clock() -> dt.datetime:  # read once per refresh (and once for the cache at start)
+        nonlocal readings
+        readings += 1
+        if readings == 3:
+            third.set()
+        return NOW
+
+    book = GridPriceBook(parse_grid_price_settings({}), ZoneInfo("America/Sao_Paulo"))
+
+    def make() -> PricesActor:
+        client = fetching(ccee.base_url)
+        return PricesActor(database=pool, book=book, client=client, refresh_interval=0, clock=clock)
+
+    root = Supervisor(Strategy.ONE_FOR_ONE, [ChildSpec.actor("prices", make)], name="node")
+    await nursery.start(root.run)
+    with trio.fail_after(60):  # a guard against a schedule that never comes round, not a timing
+        await third.wait()  # the start's reload, the first refresh and the second have begun
+    price = await ask_prices(root, PriceAt(SE, FIRST_HOUR))
+    assert price.pld.source == "ccee"
+    searched = [p["filters"] for path, p, _ in ccee.requests if path.endswith("datastore_search")]
+    assert searched[:2] == ['{"MES_REFERENCIA": "202606"}', '{"MES_REFERENCIA": "202607"}']
