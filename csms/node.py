@@ -42,12 +42,14 @@ from csms.actors import (
     Node,
     NodeParts,
     PersistenceSettings,
+    firmware,
     id_token_listener_spec,
     persistence_spec,
     prices,
     v2g,
 )
 from csms.actors.events import Subscription
+from csms.actors.firmware import firmware_child, firmware_routes
 from csms.actors.station import GetSnapshot, Route, StationRoutes, StationServices
 from csms.actors.v2g import v2g_session_routes, v2g_sessions_child
 from csms.actors.v2x import NAME as V2X
@@ -58,6 +60,7 @@ from csms.api import (
     Conflict,
     DischargeStart,
     EventFeed,
+    FirmwareUpdate,
     HttpControlActor,
     IdTokenStats,
     NodeStats,
@@ -79,11 +82,13 @@ from csms.runtime import (
 from csms.services.grid_price_book import MarketQuery
 from csms.services.v2g_preferences import time_zone
 from csms.storage import EmbeddedPostgres, migrate_url
+from csms.storage.firmware import FirmwareJobRow
 from csms.storage.v2g_sessions import SessionRow
 
 __all__ = [
     "ChildFactory",
     "NodeControlPlane",
+    "NodeFirmware",
     "NodePrices",
     "NodeV2G",
     "RouteFactory",
@@ -114,11 +119,13 @@ def capabilities(settings: Settings) -> tuple[tuple[ChildFactory, ...], tuple[Ro
     children: tuple[ChildFactory, ...] = (
         v2x_child,  # V2X: station support, Authorize, charging needs (csms/actors/v2x)
         v2g_sessions_child,  # discharge sessions, one actor each (csms/actors/v2g)
+        firmware_child,  # firmware updates, one job actor each (csms/actors/firmware)
         prices.prices_child,  # grid prices: the PLD from CCEE, kept in memory (csms/actors/prices)
     )
     routes: tuple[RouteFactory, ...] = (
         v2x_routes(settings.ocpp.response_timeout),
         v2g_session_routes,
+        firmware_routes,
     )
     return children, routes
 
@@ -215,6 +222,10 @@ class NodeControlPlane:
         return NodeV2G(self.node)
 
     @property
+    def firmware(self) -> NodeFirmware:
+        return NodeFirmware(self.node)
+
+    @property
     def prices(self) -> NodePrices:
         return NodePrices(self.node)
 
@@ -283,6 +294,35 @@ class NodeV2G:
             )
         except (KeyError, ActorError, TimeoutError):
             raise Unavailable("the node's discharge sessions are not available") from None
+
+
+@attrs.frozen
+class NodeFirmware:
+    """The REST API's ``FirmwareControl`` over the node's firmware jobs (``csms/actors/firmware``):
+    an update that could not be sent or answered becomes a 409 with its code."""
+
+    node: Node
+
+    @property
+    def _timeout(self) -> float:
+        return self.node.settings.ocpp.response_timeout + 10
+
+    async def start_update(self, update: FirmwareUpdate) -> FirmwareJobRow:
+        start = firmware.StartUpdate(**attrs.asdict(update, recurse=False))
+        try:
+            return await firmware.start_update(self.node.root, start, timeout=self._timeout)
+        except firmware.UpdateRefused as exc:
+            raise Conflict(str(exc), code=exc.code) from None
+        except (KeyError, ActorError, TimeoutError):
+            raise Unavailable("the node's firmware jobs are not available") from None
+
+    async def cancel_job(self, job_id: uuid.UUID, *, requested_by: str) -> FirmwareJobRow | None:
+        try:
+            return await firmware.cancel_job(
+                self.node.root, job_id, requested_by=requested_by, timeout=self._timeout
+            )
+        except (KeyError, ActorError, TimeoutError):
+            raise Unavailable("the node's firmware jobs are not available") from None
 
 
 def http_control_child(node: Node) -> ChildSpec:

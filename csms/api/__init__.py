@@ -31,6 +31,7 @@ from ._errors import (
     Unauthorized,
     Unavailable,
 )
+from ._firmware_control import FirmwareControl, FirmwareUpdate
 from ._metrics import Metrics
 from ._routing import ApiState, Endpoint, Param
 from ._server import ADMIN_TOKEN_ENV, DRAIN_GRACE, HttpControlActor
@@ -51,6 +52,8 @@ __all__ = [
     "DischargeStart",
     "Endpoint",
     "EventFeed",
+    "FirmwareControl",
+    "FirmwareUpdate",
     "Forbidden",
     "GatewayTimeout",
     "HttpControlActor",

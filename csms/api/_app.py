@@ -16,6 +16,7 @@ from csms.storage import tokens as token_repo
 from . import (
     _audit,
     _devices,
+    _firmware,
     _grid_price,
     _health,
     _id_tokens,
@@ -55,6 +56,7 @@ def endpoints() -> tuple[Endpoint, ...]:
         *_users.ENDPOINTS,
         *_v2g.ENDPOINTS,
         *_v2g_discharge.ENDPOINTS,
+        *_firmware.ENDPOINTS,
         *_grid_price.ENDPOINTS,
         *_health.ENDPOINTS,
         Endpoint("GET", "/openapi.json", _openapi, None, "This document", "health", response=None),

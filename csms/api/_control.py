@@ -24,6 +24,8 @@ from csms.services.retail_price import GridPrice
 from csms.storage import Connection
 from csms.storage.v2g_sessions import SessionRow
 
+from ._firmware_control import FirmwareControl
+
 __all__ = [
     "ControlPlane",
     "Database",
@@ -221,6 +223,11 @@ class ControlPlane(Protocol):
     @property
     def v2g(self) -> V2GControl:
         """Discharge sessions."""
+        ...
+
+    @property
+    def firmware(self) -> FirmwareControl:
+        """Firmware jobs."""
         ...
 
     @property

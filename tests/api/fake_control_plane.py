@@ -19,7 +19,7 @@ import attrs
 import trio
 
 from csms.actors import InMemoryDatabase, PersistenceStatus
-from csms.api import Conflict, DischargeStart, IdTokenStats, NodeStats, create_app
+from csms.api import Conflict, DischargeStart, IdTokenStats, NodeStats, Unavailable, create_app
 from csms.commands import CommandResult, StationNotConnected
 from csms.domain.events import Event
 from csms.services.grid_price_book import GridPriceBook, MarketQuery
@@ -173,6 +173,17 @@ def ready_persistence() -> PersistenceStatus:
 
 
 @attrs.define
+class FakeFirmware:
+    """No firmware jobs: the API's firmware routes are tested against a real node
+    (tests/interop/test_firmware_api.py)."""
+
+    async def start_update(self, update: Any) -> Any:
+        raise Unavailable("no firmware jobs in the fake control plane")
+
+    async def cancel_job(self, job_id: Any, *, requested_by: str) -> Any:
+        return None
+
+
 class FakeFeed:
     receive: trio.MemoryReceiveChannel[Event]
     send: trio.MemorySendChannel[Event]
@@ -218,6 +229,7 @@ class FakeControlPlane:
         self.changed_v2g_users: list[str] = []
         self.disconnected: list[str] = []
         self.v2g = FakeV2G(self.database)
+        self.firmware = FakeFirmware()
         self.prices = FakePrices(
             GridPriceBook(parse_grid_price_settings({}), ZoneInfo("America/Sao_Paulo"))
         )

@@ -22,6 +22,8 @@ def test_public_names_are_pinned():
         "DischargeStart",
         "Endpoint",
         "EventFeed",
+        "FirmwareControl",
+        "FirmwareUpdate",
         "Forbidden",
         "GatewayTimeout",
         "HttpControlActor",

@@ -37,6 +37,7 @@ TABLES = {
     "v2g_capabilities",
     "iso15118_certificates",
     "firmware_updates",
+    "firmware_status_history",
     "api_tokens",
     "users",
     "v2x_station_support",

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from csms.domain.events import FirmwarePublishStatus, FirmwareStatus
-from csms.domain.records import FirmwareStatusRecord
 
 from .._context import StationContext
 from ._registry import acknowledge, handles
@@ -15,11 +14,8 @@ acknowledge(FirmwarePublishStatus)
 
 @handles("FirmwareStatusNotification")
 async def firmware_status(st: StationContext, request: Any, raw: dict[str, Any]) -> Any:
+    # the job of the requestId (csms/actors/firmware, a notify route) records it
     status = str(request.status)
-    if request.request_id is not None:
-        await st.services.submit(
-            FirmwareStatusRecord(st.station_id, request.request_id, status, st.services.now())
-        )
     st.services.events.publish(
         FirmwareStatus(station_id=st.station_id, request_id=request.request_id, status=status)
     )

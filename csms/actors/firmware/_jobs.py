@@ -1,0 +1,220 @@
+"""``firmware``: the node's firmware jobs, one ``FirmwareJobActor`` each (transient) under a
+dynamic supervisor this actor runs.
+
+It starts jobs (an operator's ``StartUpdate``: UpdateFirmware sent with a fresh requestId, the
+station's answer stepped through the policy, the job stored with it), resumes the active ones
+from ``firmware_updates`` when the node starts, and hands each job the FirmwareStatusNotification
+and BootNotification of its station (notify routes). AcceptedCanceled (or any acceptance while
+a job of the station runs) ends the older job as ``Replaced`` (L01.FR.24 / L02.FR.15).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import trio
+
+from csms.actors.node import NodeParts
+from csms.actors.station import StationMessage
+from csms.commands import CommandError
+from csms.runtime import (
+    Actor,
+    ActorContext,
+    ActorError,
+    ActorRef,
+    ActorStopped,
+    ChildSpec,
+    DynamicSupervisor,
+    Reply,
+    RestartIntensity,
+    RestartType,
+)
+from csms.services import firmware_job as policy
+from csms.storage import Connection
+from csms.storage import firmware as repo
+from csms.storage.firmware import FirmwareJobRow
+
+from ._job import FirmwareJobActor, JobDeps
+from ._messages import CancelJob, Replaced, StartUpdate, UpdateRefused
+from ._record import columns_of, event_of, started_event
+
+__all__ = ["FirmwareJobs"]
+
+log = logging.getLogger("csms.firmware")
+
+
+class FirmwareJobs(Actor):
+    background_tasks = True
+
+    def __init__(self, parts: NodeParts, deps: JobDeps) -> None:
+        self.parts = parts
+        self.deps = deps
+        self.jobs = DynamicSupervisor(
+            name="firmware_jobs", intensity=RestartIntensity(max_restarts=50, within=10.0)
+        )
+        #: running job actors by station, then by job id
+        self.by_station: dict[str, dict[uuid.UUID, ActorRef]] = {}
+        self._ctx: ActorContext | None = None
+
+    async def on_start(self, ctx: ActorContext) -> None:
+        self._ctx = ctx
+        await ctx.nursery.start(self.jobs.run)
+        rows = await self.parts.database.run(repo.active_jobs)
+        for row in rows:
+            self._start_job(row)
+        if rows:
+            log.info("firmware jobs resumed", extra={"jobs": len(rows)})
+
+    async def on_stop(self, reason: BaseException | None) -> None:
+        # the jobs stop with the node but do not end: the next node resumes them
+        await self.jobs.stop()
+
+    def receive_nowait(self, message: Any) -> bool:
+        if type(message) is StationMessage:
+            self._deliver(message.station_id, message)
+            return True
+        return False
+
+    async def receive(self, message: Any) -> Any:
+        if type(message) is StationMessage:
+            self._deliver(message.station_id, message)
+        elif type(message) in (StartUpdate, CancelJob):
+            assert self._ctx is not None
+            work = self._start if type(message) is StartUpdate else self._cancel
+            self._ctx.nursery.start_soon(self._answer, work, message, self._ctx.defer_reply())
+        else:
+            raise TypeError(f"firmware does not handle {type(message).__name__}")
+        return None
+
+    async def _answer(
+        self, work: Callable[[Any], Awaitable[FirmwareJobRow | None]], message: Any, reply: Reply
+    ) -> None:
+        try:
+            row = await work(message)
+        except UpdateRefused as exc:
+            log.info("firmware update refused", extra={"code": exc.code, "reason": str(exc)})
+            reply.fail(exc)
+        except Exception as exc:  # the asker gets it; this actor carries on
+            log.exception("firmware update start or cancel failed", extra={"error": repr(exc)})
+            reply.fail(exc)
+        else:
+            reply.resolve(row)
+
+    async def _start(self, start: StartUpdate) -> FirmwareJobRow:
+        gateway, database = self.parts.gateway, self.parts.database
+        if not gateway.is_connected(start.station_id):
+            raise UpdateRefused(
+                "station_not_connected", f"station {start.station_id!r} is not connected"
+            )
+        request_id = await database.run(repo.next_request_id, start.station_id)
+        sent_at = self.deps.options.clock()
+        try:
+            result = await gateway.send(
+                start.station_id,
+                "UpdateFirmware",
+                start.payload(request_id),
+                requested_by=start.requested_by,
+                deadline=trio.current_time() + self.deps.options.command_timeout,
+            )
+        except CommandError as exc:
+            raise UpdateRefused(exc.code, f"UpdateFirmware not answered: {exc}") from None
+        answer = str(result.response.get("status"))
+        job = policy.new_job(
+            sent_at=sent_at, retrieve_at=start.retrieve_at, install_at=start.install_at
+        )
+        job, effects = policy.step(
+            job,
+            policy.Answered(answer, self.deps.options.clock()),
+            timeout=self.deps.options.timeout,
+        )
+        row, replaced = await database.run(
+            _store_started, start, request_id, result.command_id, columns_of(job)
+        )
+        log.info(
+            "firmware update answered",
+            extra={"job": str(row.id), "station": row.station_id, "status": answer},
+        )
+        if job.finished:
+            for effect in effects:
+                self.deps.events.publish(event_of(effect, row, row.created_at))
+            return row
+        for old in replaced:
+            self._tell(start.station_id, old, Replaced())
+        self.deps.events.publish(started_event(row, str(replaced[0]) if replaced else None))
+        self._start_job(row)
+        return row
+
+    async def _cancel(self, cancel: CancelJob) -> FirmwareJobRow | None:
+        row = await self.parts.database.run(repo.get_job_by_id, cancel.job_id)
+        if row is None:
+            return None
+        ref = self.by_station.get(row.station_id, {}).get(cancel.job_id)
+        if ref is not None and ref.alive:
+            try:
+                answered: FirmwareJobRow = await ref.ask(cancel, timeout=10)
+                return answered
+            except ActorError:
+                pass  # it ended meanwhile: its row says how
+        return await self.parts.database.run(repo.get_job_by_id, cancel.job_id)
+
+    def _start_job(self, row: FirmwareJobRow) -> None:
+        spec = ChildSpec.actor(
+            str(row.id),
+            lambda: FirmwareJobActor(self.deps, row.id),
+            kind="firmware_job",
+            restart=RestartType.TRANSIENT,
+            mailbox_size=64,
+            shutdown_timeout=5,
+        )
+        ref = self.jobs.start_child_nowait(spec, name=str(row.id))
+        self.by_station.setdefault(row.station_id, {})[row.id] = ref
+
+    def _tell(self, station_id: str, job_id: uuid.UUID, message: object) -> None:
+        ref = self.by_station.get(station_id, {}).get(job_id)
+        if ref is not None:
+            with contextlib.suppress(ActorStopped):
+                ref.tell_or_drop(message)
+
+    def _deliver(self, station_id: str, message: object) -> None:
+        jobs = self.by_station.get(station_id)
+        if not jobs:
+            return
+        for job_id, ref in list(jobs.items()):
+            try:
+                ref.tell_or_drop(message)
+            except ActorStopped:
+                del jobs[job_id]
+        if not jobs:
+            del self.by_station[station_id]
+
+
+def _store_started(
+    conn: Connection,
+    start: StartUpdate,
+    request_id: int,
+    command_id: str,
+    columns: dict[str, Any],
+) -> tuple[FirmwareJobRow, list[uuid.UUID]]:
+    """The new job with the station's answer; an accepted one replaces the running job (the
+    station canceled it or no longer runs it): one transaction."""
+    replaced = [] if columns["state"] != "active" else repo.replace_active(conn, start.station_id)
+    row = repo.insert_job(
+        conn,
+        station_id=start.station_id,
+        request_id=request_id,
+        location=start.location,
+        retrieve_at=start.retrieve_at,
+        install_at=start.install_at,
+        retries=start.retries,
+        retry_interval_s=start.retry_interval_s,
+        signing_certificate=start.signing_certificate,
+        signature=start.signature,
+        requested_by=start.requested_by,
+        command_id=command_id,
+        **columns,
+    )
+    return row, replaced

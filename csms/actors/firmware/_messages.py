@@ -1,0 +1,95 @@
+"""What the firmware jobs' actors are told and asked, and how an update is refused."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Callable
+
+import attrs
+
+from csms.actors.v2g._messages import TrioWallClock
+from csms.runtime import Rejected
+
+__all__ = ["CancelJob", "FirmwareOptions", "StartUpdate", "Tick", "UpdateRefused"]
+
+#: A job that has not heard from its station for this long (past retrieve/install time) fails.
+DEFAULT_TIMEOUT_S = 3600.0
+
+
+@attrs.frozen
+class FirmwareOptions:
+    #: How long a job waits for the station's next report, s.
+    timeout_s: float = DEFAULT_TIMEOUT_S
+    #: How often a job looks at the time, s.
+    tick_interval: float = 5.0
+    #: The wall clock the policy decides by; it follows trio's clock (a test's MockClock).
+    clock: Callable[[], dt.datetime] = attrs.field(factory=TrioWallClock)
+    #: How long UpdateFirmware may take (the wait behind other commands, then the answer), s.
+    command_timeout: float = 35.0
+
+    @property
+    def timeout(self) -> dt.timedelta:
+        return dt.timedelta(seconds=self.timeout_s)
+
+
+@attrs.frozen
+class StartUpdate:
+    """UpdateFirmware for one station (L01 when ``signature`` and ``signing_certificate``)."""
+
+    station_id: str
+    location: str
+    retrieve_at: dt.datetime
+    requested_by: str
+    install_at: dt.datetime | None = None
+    retries: int | None = None
+    retry_interval_s: int | None = None
+    signing_certificate: str | None = None
+    signature: str | None = None
+
+    def payload(self, request_id: int) -> dict[str, object]:
+        """UpdateFirmwareRequest as on the wire."""
+        firmware: dict[str, object] = {
+            "location": self.location,
+            "retrieveDateTime": _wire_time(self.retrieve_at),
+        }
+        if self.install_at is not None:
+            firmware["installDateTime"] = _wire_time(self.install_at)
+        if self.signing_certificate is not None:
+            firmware["signingCertificate"] = self.signing_certificate
+        if self.signature is not None:
+            firmware["signature"] = self.signature
+        payload: dict[str, object] = {"requestId": request_id, "firmware": firmware}
+        if self.retries is not None:
+            payload["retries"] = self.retries
+        if self.retry_interval_s is not None:
+            payload["retryInterval"] = self.retry_interval_s
+        return payload
+
+
+@attrs.frozen
+class CancelJob:
+    job_id: uuid.UUID
+    requested_by: str
+
+
+@attrs.frozen
+class Replaced:
+    """The station answered a newer job AcceptedCanceled: this one ended there."""
+
+
+@attrs.frozen
+class Tick:
+    pass
+
+
+class UpdateRefused(Rejected):
+    """Nothing was started: ``code`` is stable (station_not_connected, station_error)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def _wire_time(at: dt.datetime) -> str:
+    return at.astimezone(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")

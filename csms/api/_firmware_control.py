@@ -1,0 +1,44 @@
+"""The node's firmware jobs as the API starts and cancels them (``ControlPlane.firmware``);
+reads go to the database."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Protocol
+
+import attrs
+
+from csms.storage.firmware import FirmwareJobRow
+
+__all__ = ["FirmwareControl", "FirmwareUpdate"]
+
+
+@attrs.frozen
+class FirmwareUpdate:
+    """An UpdateFirmware as the API asks for it (``POST /api/v1/devices/{id}/firmware/update``):
+    L01 (secure) when ``signing_certificate`` and ``signature`` are given, else L02."""
+
+    station_id: str
+    location: str
+    retrieve_at: dt.datetime
+    install_at: dt.datetime | None
+    retries: int | None
+    retry_interval_s: int | None
+    signing_certificate: str | None
+    signature: str | None
+    requested_by: str
+
+
+class FirmwareControl(Protocol):
+    async def start_update(self, update: FirmwareUpdate) -> FirmwareJobRow:
+        """Send UpdateFirmware and return the job as stored with the station's answer (a
+        Rejected or InvalidCertificate answer: the job ``failed`` with that reason); raises
+        ``Conflict`` (station_not_connected, or the command's error code) when nothing was
+        answered, ``Unavailable`` when the node runs no firmware jobs."""
+        ...
+
+    async def cancel_job(self, job_id: uuid.UUID, *, requested_by: str) -> FirmwareJobRow | None:
+        """End a running job as ``Canceled`` (csms stops following it; OCPP has no way to stop
+        the station's update) and return it; None when there is no such job."""
+        ...

@@ -1,0 +1,152 @@
+"""Firmware jobs end to end (OCPP 2.0.1 L01 secure / L02 non-secure firmware update, Part 6
+``TC_L_*_CSMS``): a real node, its REST API, and an `ocpp`-package 2.0.1 charge point that
+walks the status sequence with the requestId it was sent."""
+
+from __future__ import annotations
+
+import pytest
+
+from .firmware_peer import LOCATION, STATION, rig, setup_database
+
+L02_SEQUENCE = ("Downloading", "Downloaded", "Installing", "InstallRebooting")
+
+
+async def test_tc_l_02_non_secure_update_walks_the_sequence_and_the_reboot_completes_it(
+    database_url, admin_env, bridge
+):
+    """TC_L_02_CSMS (L02.FR.01..): UpdateFirmware with requestId, location and retrieveDateTime;
+    each FirmwareStatusNotification moves the job on; InstallRebooting then the new
+    BootNotification (with the new firmwareVersion) completes it."""
+    setup_database(database_url)
+    async with rig(database_url, bridge) as r:
+        await r.connect(firmware_version="1.0")
+        created = await r.update(retries=2, retryInterval=30)
+        assert created.status_code == 201, created.text
+        job = created.json()
+        sent = await r.sent()
+        request_id = sent["request_id"]
+        assert (job["requestId"], job["state"], job["signed"]) == (request_id, "active", False)
+        assert sent["firmware"]["location"] == LOCATION
+        assert "signing_certificate" not in sent["firmware"]
+        assert (sent["retries"], sent["retry_interval"]) == (2, 30)
+        started = await r.event("firmware.update.started")
+        assert (started.job_id, started.status) == (job["id"], "Accepted")
+        for status in L02_SEQUENCE:
+            await r.status(status, request_id)
+            assert (await r.event("firmware.update.progress")).status == status
+        await r.boot("2.0")
+        completed = await r.event("firmware.update.completed")
+        assert (completed.job_id, completed.firmware_version) == (job["id"], "2.0")
+        body = (await r.api.get(f"/api/v1/devices/{STATION}/firmware/status")).json()
+        assert (body["state"], body["phase"], body["firmwareVersion"]) == (
+            "completed",
+            "completed",
+            "2.0",
+        )
+        assert [h["status"] for h in body["history"]] == ["Accepted", *L02_SEQUENCE]
+
+
+async def test_tc_l_01_secure_update_sends_the_certificate_and_completes_on_installed(
+    database_url, admin_env, bridge
+):
+    """TC_L_01_CSMS (L01.FR.01): the signing certificate and signature are sent; the sequence
+    with SignatureVerified ends Installed."""
+    setup_database(database_url)
+    async with rig(database_url, bridge) as r:
+        await r.connect()
+        created = await r.update(
+            secure={"signingCertificate": "-----BEGIN CERTIFICATE-----", "signature": "c2ln"}
+        )
+        assert created.json()["signed"] is True
+        sent = await r.sent()
+        assert sent["firmware"]["signing_certificate"] == "-----BEGIN CERTIFICATE-----"
+        assert sent["firmware"]["signature"] == "c2ln"
+        for status in ("Downloading", "Downloaded", "SignatureVerified", "Installing", "Installed"):
+            await r.status(status, sent["request_id"])
+        assert (await r.event("firmware.update.completed")).job_id == created.json()["id"]
+
+
+@pytest.mark.parametrize("answer", ["Rejected", "InvalidCertificate"])
+async def test_tc_l_01_a_refused_update_ends_the_job_with_the_reason(
+    database_url, admin_env, bridge, answer
+):
+    """L01.FR.02 / L02: Rejected (or InvalidCertificate) ends the job with that reason."""
+    setup_database(database_url)
+    async with rig(database_url, bridge) as r:
+        await r.connect(answer)
+        created = await r.update()
+        assert created.status_code == 201
+        assert (created.json()["state"], created.json()["reason"]) == ("failed", answer)
+        failed = await r.event("firmware.update.failed")
+        assert (failed.reason, failed.last_status) == (answer, None)
+
+
+async def test_tc_l_03_a_download_failure_fails_the_job(database_url, admin_env, bridge):
+    """TC_L_03_CSMS style: DownloadFailed ends the job failed with its last status."""
+    setup_database(database_url)
+    async with rig(database_url, bridge) as r:
+        await r.connect()
+        await r.update()
+        sent = await r.sent()
+        await r.status("Downloading", sent["request_id"])
+        await r.status("DownloadFailed", sent["request_id"])
+        failed = await r.event("firmware.update.failed")
+        assert (failed.reason, failed.last_status) == ("DownloadFailed", "Downloading")
+
+
+async def test_accepted_canceled_replaces_the_running_job(database_url, admin_env, bridge):
+    """L01.FR.24 / L02.FR.15: a new UpdateFirmware while one runs is answered AcceptedCanceled:
+    the old job ends Replaced, the new one runs."""
+    setup_database(database_url)
+    async with rig(database_url, bridge) as r:
+        await r.connect("Accepted", "AcceptedCanceled")
+        first = (await r.update()).json()
+        await r.status("Downloading", (await r.sent())["request_id"])
+        second = (await r.update(location="https://firmware.example/cp-2.1.bin")).json()
+        assert second["state"] == "active"
+        replaced = await r.event("firmware.update.failed")
+        assert (replaced.job_id, replaced.reason) == (first["id"], "Replaced")
+        jobs = (await r.api.get("/api/v1/firmware/jobs", params={"stationId": STATION})).json()
+        assert [(j["id"], j["state"]) for j in jobs["items"]] == [
+            (second["id"], "active"),
+            (first["id"], "canceled"),
+        ]
+
+
+async def test_a_stalled_job_times_out(database_url, admin_env, bridge, wall_clock):
+    """A job that stops reporting ends failed, TimedOut, once its timeout has passed."""
+    setup_database(database_url)
+    async with rig(database_url, bridge) as r:
+        await r.connect()
+        await r.update()
+        await r.status("Downloading", (await r.sent())["request_id"])
+        await r.event("firmware.update.progress")
+        wall_clock.jump(3601)
+        failed = await r.event("firmware.update.failed")
+        assert (failed.reason, failed.last_status) == ("TimedOut", "Downloading")
+
+
+async def test_a_restarted_node_resumes_the_job_and_it_completes(database_url, admin_env, bridge):
+    setup_database(database_url)
+    async with rig(database_url, bridge) as first:
+        await first.connect()
+        job = (await first.update()).json()
+        request_id = (await first.sent())["request_id"]
+        await first.status("Downloading", request_id)
+        await first.event("firmware.update.progress")
+    async with rig(database_url, bridge) as second:
+        await second.connect(firmware_version="1.0")
+        await second.status("InstallRebooting", request_id)
+        await second.boot("2.0")
+        completed = await second.event("firmware.update.completed")
+        assert (completed.job_id, completed.firmware_version) == (job["id"], "2.0")
+
+
+async def test_cancel_ends_the_job(database_url, admin_env, bridge):
+    setup_database(database_url)
+    async with rig(database_url, bridge) as r:
+        await r.connect()
+        job = (await r.update()).json()
+        canceled = await r.api.post(f"/api/v1/firmware/jobs/{job['id']}/cancel")
+        assert (canceled.json()["state"], canceled.json()["reason"]) == ("canceled", "Canceled")
+        assert (await r.event("firmware.update.failed")).reason == "Canceled"
