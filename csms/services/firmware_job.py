@@ -6,13 +6,15 @@ effects the job actor carries out (``Progress``, ``Completed``, ``Failed``), in 
 - ``Answered``: the station's UpdateFirmware answer. Accepted / AcceptedCanceled start the job
   (AcceptedCanceled: the station canceled the update it was running, whose job the actor
   ends with ``Replaced``); Rejected, InvalidCertificate and RevokedCertificate end it with that
-  answer as the reason (L01.FR.02, L02.FR.03).
+  answer as the reason (L01.FR.22, L01.FR.27, L02.FR.18).
 - ``Reported``: a FirmwareStatusNotification with the job's requestId. DownloadFailed,
   InvalidSignature, InstallationFailed and InstallVerificationFailed end it failed; Installed
   ends it completed; every other status (DownloadPaused included) is progress.
-- ``Booted``: a BootNotification. After InstallRebooting it completes the job with the
-  firmware version the station now reports (the reboot is part of the job); before, it is
-  only activity (the station may have rebooted for another reason).
+- ``Booted``: a BootNotification. After InstallRebooting it is the reboot of the job: the
+  firmware version the station now reports is kept, and the Installed the new firmware sends
+  (L01.FR.32 (a), L02.FR.21) completes the job with it, or InstallationFailed fails it
+  (TC_L_09_CSMS); before, it is only activity (the station may have rebooted for another
+  reason).
 - ``Tick``: the clock. A job that has not heard from the station for ``timeout`` past its
   last activity (and past retrieveDateTime / installDateTime, before which silence is
   expected) ends failed with ``TimedOut``.
@@ -57,7 +59,7 @@ __all__ = [
 Phase = Literal["requested", "running", "rebooting", "completed", "failed", "canceled"]
 FINISHED: frozenset[str] = frozenset({"completed", "failed", "canceled"})
 
-#: FirmwareStatusEnumType values that end a job failed (L01.FR.xx / L02: the station gives up).
+#: FirmwareStatusEnumType values that end a job failed (the station gives up: L01.FR.29, L01.FR.30).
 FAILURE_STATUSES: frozenset[str] = frozenset(
     {"DownloadFailed", "InvalidSignature", "InstallationFailed", "InstallVerificationFailed"}
 )
@@ -177,10 +179,8 @@ def step(
             return _reported(job, status, at)
         case Booted(firmware_version=version, at=at):
             if job.phase == "rebooting":
-                done = attrs.evolve(
-                    job, phase="completed", firmware_version=version, last_activity=at
-                )
-                return done, [Completed(version)]
+                # the new firmware's version; its Installed (L01.FR.32 (a)) completes the job
+                return attrs.evolve(job, firmware_version=version, last_activity=at), []
             return attrs.evolve(job, last_activity=max(job.last_activity, at)), []
         case Tick(now=now):
             if now >= deadline(job, timeout):

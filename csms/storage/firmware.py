@@ -1,5 +1,6 @@
-"""Firmware update jobs. A job survives a node restart: its state lives here.
-Status notifications arrive as ``FirmwareStatusRecord`` through the persistence actor."""
+"""Firmware update jobs. A job survives a node restart: its state lives here, written by its
+job actor (csms/actors/firmware), with the statuses the station reported in
+``firmware_status_history``."""
 
 from __future__ import annotations
 

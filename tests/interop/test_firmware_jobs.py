@@ -11,12 +11,13 @@ from .firmware_peer import LOCATION, STATION, rig, setup_database
 L02_SEQUENCE = ("Downloading", "Downloaded", "Installing", "InstallRebooting")
 
 
-async def test_tc_l_02_non_secure_update_walks_the_sequence_and_the_reboot_completes_it(
+async def test_tc_l_02_non_secure_update_walks_the_sequence_through_the_reboot(
     database_url, admin_env, bridge
 ):
-    """TC_L_02_CSMS (L02.FR.01..): UpdateFirmware with requestId, location and retrieveDateTime;
-    each FirmwareStatusNotification moves the job on; InstallRebooting then the new
-    BootNotification (with the new firmwareVersion) completes it."""
+    """TC_L_02_CSMS (L02.FR.01, L02.FR.06, L02.FR.21 (a)): UpdateFirmware with requestId,
+    location and retrieveDateTime; each FirmwareStatusNotification moves the job on;
+    InstallRebooting, the new BootNotification (with the new firmwareVersion), then the new
+    firmware's Installed completes it with that version."""
     setup_database(database_url)
     async with rig(database_url, bridge) as r:
         await r.connect(firmware_version="1.0")
@@ -35,6 +36,8 @@ async def test_tc_l_02_non_secure_update_walks_the_sequence_and_the_reboot_compl
             await r.status(status, request_id)
             assert (await r.event("firmware.update.progress")).status == status
         await r.boot("2.0")
+        await r.status("Installed", request_id)
+        assert (await r.event("firmware.update.progress")).status == "Installed"
         completed = await r.event("firmware.update.completed")
         assert (completed.job_id, completed.firmware_version) == (job["id"], "2.0")
         body = (await r.api.get(f"/api/v1/devices/{STATION}/firmware/status")).json()
@@ -43,7 +46,7 @@ async def test_tc_l_02_non_secure_update_walks_the_sequence_and_the_reboot_compl
             "completed",
             "2.0",
         )
-        assert [h["status"] for h in body["history"]] == ["Accepted", *L02_SEQUENCE]
+        assert [h["status"] for h in body["history"]] == ["Accepted", *L02_SEQUENCE, "Installed"]
 
 
 async def test_tc_l_01_secure_update_sends_the_certificate_and_completes_on_installed(
@@ -94,6 +97,24 @@ async def test_tc_l_03_a_download_failure_fails_the_job(database_url, admin_env,
         assert (failed.reason, failed.last_status) == ("DownloadFailed", "Downloading")
 
 
+async def test_tc_l_09_installation_failed_after_the_reboot_fails_the_job(
+    database_url, admin_env, bridge
+):
+    """TC_L_09_CSMS: InstallRebooting, the BootNotification (reason FirmwareUpdate), then
+    InstallationFailed: the reboot did not complete the job, the failure ends it."""
+    setup_database(database_url)
+    async with rig(database_url, bridge) as r:
+        await r.connect()
+        await r.update()
+        request_id = (await r.sent())["request_id"]
+        for status in ("Downloading", "Downloaded", "Installing", "InstallRebooting"):
+            await r.status(status, request_id)
+        await r.boot("2.0")
+        await r.status("InstallationFailed", request_id)
+        failed = await r.event("firmware.update.failed")
+        assert (failed.reason, failed.last_status) == ("InstallationFailed", "InstallRebooting")
+
+
 async def test_accepted_canceled_replaces_the_running_job(database_url, admin_env, bridge):
     """L01.FR.24 / L02.FR.15: a new UpdateFirmware while one runs is answered AcceptedCanceled:
     the old job ends Replaced, the new one runs."""
@@ -138,6 +159,7 @@ async def test_a_restarted_node_resumes_the_job_and_it_completes(database_url, a
         await second.connect(firmware_version="1.0")
         await second.status("InstallRebooting", request_id)
         await second.boot("2.0")
+        await second.status("Installed", request_id)
         completed = await second.event("firmware.update.completed")
         assert (completed.job_id, completed.firmware_version) == (job["id"], "2.0")
 

@@ -42,9 +42,9 @@ def run(*inputs: Input, job: FirmwareJob | None = None) -> tuple[FirmwareJob, li
     return job, effects
 
 
-def test_l01_full_sequence_completes_with_the_new_version_after_the_reboot() -> None:
-    """L01.FR.01-: Downloading ... SignatureVerified ... InstallRebooting, then the BootNotification
-    with the new firmwareVersion completes the job (the reboot is part of it)."""
+def test_l01_full_sequence_completes_with_the_version_booted_after_the_reboot() -> None:
+    """L01.FR.01, L01.FR.32 (a): Downloading ... InstallRebooting, the BootNotification with the
+    new firmwareVersion (the reboot is part of the job), then Installed completes it."""
     statuses = ["Downloading", "Downloaded", "SignatureVerified", "Installing", "InstallRebooting"]
     job, effects = run(
         Answered("Accepted", at(0)), *(Reported(s, at(i + 1)) for i, s in enumerate(statuses))
@@ -52,9 +52,21 @@ def test_l01_full_sequence_completes_with_the_new_version_after_the_reboot() -> 
     assert job.phase == "rebooting"
     assert effects == [Progress(s) for s in statuses]
     job, effects = run(Booted("2.0", at(9)), job=job)
-    assert (job.phase, job.firmware_version, effects) == ("completed", "2.0", [Completed("2.0")])
-    # the Installed the station sends after booting is late news: no effect, still completed
-    assert run(Reported("Installed", at(10)), job=job) == (job, [])
+    assert (job.phase, job.firmware_version, effects) == ("rebooting", "2.0", [])
+    job, effects = run(Reported("Installed", at(10)), job=job)
+    assert (job.phase, effects) == ("completed", [Progress("Installed"), Completed("2.0")])
+
+
+def test_tc_l_09_installation_failed_after_the_reboot_fails_the_job() -> None:
+    """TC_L_09_CSMS: InstallRebooting, BootNotification, then InstallationFailed."""
+    job, effects = run(
+        Answered("Accepted", at(0)),
+        Reported("InstallRebooting", at(1)),
+        Booted("2.0", at(2)),
+        Reported("InstallationFailed", at(3)),
+    )
+    assert (job.phase, job.reason) == ("failed", "InstallationFailed")
+    assert effects[-1] == Failed("InstallationFailed", "InstallRebooting")
 
 
 def test_l02_installed_without_a_reboot_completes() -> None:
