@@ -11,10 +11,10 @@ from .firmware_peer import LOCATION, STATION, rig, setup_database
 L02_SEQUENCE = ("Downloading", "Downloaded", "Installing", "InstallRebooting")
 
 
-async def test_tc_l_02_non_secure_update_walks_the_sequence_through_the_reboot(
+async def test_l02_non_secure_update_walks_the_sequence_through_the_reboot(
     database_url, admin_env, bridge
 ):
-    """TC_L_02_CSMS (L02.FR.01, L02.FR.06, L02.FR.21 (a)): UpdateFirmware with requestId,
+    """L02.FR.01, L02.FR.06, L02.FR.21 (a): UpdateFirmware with requestId,
     location and retrieveDateTime; each FirmwareStatusNotification moves the job on;
     InstallRebooting, the new BootNotification (with the new firmwareVersion), then the new
     firmware's Installed completes it with that version."""
@@ -52,8 +52,8 @@ async def test_tc_l_02_non_secure_update_walks_the_sequence_through_the_reboot(
 async def test_tc_l_01_secure_update_sends_the_certificate_and_completes_on_installed(
     database_url, admin_env, bridge
 ):
-    """TC_L_01_CSMS (L01.FR.01): the signing certificate and signature are sent; the sequence
-    with SignatureVerified ends Installed."""
+    """TC_L_01_CSMS (L01.FR.01, L01.FR.11): the signing certificate and signature are sent;
+    the sequence with SignatureVerified ends Installed."""
     setup_database(database_url)
     async with rig(database_url, bridge) as r:
         await r.connect()
@@ -69,11 +69,12 @@ async def test_tc_l_01_secure_update_sends_the_certificate_and_completes_on_inst
         assert (await r.event("firmware.update.completed")).job_id == created.json()["id"]
 
 
-@pytest.mark.parametrize("answer", ["Rejected", "InvalidCertificate"])
-async def test_tc_l_01_a_refused_update_ends_the_job_with_the_reason(
+@pytest.mark.parametrize("answer", ["RevokedCertificate", "InvalidCertificate", "Rejected"])
+async def test_tc_l_04_tc_l_05_a_refused_update_ends_the_job_with_the_reason(
     database_url, admin_env, bridge, answer
 ):
-    """L01.FR.02 / L02: Rejected (or InvalidCertificate) ends the job with that reason."""
+    """TC_L_04_CSMS (RevokedCertificate), TC_L_05_CSMS (InvalidCertificate, L01.FR.22), and
+    Rejected (L01.FR.27): the answer ends the job with that reason."""
     setup_database(database_url)
     async with rig(database_url, bridge) as r:
         await r.connect(answer)
@@ -84,17 +85,48 @@ async def test_tc_l_01_a_refused_update_ends_the_job_with_the_reason(
         assert (failed.reason, failed.last_status) == (answer, None)
 
 
-async def test_tc_l_03_a_download_failure_fails_the_job(database_url, admin_env, bridge):
-    """TC_L_03_CSMS style: DownloadFailed ends the job failed with its last status."""
+@pytest.mark.parametrize(
+    ("sequence", "failure"),
+    [
+        (("Downloading", "Downloaded"), "InvalidSignature"),  # TC_L_06_CSMS
+        (("Downloading",), "DownloadFailed"),  # TC_L_07_CSMS, L01.FR.30
+        (
+            ("Downloading", "Downloaded", "SignatureVerified", "Installing"),
+            "InstallVerificationFailed",
+        ),
+    ],
+)
+async def test_tc_l_06_07_08_a_failure_status_fails_the_job(
+    database_url, admin_env, bridge, sequence, failure
+):
+    """TC_L_06_CSMS, TC_L_07_CSMS, TC_L_08_CSMS: the failure ends the job with its last status."""
     setup_database(database_url)
     async with rig(database_url, bridge) as r:
         await r.connect()
         await r.update()
-        sent = await r.sent()
-        await r.status("Downloading", sent["request_id"])
-        await r.status("DownloadFailed", sent["request_id"])
+        request_id = (await r.sent())["request_id"]
+        for status in (*sequence, failure):
+            await r.status(status, request_id)
         failed = await r.event("firmware.update.failed")
-        assert (failed.reason, failed.last_status) == ("DownloadFailed", "Downloading")
+        assert (failed.reason, failed.last_status) == (failure, sequence[-1])
+
+
+async def test_tc_l_02_tc_l_03_scheduled_download_and_install(database_url, admin_env, bridge):
+    """TC_L_02_CSMS (InstallScheduled, L01.FR.16) and TC_L_03_CSMS (DownloadScheduled,
+    L01.FR.13): installDateTime is sent; the scheduled statuses are progress."""
+    setup_database(database_url)
+    async with rig(database_url, bridge) as r:
+        await r.connect()
+        created = await r.update(installDateTime="2099-01-01T00:00:00Z")
+        assert created.json()["installDateTime"].startswith("2099-01-01T00:00:00")
+        sent = await r.sent()
+        assert sent["firmware"]["install_date_time"] == "2099-01-01T00:00:00Z"
+        sequence = ("DownloadScheduled", "Downloading", "Downloaded", "InstallScheduled")
+        for status in (*sequence, "Installing", "Installed"):
+            await r.status(status, sent["request_id"])
+        for status in (*sequence, "Installing", "Installed"):
+            assert (await r.event("firmware.update.progress")).status == status
+        assert (await r.event("firmware.update.completed")).job_id == created.json()["id"]
 
 
 async def test_tc_l_09_installation_failed_after_the_reboot_fails_the_job(
@@ -115,9 +147,9 @@ async def test_tc_l_09_installation_failed_after_the_reboot_fails_the_job(
         assert (failed.reason, failed.last_status) == ("InstallationFailed", "InstallRebooting")
 
 
-async def test_accepted_canceled_replaces_the_running_job(database_url, admin_env, bridge):
-    """L01.FR.24 / L02.FR.15: a new UpdateFirmware while one runs is answered AcceptedCanceled:
-    the old job ends Replaced, the new one runs."""
+async def test_tc_l_10_accepted_canceled_replaces_the_running_job(database_url, admin_env, bridge):
+    """TC_L_10_CSMS, L01.FR.24 / L02.FR.15: a new UpdateFirmware while one runs is answered
+    AcceptedCanceled: the old job ends Replaced, the new one runs."""
     setup_database(database_url)
     async with rig(database_url, bridge) as r:
         await r.connect("Accepted", "AcceptedCanceled")
