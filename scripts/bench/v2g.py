@@ -320,11 +320,18 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             print(f"CPU: {report['cpu']} load average {report['load_average']}", flush=True)
 
             report["setpoints"] = []
+            if args.profile:
+                server.ask("profile")
             for k in range(args.power_rounds):
                 kw = args.kw - 1 if k % 2 == 0 else args.kw
                 burst = server.ask(f"power {kw}")
                 report["setpoints"].append(burst)
                 print(f"setpoint burst {kw} kW: {burst}", flush=True)
+            if args.profile:
+                path = f"{Path(args.profile).resolve()}.setpoints"
+                server.ask(f"unprofile {path}")
+                report["profile_setpoints"] = top_functions(path)
+                print("profile (setpoint bursts):", *report["profile_setpoints"], sep="\n  ")
 
             begin = time.perf_counter()
             for mode in modes:
@@ -370,8 +377,11 @@ def memory(server: V2GNode, args: argparse.Namespace) -> dict[str, Any]:
         "rss_kib_per_session": (after - before) / untraced / 1024,
         "traced_sessions": traced,
         "traced_kib_per_session": bytes_traced / traced / 1024,
+        "traced_session_kib_per_session": trace["session_bytes"] / traced / 1024,
         "traced_sites_kib_per_session": [(at, size / traced / 1024) for at, size in trace["sites"]],
-        "traced_files_kib_per_session": [(at, size / traced / 1024) for at, size in trace["files"]],
+        "traced_owners_kib_per_session": [
+            (at, size / traced / 1024) for at, size in trace["owners"]
+        ],
         "trio_tasks_per_session": (tasks_after - tasks_before) / untraced,
         "state": state,
     }
@@ -393,7 +403,7 @@ def verdicts(report: dict[str, Any], modes: list[str]) -> None:
         + _ok(p99 < TARGET_P99_MS)
     )
     kib = report["memory"]["rss_kib_per_session"]
-    traced = report["memory"]["traced_kib_per_session"]
+    traced = report["memory"]["traced_session_kib_per_session"]
     lines.append(
         f"memory per session actor {kib:.1f} KiB RSS, {traced:.1f} KiB traced (target < "
         f"{TARGET_KIB:.0f} KiB): " + _ok(max(kib, traced) < TARGET_KIB)
@@ -433,7 +443,9 @@ def main() -> None:
         "--tick-interval", type=float, help="[v2g] tick_interval_s of the node (default: its own)"
     )
     parser.add_argument(
-        "--profile", help="cProfile the node's trio thread over --measure into this file"
+        "--profile",
+        help="cProfile the node's trio thread over --measure into this file (the setpoint "
+        "bursts into FILE.setpoints)",
     )
     parser.add_argument("--no-pin", action="store_true")
     parser.add_argument("--json")

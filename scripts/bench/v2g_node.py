@@ -10,8 +10,9 @@ Commands (one a line; each answered by one line ``BENCH {json}`` on stdout):
 * ``start FIRST COUNT KW``: StartDischarge for stations ``V2G{i:06d}``, ``i`` in
   ``FIRST .. FIRST+COUNT-1`` (32 at a time), then waits until each session's
   ``v2g.session.updated`` says ``discharging`` (60 s at most).
-* ``trace`` / ``untrace``: tracemalloc on (after a full collection) / the memory traced since,
-  after a full collection, and the source lines holding the most of it; then tracemalloc off.
+* ``trace`` / ``untrace``: tracemalloc on, and a snapshot once what runs has allocated its
+  timers and reads again under it / the growth since that snapshot (after a full collection)
+  and where it was allocated; then tracemalloc off.
 * ``state``: the size of the state one discharge session actor holds (``sys.getsizeof`` over
   the objects reachable from its attributes but from no other session's: the policy state,
   the row), its mean over every session.
@@ -51,6 +52,11 @@ from csms.config import load_settings  # noqa: E402
 from csms.node import open_node, raise_open_file_limit, tune_garbage_collector  # noqa: E402
 
 TIMEOUT = 60.0
+#: The code whose allocations count as the sessions' (anything else traced meanwhile, such as
+#: the grid prices a node loads, is not) ...
+SESSION_CODE = ("/csms/actors/v2g/", "/csms/runtime/", "/csms/storage/v2g_sessions")
+#: ... unless the station's side made them (its connection's buffers after the first commands).
+STATION_CODE = ("/csms/transport/", "/csms/actors/station/", "/csms/actors/listener")
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -79,19 +85,33 @@ def deep_size(root: object, shared: set[int]) -> int:
     return total
 
 
-def traced(top: int = 12) -> dict[str, Any]:
-    """The memory traced since ``trace``, and the source lines holding the most of it."""
+def traced(base: tracemalloc.Snapshot, top: int = 12) -> dict[str, Any]:
+    """The memory that grew since ``base`` (a steady-state snapshot: what running actors
+    allocate again and again, their timers and reads, cancels out), the source lines that grew
+    the most, and the sessions' part of it by the innermost csms line it was allocated under."""
     snapshot = tracemalloc.take_snapshot()
     sites = []
-    for stat in snapshot.statistics("lineno")[:top]:
+    for stat in snapshot.compare_to(base, "lineno")[:top]:
         frame = stat.traceback[0]
         where = frame.filename.rpartition("site-packages/")[2]
-        sites.append((f"{where}:{frame.lineno}", stat.size))
-    files = []
-    for stat in snapshot.statistics("filename")[:top]:
-        where = stat.traceback[0].filename.rpartition("site-packages/")[2]
-        files.append((where, stat.size))
-    return {"traced_bytes": tracemalloc.get_traced_memory()[0], "sites": sites, "files": files}
+        sites.append((f"{where}:{frame.lineno}", stat.size_diff))
+    owners: dict[str, int] = {}
+    total = sessions = 0  # sessions: what their own code and the actor runtime allocated
+    for stat in snapshot.compare_to(base, "traceback"):
+        total += stat.size_diff
+        files = [f.filename for f in stat.traceback]
+        if any(p in f for f in files for p in SESSION_CODE) and not any(
+            p in f for f in files for p in STATION_CODE
+        ):
+            sessions += stat.size_diff
+        else:
+            continue
+        frame = next((f for f in reversed(stat.traceback) if "/csms/" in f.filename), None)
+        where = "elsewhere" if frame is None else f"{frame.filename.rpartition('/csms/')[2]}"
+        where += "" if frame is None else f":{frame.lineno}"
+        owners[where] = owners.get(where, 0) + stat.size_diff
+    by_owner = sorted(owners.items(), key=lambda item: -item[1])[:top]
+    return {"traced_bytes": total, "session_bytes": sessions, "sites": sites, "owners": by_owner}
 
 
 def trio_tasks() -> int:
@@ -251,6 +271,7 @@ async def serve(port: int) -> None:
         await nursery.start(probe.follow)
         print("READY", flush=True)
         profiler: cProfile.Profile | None = None
+        base: tracemalloc.Snapshot | None = None
         while True:
             line = await trio.to_thread.run_sync(sys.stdin.readline)
             words = line.split()
@@ -277,12 +298,17 @@ async def serve(port: int) -> None:
                     profiler.dump_stats(path)
                     profiler = None
                 case ["trace"]:
+                    tracemalloc.start(40)
+                    # every running actor's timers and reads allocated again under tracing
+                    await trio.sleep(3)
                     gc.collect()
-                    tracemalloc.start()
-                case ["untrace"]:
+                    base = tracemalloc.take_snapshot()
+                case ["untrace"] if base is not None:
+                    await trio.sleep(3)  # as long as before the base
                     gc.collect()
-                    answer = traced()
+                    answer = traced(base)
                     tracemalloc.stop()
+                    base = None
             print("BENCH " + json.dumps(answer), flush=True)
         nursery.cancel_scope.cancel()
 
