@@ -4,6 +4,7 @@ from ._loader import ConfigError
 from ._settings import (
     ENV_ALIASES,
     DatabaseSettings,
+    FirmwareSettings,
     HttpSettings,
     LogSettings,
     NatsSettings,
@@ -18,6 +19,7 @@ __all__ = [
     "ENV_ALIASES",
     "ConfigError",
     "DatabaseSettings",
+    "FirmwareSettings",
     "HttpSettings",
     "LogSettings",
     "NatsSettings",

@@ -140,6 +140,15 @@ class V2GSettings:
 
 
 @attrs.frozen
+class FirmwareSettings:
+    #: A firmware job that hears nothing from its station for this long (past retrieve and
+    #: install time) ends failed, TimedOut.
+    timeout_s: int = setting(3600, check=positive)
+    #: How often a firmware job checks its clock.
+    tick_interval_s: float = setting(5.0, check=positive)
+
+
+@attrs.frozen
 class Settings:
     node: NodeSettings = setting(NodeSettings())
     ocpp: OcppSettings = setting(OcppSettings())
@@ -148,6 +157,7 @@ class Settings:
     nats: NatsSettings = setting(NatsSettings())
     log: LogSettings = setting(LogSettings())
     v2g: V2GSettings = setting(V2GSettings())
+    firmware: FirmwareSettings = setting(FirmwareSettings())
 
 
 def _set(tree: dict[str, Any], dotted: str, value: Any) -> None:

@@ -108,7 +108,7 @@ def now_text() -> str:
 
 
 @contextlib.asynccontextmanager
-async def rig(database_url: str, bridge: AsyncioThread) -> AsyncIterator[Rig]:
+async def rig(database_url: str, bridge: AsyncioThread, **settings: Any) -> AsyncIterator[Rig]:
     feeds: list[Subscription] = []
 
     def firmware_events(parts: NodeParts) -> ChildSpec:
@@ -117,7 +117,9 @@ async def rig(database_url: str, bridge: AsyncioThread) -> AsyncIterator[Rig]:
         return ChildSpec.actor("firmware_events", Actor, kind="test")
 
     async with (
-        api_node(database_url, extra_children=(firmware_events,), **NODE_SETTINGS) as node,
+        api_node(
+            database_url, extra_children=(firmware_events,), **{**NODE_SETTINGS, **settings}
+        ) as node,
         client(node, ADMIN_TOKEN) as api,
     ):
         running = Rig(node, api, bridge)

@@ -167,14 +167,15 @@ async def test_tc_l_10_accepted_canceled_replaces_the_running_job(database_url, 
 
 
 async def test_a_stalled_job_times_out(database_url, admin_env, bridge, wall_clock):
-    """A job that stops reporting ends failed, TimedOut, once its timeout has passed."""
+    """A job that stops reporting ends failed, TimedOut, once its configured timeout
+    (``[firmware] timeout_s``) has passed on the node's clock."""
     setup_database(database_url)
-    async with rig(database_url, bridge) as r:
+    async with rig(database_url, bridge, **{"firmware.timeout_s": 60}) as r:
         await r.connect()
         await r.update()
         await r.status("Downloading", (await r.sent())["request_id"])
         await r.event("firmware.update.progress")
-        wall_clock.jump(3601)
+        wall_clock.jump(61)
         failed = await r.event("firmware.update.failed")
         assert (failed.reason, failed.last_status) == ("TimedOut", "Downloading")
 

@@ -45,8 +45,13 @@ FOLLOWED = ("FirmwareStatusNotification", "BootNotification")
 def firmware_child(parts: NodeParts, options: FirmwareOptions | None = None) -> ChildSpec:
     """The node's ``firmware`` child."""
     if options is None:
-        # a command may wait behind others in the station's mailbox, then for its answer
-        options = FirmwareOptions(command_timeout=parts.settings.ocpp.response_timeout + 5)
+        firmware = parts.settings.firmware
+        options = FirmwareOptions(
+            timeout_s=firmware.timeout_s,
+            tick_interval=firmware.tick_interval_s,
+            # a command may wait behind others in the station's mailbox, then for its answer
+            command_timeout=parts.settings.ocpp.response_timeout + 5,
+        )
     deps = JobDeps(database=parts.database, events=parts.events, options=options)
     return ChildSpec.actor(
         FIRMWARE, lambda: FirmwareJobs(parts, deps), kind="firmware", shutdown_timeout=10

@@ -13,14 +13,11 @@ from csms.runtime import Rejected
 
 __all__ = ["CancelJob", "FirmwareOptions", "StartUpdate", "Tick", "UpdateRefused"]
 
-#: A job that has not heard from its station for this long (past retrieve/install time) fails.
-DEFAULT_TIMEOUT_S = 3600.0
-
 
 @attrs.frozen
 class FirmwareOptions:
-    #: How long a job waits for the station's next report, s.
-    timeout_s: float = DEFAULT_TIMEOUT_S
+    #: How long a job waits for the station's next report, s (``[firmware] timeout_s``).
+    timeout_s: float = 3600.0
     #: How often a job looks at the time, s.
     tick_interval: float = 5.0
     #: The wall clock the policy decides by; it follows trio's clock (a test's MockClock).
