@@ -5,6 +5,7 @@ walks the status sequence with the requestId it was sent."""
 from __future__ import annotations
 
 import pytest
+import trio
 
 from .firmware_peer import LOCATION, STATION, rig, setup_database
 
@@ -205,3 +206,22 @@ async def test_cancel_ends_the_job(database_url, admin_env, bridge):
         canceled = await r.api.post(f"/api/v1/firmware/jobs/{job['id']}/cancel")
         assert (canceled.json()["state"], canceled.json()["reason"]) == ("canceled", "Canceled")
         assert (await r.event("firmware.update.failed")).reason == "Canceled"
+
+
+async def test_two_updates_at_once_leave_one_running_job(database_url, admin_env, bridge):
+    """Two updates of one station started together: the later acceptance replaces the earlier
+    job, never two running jobs (nor a failed start)."""
+    setup_database(database_url)
+    async with rig(database_url, bridge) as r:
+        await r.connect()
+        answers = []
+
+        async def update() -> None:
+            answers.append((await r.update()).status_code)
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(update)
+            nursery.start_soon(update)
+        assert answers == [201, 201]
+        jobs = (await r.api.get("/api/v1/firmware/jobs", params={"stationId": STATION})).json()
+        assert sorted(j["state"] for j in jobs["items"]) == ["active", "canceled"]

@@ -58,6 +58,8 @@ class FirmwareJobs(Actor):
         )
         #: running job actors by station, then by job id
         self.by_station: dict[str, dict[uuid.UUID, ActorRef]] = {}
+        #: one start at a time per station: an acceptance replaces the job the one before stored
+        self._starting: dict[str, trio.Lock] = {}
         self._ctx: ActorContext | None = None
 
     async def on_start(self, ctx: ActorContext) -> None:
@@ -105,6 +107,11 @@ class FirmwareJobs(Actor):
             reply.resolve(row)
 
     async def _start(self, start: StartUpdate) -> FirmwareJobRow:
+        lock = self._starting.setdefault(start.station_id, trio.Lock())
+        async with lock:
+            return await self._start_one(start)
+
+    async def _start_one(self, start: StartUpdate) -> FirmwareJobRow:
         gateway, database = self.parts.gateway, self.parts.database
         if not gateway.is_connected(start.station_id):
             raise UpdateRefused(
