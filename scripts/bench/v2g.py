@@ -302,9 +302,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             begin = time.perf_counter()
             if args.profile:
                 server.ask("profile")
-            cpu, pg_cpu = server.cpu(), stations.postgres_cpu(tmp)
+            cpu, pg_cpu, threads = server.cpu(), stations.postgres_cpu(tmp), server.thread_cpu()
             time.sleep(args.measure)
             cpu, pg_cpu = server.cpu() - cpu, stations.postgres_cpu(tmp) - pg_cpu
+            threads = {k: v - threads.get(k, 0.0) for k, v in server.thread_cpu().items()}
             if args.profile:
                 server.ask(f"unprofile {Path(args.profile).resolve()}")
                 report["profile"] = top_functions(args.profile)
@@ -316,6 +317,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 "node_core_pct_per_session": 100 * cpu / args.measure / args.sessions,
                 "node_us_per_reading": 1e6 * cpu / (args.measure * args.sessions / 10),
                 "postgres_cores": pg_cpu / args.measure,
+                "node_cores_by_thread": {
+                    k: v / args.measure for k, v in threads.items() if v > 0.005 * args.measure
+                },
             }
             print(f"CPU: {report['cpu']} load average {report['load_average']}", flush=True)
 
@@ -365,7 +369,8 @@ def memory(server: V2GNode, args: argparse.Namespace) -> dict[str, Any]:
     first = server.ask(f"start 0 {untraced} {args.kw}")
     tasks_after = server.ask("gc")["tasks"]
     after = server.rss()
-    server.ask("trace")
+    # long enough for every running session to have ticked under tracing (steady state)
+    server.ask(f"trace {max(3.0, 1.5 * (args.tick_interval or 1.0))}")
     second = server.ask(f"start {untraced} {traced} {args.kw}")
     trace = server.ask("untrace")
     bytes_traced = trace["traced_bytes"]

@@ -10,9 +10,9 @@ Commands (one a line; each answered by one line ``BENCH {json}`` on stdout):
 * ``start FIRST COUNT KW``: StartDischarge for stations ``V2G{i:06d}``, ``i`` in
   ``FIRST .. FIRST+COUNT-1`` (32 at a time), then waits until each session's
   ``v2g.session.updated`` says ``discharging`` (60 s at most).
-* ``trace`` / ``untrace``: tracemalloc on, and a snapshot once what runs has allocated its
-  timers and reads again under it / the growth since that snapshot (after a full collection)
-  and where it was allocated; then tracemalloc off.
+* ``trace SECONDS`` / ``untrace``: tracemalloc on, and a snapshot ``SECONDS`` later, once what
+  runs has allocated its timers and reads again under it / the growth since that snapshot
+  (after a full collection) and where it was allocated; then tracemalloc off.
 * ``state``: the size of the state one discharge session actor holds (``sys.getsizeof`` over
   the objects reachable from its attributes but from no other session's: the policy state,
   the row), its mean over every session.
@@ -272,6 +272,7 @@ async def serve(port: int) -> None:
         print("READY", flush=True)
         profiler: cProfile.Profile | None = None
         base: tracemalloc.Snapshot | None = None
+        settle = 0.0
         while True:
             line = await trio.to_thread.run_sync(sys.stdin.readline)
             words = line.split()
@@ -297,14 +298,15 @@ async def serve(port: int) -> None:
                     profiler.disable()
                     profiler.dump_stats(path)
                     profiler = None
-                case ["trace"]:
+                case ["trace", seconds]:
                     tracemalloc.start(40)
                     # every running actor's timers and reads allocated again under tracing
-                    await trio.sleep(3)
+                    settle = float(seconds)
+                    await trio.sleep(settle)
                     gc.collect()
                     base = tracemalloc.take_snapshot()
                 case ["untrace"] if base is not None:
-                    await trio.sleep(3)  # as long as before the base
+                    await trio.sleep(settle)  # as long as before the base
                     gc.collect()
                     answer = traced(base)
                     tracemalloc.stop()
