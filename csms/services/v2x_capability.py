@@ -86,6 +86,9 @@ V2X_COMPONENT: Final = "V2XChargingCtrlr"
 CapabilitySource = Literal["v2x_parameters", "custom_data", "declared"]
 
 _PHASES: Final = {"AC_single_phase": 1, "AC_two_phase": 2, "AC_three_phase": 3}
+#: The nominal phase (line-to-neutral) voltage, IEC 60038: an AC EV's power is per-phase
+#: current times this, never more than its evMaxVoltage.
+NOMINAL_PHASE_VOLTAGE: Final = Decimal(230)
 
 
 @attrs.frozen(kw_only=True)
@@ -196,8 +199,10 @@ def _custom_data(request: Mapping[str, Any]) -> Mapping[str, Any] | None:
 
 
 def _ac_power(needs: Mapping[str, Any], mode: str) -> Decimal | None:
-    """An AC EV's maximum power: per-phase current x voltage x phases (ISO 15118-2 EVMaxCurrent
-    is per phase); None when it did not say."""
+    """An AC EV's maximum power: evMaxCurrent x phase voltage x phases; None when it did not
+    say. ACChargingParametersType gives evMaxCurrent per phase but evMaxVoltage as the
+    highest voltage the EV supports, not the voltage of each phase (a three-phase EV states
+    400 V, line to line): the phase voltage is the nominal 230 V, or evMaxVoltage if lower."""
     ac = needs.get("acChargingParameters")
     if not isinstance(ac, Mapping):
         return None
@@ -207,7 +212,8 @@ def _ac_power(needs: Mapping[str, Any], mode: str) -> Decimal | None:
     )
     if current is None or voltage is None:
         return None
-    return abs(current * voltage) * _PHASES.get(mode, 1)
+    phase_voltage = min(abs(voltage), NOMINAL_PHASE_VOLTAGE)
+    return abs(current) * phase_voltage * _PHASES.get(mode, 1)
 
 
 def capability_from_needs(request: Mapping[str, Any], version: Version) -> EVCapability:

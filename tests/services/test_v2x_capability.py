@@ -292,3 +292,32 @@ def test_support_is_unknown_until_read_unless_declared():
     assert declared.known
     assert declared.v2x_capable(Version.V21)
     assert not declared.supports("CentralSetpoint")  # still never sent before it is listed
+
+
+@pytest.mark.parametrize(
+    ("mode", "current", "voltage", "watts"),
+    [
+        ("AC_three_phase", 16, 400, 16 * 230 * 3),  # 400 V line to line: 11 040 W, not 19 200
+        ("AC_three_phase", 16, 230, 16 * 230 * 3),
+        ("AC_two_phase", 32, 480, 32 * 230 * 2),
+        ("AC_single_phase", 32, 240, 32 * 230),
+        ("AC_single_phase", 16, 127, 16 * 127),  # an EV whose maximum is below 230 V
+    ],
+)
+def test_an_ac_evs_power_is_per_phase_current_at_the_phase_voltage(mode, current, voltage, watts):
+    """ACChargingParametersType (2.0.1 Part 2, 2.1): evMaxCurrent is per phase, evMaxVoltage is
+    the EV's maximum voltage, not its phase voltage: the power is the current at the nominal
+    230 V phase voltage (or evMaxVoltage when lower) over each phase (docs/V2G.md)."""
+    request = {
+        "evseId": 1,
+        "chargingNeeds": {
+            "requestedEnergyTransfer": mode,
+            "acChargingParameters": {
+                "energyAmount": 10000,
+                "evMinCurrent": 6,
+                "evMaxCurrent": current,
+                "evMaxVoltage": voltage,
+            },
+        },
+    }
+    assert capability_from_needs(request, Version.V201).max_charge_w == Decimal(watts)
