@@ -158,9 +158,10 @@ class Rig:
 
     async def event(self, subject: str) -> Event:
         """The next ``v2g.`` event with ``subject``."""
-        async for event in self.events:
-            if event.subject == subject:
-                return event
+        with trio.fail_after(60):  # a hang guard (the clock is not moved meanwhile)
+            async for event in self.events:
+                if event.subject == subject:
+                    return event
         raise AssertionError("the event feed ended")
 
 
