@@ -10,6 +10,7 @@ command received), so right after a sample it is what the sample said.
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import AsyncIterator
 from decimal import Decimal
 from typing import Any
@@ -187,10 +188,20 @@ async def e2e_node(database_url: str, *, port: int = 0, **overrides: Any) -> Asy
 
 
 @contextlib.asynccontextmanager
-async def hang_guard() -> AsyncIterator[None]:
-    """Fail rather than hang; in virtual seconds, past every jump a test makes."""
-    with trio.fail_after(1_000_000):
-        yield
+async def hang_guard(real_seconds: float = 300) -> AsyncIterator[None]:
+    """Fail rather than hang, on the wall clock: the test's trio clock is virtual and jumps
+    (hours, for a window's end), so a trio deadline would either cut a jump short or, at real
+    speed, wait for days. A whole test takes seconds."""
+    token = trio.lowlevel.current_trio_token()
+    with trio.CancelScope() as scope:
+        timer = threading.Timer(real_seconds, lambda: token.run_sync_soon(scope.cancel))
+        timer.start()
+        try:
+            yield
+        finally:
+            timer.cancel()
+    if scope.cancelled_caught:
+        raise TimeoutError(f"no end within {real_seconds} s of real time")
 
 
 async def plug_in(rig: Rig, sim: Simulator) -> None:
