@@ -328,11 +328,17 @@ async def test_authorize_of_a_station_without_v2x_omits_the_list(database_url):
 async def test_bidirectional_needs_accepted_then_the_promised_profile(database_url):
     """Q01.FR.07, K15.FR.03/07: BPT needs of a user who opted in are Accepted and followed by a
     SetChargingProfile (TxProfile of the transaction) whose operation mode the station listed;
-    the EV's capability is stored."""
+    the EV's capability is stored before the answer (a discharge start it prompts finds it)."""
     async with v2x_station(database_url, "V2X4") as (_node, bridge, peer):
         await start_transaction(peer, TOKEN, "tx-ana")
         answer = await peer.call(bidirectional_needs())
         assert answer.status == "Accepted"
+        with db_connect(database_url) as conn:
+            row = conn.execute(
+                "SELECT bidirectional, energy_transfer_modes, max_discharge_power_w, source"
+                " FROM v2g_capabilities WHERE station_id = 'V2X4' AND evse_id = 1"
+            ).fetchone()
+        assert row == (True, ["DC", "DC_BPT"], Decimal(20000), "v2x_parameters")
         (sent,) = await bridge.run(peer.cp.wait_for, "SetChargingProfile")
         profile = sent["charging_profile"]
         assert sent["evse_id"] == 1
@@ -340,12 +346,6 @@ async def test_bidirectional_needs_accepted_then_the_promised_profile(database_u
         assert profile["transaction_id"] == "tx-ana"
         for period in periods(profile):
             assert period.get("operation_mode", "ChargingOnly") in V2X_MODES.split(",")
-        with db_connect(database_url) as conn:
-            row = conn.execute(
-                "SELECT bidirectional, energy_transfer_modes, max_discharge_power_w, source"
-                " FROM v2g_capabilities WHERE station_id = 'V2X4' AND evse_id = 1"
-            ).fetchone()
-        assert row == (True, ["DC", "DC_BPT"], Decimal(20000), "v2x_parameters")
 
 
 async def test_needs_before_the_station_is_known_processing_then_the_profile(database_url):

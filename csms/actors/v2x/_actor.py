@@ -192,6 +192,18 @@ class V2XOwner(TaskActor):
         capability = capability_from_needs(message.raw, version)
         evse = self.evses.needs(station_id, version, capability)
         generation = evse.generation
+        # Stored before the answer, so that a discharge start the answer prompts finds it; a
+        # lost write must not cost the EV its answer or the profile it promises.
+        try:
+            await self.database.run(
+                v2g.upsert_capability,
+                capability_row(station_id, capability, message.raw, self.clock()),
+            )
+        except (psycopg.Error, OSError) as exc:
+            log.warning(
+                "EV capability not stored",
+                extra={"station": station_id, "evse": evse.evse_id, "error": type(exc).__name__},
+            )
         try:
             decision = await self._decide_needs(evse)
         except (psycopg.Error, OSError) as exc:
@@ -220,18 +232,6 @@ class V2XOwner(TaskActor):
                 "reason": decision.reason,
             },
         )
-        # stored once the answer is on its way (what a discharge start decides from); a lost
-        # write must not cost the EV the profile just promised
-        try:
-            await self.database.run(
-                v2g.upsert_capability,
-                capability_row(station_id, capability, message.raw, self.clock()),
-            )
-        except (psycopg.Error, OSError) as exc:
-            log.warning(
-                "EV capability not stored",
-                extra={"station": station_id, "evse": evse.evse_id, "error": type(exc).__name__},
-            )
         if not decision.profile_follows:
             return
         if decision.status == "Processing":  # the station's support was not known: read it
