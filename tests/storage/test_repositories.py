@@ -11,7 +11,7 @@ import psycopg
 import pytest
 
 from csms.domain.records import CommandAudit
-from csms.storage import Batch, BatchWriter, NotFound, connect
+from csms.storage import Batch, BatchWriter, NotFound, connect, v2g_sessions
 from csms.storage import certificates as cert_repo
 from csms.storage import commands as command_repo
 from csms.storage import firmware as firmware_repo
@@ -130,24 +130,27 @@ def test_tokens(conn):
 
 
 def test_one_active_v2g_session_per_evse_and_compensation_once_per_interval(conn):
-    def start() -> v2g_repo.SessionRow:
-        return v2g_repo.create_session(
+    def start() -> v2g_sessions.SessionRow:
+        return v2g_sessions.create(
             conn,
-            station_id="CP001",
-            evse_id=1,
-            requested_by="optimizer",
-            target_power_w=Decimal(7000),
-            min_soc_percent=Decimal(30),
+            v2g_sessions.NewSession(
+                station_id="CP001",
+                evse_id=1,
+                requested_by="optimizer",
+                target_power_w=Decimal(7000),
+                min_soc_percent=Decimal(30),
+                ocpp_version="ocpp2.1",
+            ),
         )
 
     session = start()
-    with pytest.raises(psycopg.errors.UniqueViolation), conn.transaction():
+    with pytest.raises(v2g_sessions.SessionActive), conn.transaction():
         start()
-    ended = v2g_repo.update_session(
+    ended = v2g_sessions.save(
         conn, session.id, state="completed", ended_at=T0, energy_exported_wh=Decimal("1500.5")
     )
     assert ended.state == "completed"
-    assert v2g_repo.list_sessions(conn, active=True) == []
+    assert v2g_sessions.list_sessions(conn, active=True) == []
     again = start()  # the EVSE is free again
     comp = v2g_repo.CompensationRow(
         uuid.uuid4(),
@@ -193,19 +196,6 @@ def test_one_active_v2g_session_per_evse_and_compensation_once_per_interval(conn
     )
     with pytest.raises(psycopg.errors.CheckViolation), conn.transaction():
         v2g_repo.insert_compensation(conn, bad)
-
-
-def test_a_simulated_price_never_replaces_a_ccee_price(conn):
-    def price(source: str, pld: str) -> v2g_repo.GridPriceRow:
-        return v2g_repo.GridPriceRow(
-            "SE_CO", T0, T0 + dt.timedelta(hours=1), source, Decimal(pld), Decimal("0.9"), None
-        )
-
-    v2g_repo.upsert_grid_prices(conn, [price("simulated", "100")])
-    v2g_repo.upsert_grid_prices(conn, [price("ccee", "200")])
-    v2g_repo.upsert_grid_prices(conn, [price("simulated", "300")])
-    (row,) = v2g_repo.grid_prices(conn, "SE_CO", T0, T0 + dt.timedelta(days=1))
-    assert (row.source, row.pld_brl_per_mwh) == ("ccee", Decimal("200.00"))
 
 
 def test_one_running_firmware_job_per_station(conn):
