@@ -1,6 +1,6 @@
 """Grid prices (``prices``): the CCEE client and the actor that keeps the hourly PLD.
 
-Registered by the composition root (``csms/node.py``) with ``prices_child``; the REST API asks it
+Registered by the composition root (``csms/node``) with ``prices_child``; the REST API asks it
 through ``ask_prices`` (``PriceAt``, ``Forecast``, ``BestHours``) and may ``RefreshPrices``.
 """
 

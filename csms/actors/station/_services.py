@@ -56,8 +56,8 @@ class StationServices:
     #: audit shows what is in flight without two writes for every quick command.
     audit_sent_after: float = 0.5
     certificates: CertificateVerifier = attrs.field(factory=NoPlugAndCharge)
-    #: The node's id-token cache (node.py passes the one the REST API shares); by default one
-    #: of this services value's own, which reads the database every time (nothing listens).
+    #: The node's id-token cache (the composition root passes the one the REST API shares);
+    #: by default one of its own, which reads the database every time (nothing listens).
     id_tokens: IdTokens = attrs.field(
         default=attrs.Factory(lambda self: IdTokens(self.database), takes_self=True)
     )

@@ -1,6 +1,6 @@
 """The V2X owner (``v2x``): the station-facing half of V2G, one actor per node (``_actor``).
 
-Registered by the composition root (``csms/node.py``) with ``v2x_child`` and the routes of
+Registered by the composition root (``csms/node``) with ``v2x_child`` and the routes of
 ``v2x_routes``:
 
 - BootNotification (2.1, notify): read ``V2XChargingCtrlr`` with GetVariables;
