@@ -37,7 +37,7 @@ bench: $(STAMP)
 	$(BIN)/python scripts/bench/runtime.py
 
 lock:
-	$(PYTHON) scripts/lock.py
+	$(PYTHON) scripts/lock.py $(ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -55,14 +55,16 @@ def run(*args: str | Path) -> str:
     return result.stdout
 
 
-def resolve() -> list[str]:
-    """Install `.[dev]` into a throwaway virtualenv and return its frozen pins."""
+def resolve(keep: Path | None) -> list[str]:
+    """Install `.[dev]` into a throwaway virtualenv and return its frozen pins; with ``keep``
+    (the current lock), every package it pins keeps its version and only new ones resolve."""
     with tempfile.TemporaryDirectory(prefix="csms-lock-") as tmp:
         env = Path(tmp) / "venv"
         venv.create(env, with_pip=True)
         python = env / "bin" / "python"
         run(python, "-m", "pip", "install", "--quiet", "--upgrade", "pip")
-        run(python, "-m", "pip", "install", "--quiet", "-e", f"{ROOT}[dev]")
+        constraints = ("-c", keep) if keep is not None else ()
+        run(python, "-m", "pip", "install", "--quiet", *constraints, "-e", f"{ROOT}[dev]")
         frozen = run(python, "-m", "pip", "freeze", "--exclude-editable")
     pins = []
     for line in frozen.splitlines():
@@ -82,6 +84,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--output", type=Path, default=LOCK, help="where to write the lock (default: %(default)s)"
     )
+    parser.add_argument(
+        "--upgrade",
+        action="store_true",
+        help="resolve every dependency afresh (default: keep the versions the lock pins, "
+        "resolve only what it lacks)",
+    )
     args = parser.parse_args(argv)
     if not on_target():
         here = f"{platform.python_implementation()} {platform.python_version()}"
@@ -91,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
-    pins = resolve()
+    pins = resolve(None if args.upgrade or not LOCK.exists() else LOCK)
     args.output.write_text(HEADER + "".join(f"{pin}\n" for pin in pins))
     print(f"lock: wrote {len(pins)} pins to {args.output}")
     return 0
