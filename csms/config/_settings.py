@@ -85,12 +85,39 @@ class DatabaseSettings:
     worker_threads: int = setting(4, check=between(1, 64))
 
 
+def _subject_prefix(value: str) -> None:
+    tokens = value.split(".")
+    if not value or any(not t or any(c in t for c in " \t*>") for t in tokens):
+        raise ValueError(f"must be dot-separated NATS subject tokens, got {value!r}")
+
+
 @attrs.frozen
 class NatsSettings:
-    #: Empty: no mirror, unless ``embedded`` starts a local nats-server.
+    """NATS (docs/NATS.md): the event mirror on JetStream and node-to-node commands."""
+
+    #: Empty: no NATS, unless ``embedded`` starts a local nats-server (``csms serve --nats
+    #: embedded``) in ``<database.data_dir>/nats``.
     url: str | None = setting(None)
     embedded: bool = setting(False)
+    #: Every subject the node uses starts with it: ``<prefix>.events.<station>.<subject>``.
+    prefix: str = setting("csms", check=_subject_prefix)
+    #: The JetStream stream the events are kept in, created if absent with these limits.
     stream: str = setting("CSMS_EVENTS")
+    retention: str = setting("limits", check=one_of("limits", "interest", "workqueue"))
+    max_age_s: float = setting(7 * 86400.0, check=positive)
+    #: -1: no limit on the stream's size.
+    max_bytes: int = setting(-1)
+    replicas: int = setting(1, check=between(1, 5))
+    #: How long JetStream remembers a Nats-Msg-Id (a resend within it is stored once).
+    duplicate_window_s: float = setting(120.0, check=positive)
+    #: Events waiting for NATS at most; beyond, new ones are dropped and counted.
+    buffer: int = setting(100_000, check=positive)
+    #: Events per trio -> asyncio crossing at most.
+    batch_max: int = setting(1000, check=positive)
+    #: How long a batch waits for JetStream's acknowledgements before it is sent again.
+    ack_timeout_s: float = setting(5.0, check=positive)
+    #: Reconnection backoff (doubling, with jitter) up to this many seconds.
+    reconnect_max_s: float = setting(5.0, check=positive)
 
 
 @attrs.frozen
@@ -195,6 +222,8 @@ def _check_consistency(settings: Settings) -> None:
         settings.v2g.grid_prices()
     except GridPriceSettingError as exc:
         raise ConfigError(exc.field, exc.message) from None
+    if settings.nats.url and settings.nats.embedded:
+        raise ConfigError("nats.embedded", "cannot be set together with nats.url (NATS_URL)")
     unknown = set(ocpp.versions) - {"ocpp2.0.1", "ocpp2.1"}
     if unknown or not ocpp.versions:
         raise ConfigError("ocpp.versions", "must list ocpp2.0.1 and/or ocpp2.1")
