@@ -165,6 +165,11 @@ EXAMPLES: dict[str, Any] = {
     "replaces_job_id": None,
     "firmware_version": "2.4.1",
     "last_status": "Downloaded",
+    "certificate_type": "ChargingStationCertificate",
+    "serial_number": "5A3F09C1D2",
+    "valid_to": LATER,
+    "operation": "SignCertificate",
+    "security_event": "InvalidChargingStationCertificate",
 }
 
 #: Where one event's example differs from the name's usual one.
@@ -185,6 +190,12 @@ EXAMPLE_OVERRIDES: dict[tuple[type[events.Event], str], Any] = {
     (events.FirmwareUpdateStarted, "status"): "Accepted",
     (events.FirmwareUpdateProgress, "status"): "Installing",
     (events.FirmwareUpdateFailed, "reason"): "InvalidSignature",
+    (events.CertificateSigned, "status"): "Accepted",
+    (events.CertificateRejected, "status"): "Rejected",
+    (events.CertificateRejected, "reason"): "CSR common name is not the station id",
+    (events.CertificateInstalled, "certificate_type"): "V2GRootCertificate",
+    (events.CertificateInstalled, "status"): "Accepted",
+    (events.CertificateDeleted, "status"): "Accepted",
 }
 
 

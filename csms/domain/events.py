@@ -42,6 +42,10 @@ __all__ = [
     "STATION_MESSAGES",
     "TRANSACTION_EVENTS",
     "BatterySwap",
+    "CertificateDeleted",
+    "CertificateInstalled",
+    "CertificateRejected",
+    "CertificateSigned",
     "ChargingLimit",
     "ChargingLimitCleared",
     "ChargingProfilesReported",
@@ -688,6 +692,74 @@ class FirmwareUpdateFailed(Event):
     started_at: dt.datetime = doc("When the job sent UpdateFirmware.")
 
 
+# -- certificates (SPEC sections 3 and 7, issue 17) ----------------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class CertificateSigned(Event):
+    """A station's CSR was signed and sent back in CertificateSigned (A02/A03); ``status`` is
+    the station's answer (Rejected: it found the certificate invalid, A02.FR.07)."""
+
+    subject: ClassVar[str] = "security.certificate.signed"
+
+    station_id: str = doc("The station's identity.")
+    certificate_type: str = doc("ChargingStationCertificate or V2GCertificate.")
+    serial_number: str = doc("The new certificate's serial number (hexadecimal).")
+    valid_to: dt.datetime = doc("The end of the new certificate's validity.")
+    status: str = doc(
+        "The station's CertificateSigned answer: Accepted, Rejected, or Failed when it did not "
+        "answer."
+    )
+
+
+@attrs.frozen(kw_only=True)
+class CertificateRejected(Event):
+    """A certificate failure: a CSR refused, a contract certificate that does not validate, an
+    OCSP or contract-certificate request that failed. ``security_event`` is the matching
+    SecurityEventNotification type (Part 2 appendices), logged with it."""
+
+    subject: ClassVar[str] = "security.certificate.rejected"
+
+    station_id: str = doc("The station's identity.")
+    operation: str = doc(
+        "SignCertificate, Authorize, GetCertificateStatus, Get15118EVCertificate or "
+        "CertificateSigned."
+    )
+    status: str = doc(
+        "What the station was answered: Rejected, Failed, or the certificate status "
+        "(CertChainError, CertificateExpired, CertificateRevoked, SignatureError, "
+        "ContractCancelled)."
+    )
+    reason: str = doc("The exact reason, e.g. 'CSR common name is not the station id'.")
+    security_event: str = doc(
+        "The security event type, e.g. InvalidChargingStationCertificate, "
+        "InvalidCentralSystemCertificate."
+    )
+
+
+@attrs.frozen(kw_only=True)
+class CertificateInstalled(Event):
+    """An operator's InstallCertificate (M05) was answered."""
+
+    subject: ClassVar[str] = "security.certificate.installed"
+
+    station_id: str = doc("The station's identity.")
+    certificate_type: str = doc("InstallCertificateUseEnumType, e.g. V2GRootCertificate.")
+    serial_number: str = doc("The certificate's serial number (hexadecimal).")
+    status: str = doc("The station's answer: Accepted, Rejected or Failed.")
+
+
+@attrs.frozen(kw_only=True)
+class CertificateDeleted(Event):
+    """An operator's DeleteCertificate (M04) was answered."""
+
+    subject: ClassVar[str] = "security.certificate.deleted"
+
+    station_id: str = doc("The station's identity.")
+    serial_number: str = doc("The certificate's serial number (hexadecimal).")
+    status: str = doc("The station's answer: Accepted, Failed or NotFound.")
+
+
 # -- the catalog ---------------------------------------------------------------------------------
 
 #: Every event the bus carries, in the order docs/EVENTS.md lists them.
@@ -735,6 +807,10 @@ CATALOG: tuple[type[Event], ...] = (
     FirmwareUpdateProgress,
     FirmwareUpdateCompleted,
     FirmwareUpdateFailed,
+    CertificateSigned,
+    CertificateRejected,
+    CertificateInstalled,
+    CertificateDeleted,
 )
 
 #: subject -> its class.
