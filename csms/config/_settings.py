@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import attrs
 
+from csms.services.firmware_signing import load_anchors
 from csms.services.grid_price_settings import (
     GridPriceSettingError,
     GridPriceSettings,
@@ -173,6 +174,18 @@ class FirmwareSettings:
     timeout_s: int = setting(3600, check=positive)
     #: How often a firmware job checks its clock.
     tick_interval_s: float = setting(5.0, check=positive)
+    #: PEM file of the firmware CA(s): a signed update's signing certificate must chain to one
+    #: (L01); without it signed updates are refused.
+    ca_path: pathlib.Path | None = setting(None)
+    #: Where uploaded images are kept (default: ``firmware`` under ``database.data_dir``).
+    store_dir: pathlib.Path | None = setting(None)
+    #: The largest image the store takes, bytes.
+    max_image_bytes: int = setting(512 << 20, check=positive)
+    #: The URL stations reach this node's HTTP at, for the store's ``location`` (default: the
+    #: address the REST API listens on).
+    base_url: str = setting("")
+    #: How often a campaign looks for free slots when no job has ended.
+    campaign_tick_s: float = setting(5.0, check=positive)
 
 
 @attrs.frozen
@@ -218,6 +231,14 @@ def _check_consistency(settings: Settings) -> None:
         path = getattr(ocpp, name)
         if path is not None and not path.is_file():
             raise ConfigError(f"ocpp.{name}", f"no such file: {path}")
+    ca_path = settings.firmware.ca_path
+    if ca_path is not None and not ca_path.is_file():
+        raise ConfigError("firmware.ca_path", f"no such file: {ca_path}")
+    if ca_path is not None:
+        try:
+            load_anchors(ca_path.read_bytes())
+        except ValueError:
+            raise ConfigError("firmware.ca_path", "is not a PEM certificate file") from None
     try:
         settings.v2g.grid_prices()
     except GridPriceSettingError as exc:
