@@ -1,6 +1,6 @@
-"""V2G tables: the EVs' capability, the base row of a discharge session, compensation. The
-sessions themselves are ``v2g_sessions``, grid prices ``grid_prices``, preferences a user's
-(``users``).
+"""V2G tables: the EVs' capability, the base row of a discharge session. The sessions
+themselves are ``v2g_sessions``, grid prices ``grid_prices``, preferences a user's (``users``),
+compensations ``compensations`` and their payouts ``payouts``.
 
 Energy in Wh, power in W, money in BRL (``Decimal``).
 """
@@ -17,21 +17,16 @@ from psycopg.rows import class_row
 from psycopg.types.json import Jsonb
 
 from ._connect import Connection
-from ._errors import NotFound
 
 # preferences are a user's (``users``); their names stay importable from here
 from .users import PreferencesRow, get_preferences, preferences_of_id_token, upsert_preferences
 
 __all__ = [
     "CapabilityRow",
-    "CompensationRow",
     "PreferencesRow",
     "SessionRow",
     "get_capability",
     "get_preferences",
-    "insert_compensation",
-    "mark_compensation",
-    "pending_compensations",
     "preferences_of_id_token",
     "upsert_capability",
     "upsert_preferences",
@@ -77,25 +72,6 @@ class SessionRow:
     updated_at: dt.datetime
 
 
-@attrs.frozen
-class CompensationRow:
-    id: uuid.UUID
-    session_id: uuid.UUID
-    user_id: str
-    station_id: str
-    interval_start: dt.datetime
-    interval_end: dt.datetime
-    energy_wh: Decimal
-    price_brl_per_kwh: Decimal
-    gross_brl: Decimal
-    margin_brl: Decimal
-    net_brl: Decimal
-    status: str
-    idempotency_key: str
-    payout_reference: str | None
-    paid_at: dt.datetime | None
-
-
 def _fields(cls: type) -> str:
     return ", ".join(a.name for a in attrs.fields(cls))
 
@@ -123,44 +99,3 @@ def get_capability(conn: Connection, station_id: str) -> list[CapabilityRow]:
             (station_id,),
         )
         return cur.fetchall()
-
-
-def insert_compensation(conn: Connection, row: CompensationRow) -> bool:
-    """Record a compensation; False when that interval of that session was already recorded."""
-    cur = conn.execute(
-        f"INSERT INTO v2g_compensations ({_fields(CompensationRow)}) VALUES ("
-        + ", ".join(["%s"] * len(attrs.fields(CompensationRow)))
-        + ") ON CONFLICT (session_id, interval_start) DO NOTHING",
-        attrs.astuple(row),
-    )
-    return cur.rowcount == 1
-
-
-def pending_compensations(conn: Connection, *, limit: int = 500) -> list[CompensationRow]:
-    """Pending or failed payouts, oldest first, locked for this transaction (SKIP LOCKED lets
-    two nodes pay out in parallel without paying the same row)."""
-    with conn.cursor(row_factory=class_row(CompensationRow)) as cur:
-        cur.execute(
-            f"SELECT {_fields(CompensationRow)} FROM v2g_compensations"
-            " WHERE status IN ('pending', 'failed') ORDER BY created_at LIMIT %s"
-            " FOR UPDATE SKIP LOCKED",
-            (limit,),
-        )
-        return cur.fetchall()
-
-
-def mark_compensation(
-    conn: Connection,
-    compensation_id: uuid.UUID,
-    status: str,
-    *,
-    payout_reference: str | None = None,
-    paid_at: dt.datetime | None = None,
-) -> None:
-    cur = conn.execute(
-        "UPDATE v2g_compensations SET status = %s, payout_reference = COALESCE(%s,"
-        " payout_reference), paid_at = %s WHERE id = %s",
-        (status, payout_reference, paid_at, compensation_id),
-    )
-    if cur.rowcount == 0:
-        raise NotFound(f"no compensation {compensation_id}")

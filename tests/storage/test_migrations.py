@@ -33,6 +33,8 @@ TABLES = {
     "v2g_preferences",
     "v2g_events",
     "v2g_compensations",
+    "v2g_compensation_intervals",
+    "v2g_payouts",
     "v2g_grid_prices",
     "v2g_capabilities",
     "iso15118_certificates",
