@@ -170,6 +170,18 @@ EXAMPLES: dict[str, Any] = {
     "valid_to": LATER,
     "operation": "SignCertificate",
     "security_event": "InvalidChargingStationCertificate",
+    "compensation_id": "9f1c2b3a-4d5e-4f60-8a7b-1c2d3e4f5a6b",
+    "price_source": "regulated",
+    "exported_kwh": "5.2013",
+    "gross_rs": "8.20",
+    "margin_rs": "1.08",
+    "net_rs": "7.12",
+    "simulated": False,
+    "wallet_id": "wallet-0042",
+    "amount_rs": "7.12",
+    "attempts": 1,
+    "wallet_reference": "pay-000981",
+    "error": "HTTP 422",
 }
 
 #: Where one event's example differs from the name's usual one.

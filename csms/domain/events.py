@@ -88,6 +88,9 @@ __all__ = [
     "TransactionEnded",
     "TransactionStarted",
     "TransactionUpdated",
+    "V2GCompensationRecorded",
+    "V2GPayoutFailed",
+    "V2GPayoutPaid",
     "V2GSessionCompleted",
     "V2GSessionStarted",
     "V2GSessionUpdated",
@@ -612,6 +615,58 @@ class V2GSessionCompleted(Event):
     last_soc: float | None = doc("The last state of charge reported, %.")
 
 
+# -- V2G money (SPEC section 6, issue 15) ---------------------------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class V2GCompensationRecorded(Event):
+    """A discharge session's compensation was recorded (once per session; docs/V2G.md
+    "Compensation and payouts"). Money as decimal strings in R$, to the centavo."""
+
+    subject: ClassVar[str] = "v2g.compensation.recorded"
+
+    compensation_id: str = doc("The compensation's id (as in /api/v1/v2g/compensations).")
+    session_id: str = doc("The discharge session it pays for.")
+    station_id: str = doc("The station that discharged.")
+    user_id: str | None = doc("The EV owner's user id, when known.")
+    price_source: str = doc("regulated, pld or contract (the station group's source).")
+    exported_kwh: str = doc("Energy exported, kWh (export register differences).")
+    gross_rs: str = doc("The energy's value at the intervals' prices, R$.")
+    margin_rs: str = doc("The operator's margin, R$.")
+    net_rs: str = doc("What the owner is paid, R$ (gross minus margin).")
+    simulated: bool = doc("Some price rested on the simulated PLD (CCEE unreachable).")
+
+
+@attrs.frozen(kw_only=True)
+class V2GPayoutPaid(Event):
+    """A compensation was paid to its owner's wallet."""
+
+    subject: ClassVar[str] = "v2g.payout.paid"
+
+    compensation_id: str = doc("The compensation paid.")
+    session_id: str = doc("Its discharge session.")
+    user_id: str | None = doc("The owner paid.")
+    wallet_id: str | None = doc("The wallet paid to.")
+    amount_rs: str = doc("The amount, R$ (decimal string).")
+    attempts: int = doc("Attempts it took (the same idempotency key each time).")
+    wallet_reference: str | None = doc("The wallet service's id of the payment, if it gave one.")
+
+
+@attrs.frozen(kw_only=True)
+class V2GPayoutFailed(Event):
+    """A payout ended failed: the wallet refused it, there was no wallet, or every attempt
+    failed; it is not retried by itself."""
+
+    subject: ClassVar[str] = "v2g.payout.failed"
+
+    compensation_id: str = doc("The compensation not paid.")
+    session_id: str = doc("Its discharge session.")
+    user_id: str | None = doc("The owner.")
+    amount_rs: str = doc("The amount, R$ (decimal string).")
+    attempts: int = doc("Attempts made.")
+    error: str = doc("Why: the wallet's answer (HTTP status), no_wallet, or the last failure.")
+
+
 # -- firmware jobs (SPEC section 7, issue 16) ----------------------------------------------------
 
 
@@ -803,6 +858,9 @@ CATALOG: tuple[type[Event], ...] = (
     V2GSessionStarted,
     V2GSessionUpdated,
     V2GSessionCompleted,
+    V2GCompensationRecorded,
+    V2GPayoutPaid,
+    V2GPayoutFailed,
     FirmwareUpdateStarted,
     FirmwareUpdateProgress,
     FirmwareUpdateCompleted,
