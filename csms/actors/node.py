@@ -13,6 +13,8 @@ which decides which actors exist and what each is given.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import attrs
 
 from csms.actors.database import DatabasePool
@@ -23,6 +25,9 @@ from csms.actors.station import StationRoutes, StationServices
 from csms.commands import StationGateway
 from csms.config import Settings
 from csms.runtime import DynamicSupervisor, Supervisor
+
+if TYPE_CHECKING:  # the mirror's package imports this module
+    from csms.actors.nats_mirror import MirrorStats
 
 __all__ = ["Node", "NodeParts"]
 
@@ -44,6 +49,8 @@ class NodeParts:
     gateway: StationGateway
     #: Check every outbound OCPP message against its schema (on in tests).
     validate_outbound: bool = False
+    #: The NATS mirror's counters, when NATS is on (set by its child factory).
+    nats_mirror: MirrorStats | None = None
 
 
 @attrs.define(kw_only=True)

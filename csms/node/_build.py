@@ -27,6 +27,7 @@ from csms.api import ADMIN_TOKEN_ENV, DRAIN_GRACE, HttpControlActor
 from csms.config import Settings
 from csms.node._capabilities import ChildFactory, RouteFactory, capabilities
 from csms.node._control_plane import NodeControlPlane
+from csms.node._nats import nats_server
 from csms.runtime import (
     Backoff,
     ChildSpec,
@@ -172,7 +173,7 @@ async def open_node(
     validate_outbound: bool = False,
 ) -> AsyncIterator[Node]:
     """Start a whole node (database, migrations, supervision tree); stop it on exit."""
-    async with database(settings) as url:
+    async with database(settings) as url, nats_server(settings) as settings:
         applied = await trio.to_thread.run_sync(migrate_url, url)
         if applied:
             log.info("migrations applied", extra={"migrations": ",".join(applied)})

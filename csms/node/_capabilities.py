@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterable
 
 from csms.actors import NodeParts, prices
 from csms.actors.firmware import firmware_child, firmware_routes
+from csms.actors.nats_mirror import nats_mirror_child
 from csms.actors.station import Route
 from csms.actors.v2g import v2g_session_routes, v2g_sessions_child
 from csms.actors.v2x import v2x_child, v2x_routes
@@ -32,6 +33,8 @@ def capabilities(settings: Settings) -> tuple[tuple[ChildFactory, ...], tuple[Ro
         firmware_child,  # firmware updates, one job actor each (csms/actors/firmware)
         prices.prices_child,  # grid prices: the PLD from CCEE, kept in memory (csms/actors/prices)
     )
+    if settings.nats.url:  # every event on JetStream (csms/actors/nats_mirror, docs/NATS.md)
+        children += (nats_mirror_child,)
     routes: tuple[RouteFactory, ...] = (
         v2x_routes(settings.ocpp.response_timeout),
         v2g_session_routes,

@@ -1,0 +1,128 @@
+"""The NATS mirror against a real nats-server: every event of the bus lands in the JetStream
+stream on its subject (station id in it), with a Nats-Msg-Id; a resend is stored once; a
+consumer takes one station; the stream is created with the configured limits."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+import trio
+from nats.js.api import RetentionPolicy
+
+from csms.actors import Node
+from csms.domain import events as ev
+from csms.domain.events import from_json
+from csms.node import open_node
+from csms.services.nats_subjects import message_id
+from csms.transport.nats_server import EmbeddedNats
+from tests.api.conftest import node_settings
+from tests.nats_server import NatsPeer
+
+STREAM = "TEST_EVENTS"
+
+
+@pytest.fixture
+async def node(database_url: str, nats: EmbeddedNats) -> AsyncIterator[Node]:
+    settings = node_settings(
+        database_url,
+        **{
+            "nats.url": nats.url,
+            "nats.stream": STREAM,
+            "nats.prefix": "t1",
+            "nats.max_age_s": 3600,
+        },
+    )
+    async with open_node(settings) as running:
+        yield running
+
+
+def connected(station: str, at: dt.datetime | None = None) -> ev.StationConnected:
+    kwargs: dict[str, Any] = {"at": at} if at else {}
+    return ev.StationConnected(station_id=station, version="ocpp2.0.1", **kwargs)
+
+
+async def test_events_arrive_on_their_subjects_with_a_message_id(
+    node: Node, nats_peer: NatsPeer
+) -> None:
+    node.events.publish(connected("CP1"))
+    status = ev.StationStatus(station_id="CP.2", evse_id=1, connector_id=1, status="Faulted")
+    node.events.publish(status)
+    node.events.publish(ev.CommandTimeout(station_id="CP1", command_id="c-1", action="Reset"))
+    got = await nats_peer.run(nats_peer.collect, "t1.events.>", 3)
+    assert [m.subject for m in got] == [
+        "t1.events.CP1.station.connected",
+        "t1.events.CP%2E2.station.status",
+        "t1.events.CP1.ocpp.command.timeout",
+    ]
+    for m in got:
+        event = from_json(m.body)  # the body validates against its documented shape
+        assert event.node_id == "node-1"
+        assert m.headers["Nats-Msg-Id"] == message_id(
+            json.dumps(m.body, separators=(",", ":")).encode()
+        )
+    assert got[1].body["status"] == "Faulted"
+
+
+async def test_a_resend_is_stored_once(node: Node, nats_peer: NatsPeer) -> None:
+    at = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    node.events.publish(connected("CP1", at))
+    node.events.publish(connected("CP1", at))  # the same event again: the same Nats-Msg-Id
+    node.events.publish(connected("CP2", at))
+    got = await nats_peer.run(nats_peer.collect, "t1.events.>", 2)
+    assert [m.subject for m in got] == [
+        "t1.events.CP1.station.connected",
+        "t1.events.CP2.station.connected",
+    ]
+    with trio.fail_after(10):
+        while node_mirror_stats(node).duplicates + node_mirror_stats(node).stored < 3:
+            await trio.lowlevel.checkpoint()
+    assert node_mirror_stats(node).duplicates == 1
+    assert await nats_peer.run(nats_peer.stream_count, STREAM) == 2
+
+
+async def test_a_consumer_takes_one_station(node: Node, nats_peer: NatsPeer) -> None:
+    for station in ("CP1", "CP2", "CP1", "CP3"):
+        node.events.publish(connected(station))
+    node.events.publish(
+        ev.TransactionStarted(
+            station_id="CP1",
+            transaction_id="tx-1",
+            evse_id=1,
+            seq_no=0,
+            trigger_reason="CablePluggedIn",
+            offline=False,
+        )
+    )
+    got = await nats_peer.run(nats_peer.collect, "t1.events.CP1.>", 3)
+    assert [m.subject for m in got] == [
+        "t1.events.CP1.station.connected",
+        "t1.events.CP1.station.connected",
+        "t1.events.CP1.transaction.started",
+    ]
+    assert got[2].body["transactionId"] == "tx-1"
+
+
+async def test_the_stream_is_created_with_the_configured_limits(
+    node: Node, nats_peer: NatsPeer
+) -> None:
+    node.events.publish(connected("CP1"))
+    await nats_peer.run(nats_peer.wait_stream_count, STREAM, 1)
+
+    async def config() -> Any:
+        return (await nats_peer.nc.jetstream().stream_info(STREAM)).config
+
+    cfg = await nats_peer.run(config)
+    assert cfg.subjects == ["t1.events.>"]
+    assert cfg.retention == RetentionPolicy.LIMITS
+    assert cfg.max_age == 3600
+    assert cfg.num_replicas == 1
+    assert cfg.duplicate_window == 120
+
+
+def node_mirror_stats(node: Node) -> Any:
+    assert node.nats_mirror is not None
+    return node.nats_mirror
