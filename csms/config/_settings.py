@@ -18,6 +18,8 @@ from csms.services.grid_price_settings import (
     GridPriceSettings,
     parse_grid_price_settings,
 )
+from csms.services.pki_material import KEYS as PKI_KEYS
+from csms.services.pki_material import PkiMaterial, PkiMaterialError, load_material
 
 from ._loader import ConfigError, between, build, one_of, positive, setting
 
@@ -29,6 +31,18 @@ ENV_ALIASES: Mapping[str, str] = {
     "CSMS_LOG_LEVEL": "log.level",
     "CCEE_BASE_URL": "v2g.ccee.base_url",
     "CCEE_API_KEY": "v2g.ccee.api_key",
+    # the PKI (``[certificates]``): PEM files, or the PEM text itself
+    "ISO15118_ROOT_CA_PATH": "certificates.v2g_root_ca",
+    "ISO15118_SUB_CA_PATH": "certificates.v2g_sub_ca",
+    "ISO15118_CPO_CERT_PATH": "certificates.cpo_cert",
+    "ISO15118_CPO_KEY_PATH": "certificates.cpo_key",
+    "ISO15118_MO_ROOT_CA_PATH": "certificates.mo_root_ca",
+    "ISO15118_MO_SUB_CA_PATH": "certificates.mo_sub_ca",
+    "CSMS_ROOT_CA_PATH": "certificates.csms_root_ca",
+    "CSMS_CA_CERT_PATH": "certificates.csms_ca_cert",
+    "CSMS_CA_KEY_PATH": "certificates.csms_ca_key",
+    "MANUFACTURER_ROOT_CA_PATH": "certificates.manufacturer_root_ca",
+    "CONTRACT_CERTIFICATE_PROVIDER_URL": "certificates.contract_provider_url",
 }
 #: Any key can also be set as CSMS_<SECTION>__<KEY>, e.g. CSMS_OCPP__PORT=9001.
 ENV_PREFIX = "CSMS_"
@@ -189,6 +203,44 @@ class FirmwareSettings:
 
 
 @attrs.frozen
+class CertificatesSettings:
+    """The PKI (docs/OCPP.md "Certificates"): each PEM setting is a file path or the PEM text."""
+
+    v2g_root_ca: str | None = setting(None)
+    #: The CPO sub-CAs below the V2G root (a chain file, closest to the leaves first).
+    v2g_sub_ca: str | None = setting(None)
+    #: The CPO sub-CA that signs V2GCertificate CSRs, and its key.
+    cpo_cert: str | None = setting(None)
+    cpo_key: str | None = attrs.field(default=None, repr=False)
+    mo_root_ca: str | None = setting(None)
+    mo_sub_ca: str | None = setting(None)
+    #: The roots a security profile 3 station's client certificate chains to.
+    csms_root_ca: str | None = setting(None)
+    #: The CA that signs ChargingStationCertificate CSRs (its chain up to the root), and its key.
+    csms_ca_cert: str | None = setting(None)
+    csms_ca_key: str | None = attrs.field(default=None, repr=False)
+    manufacturer_root_ca: str | None = setting(None)
+    #: The O a ChargingStationCertificate CSR must carry (the station's OrganizationName).
+    organisation: str | None = setting(None)
+    #: An external CA's URL: a CSR without a local signer for its type is POSTed there.
+    ca_url: str | None = setting(None)
+    #: Where Get15118EVCertificate's exiRequest is forwarded (a contract-certificate pool).
+    contract_provider_url: str | None = setting(None)
+    #: OCSP responders a station may name besides those the trust anchors vouch for.
+    ocsp_responders: tuple[str, ...] = setting(())
+    #: Validity of the certificates this node signs, in days (capped by the signer's own).
+    validity_days: int = setting(365, check=positive)
+    #: HTTP timeouts: OCSP and the external CA; the contract provider stays below the EV's
+    #: ISO 15118 limit.
+    ocsp_timeout_s: float = setting(3.0, check=positive)
+    provider_timeout_s: float = setting(1.5, check=positive)
+
+    def material(self) -> PkiMaterial:
+        """The PEM settings loaded (``PkiMaterialError`` naming the key)."""
+        return load_material({key: getattr(self, key) for key in PKI_KEYS})
+
+
+@attrs.frozen
 class Settings:
     node: NodeSettings = setting(NodeSettings())
     ocpp: OcppSettings = setting(OcppSettings())
@@ -198,6 +250,7 @@ class Settings:
     log: LogSettings = setting(LogSettings())
     v2g: V2GSettings = setting(V2GSettings())
     firmware: FirmwareSettings = setting(FirmwareSettings())
+    certificates: CertificatesSettings = setting(CertificatesSettings())
 
 
 def _set(tree: dict[str, Any], dotted: str, value: Any) -> None:
@@ -245,6 +298,10 @@ def _check_consistency(settings: Settings) -> None:
         raise ConfigError(exc.field, exc.message) from None
     if settings.nats.url and settings.nats.embedded:
         raise ConfigError("nats.embedded", "cannot be set together with nats.url (NATS_URL)")
+    try:
+        settings.certificates.material()
+    except PkiMaterialError as exc:
+        raise ConfigError(exc.key, exc.reason) from None
     unknown = set(ocpp.versions) - {"ocpp2.0.1", "ocpp2.1"}
     if unknown or not ocpp.versions:
         raise ConfigError("ocpp.versions", "must list ocpp2.0.1 and/or ocpp2.1")

@@ -45,7 +45,7 @@ _COLUMNS = ", ".join(a.name for a in attrs.fields(CertificateRow))
 _INSERTED = [a.name for a in attrs.fields(CertificateRow) if a.name not in ("id", "revoked_at")]
 
 
-def insert(conn: Connection, **values: object) -> CertificateRow:
+def insert(conn: Connection, /, **values: object) -> CertificateRow:
     """Store a certificate (columns as keyword arguments, every column but id and revoked_at).
     The same certificate on the same station twice raises ``UniqueViolation``."""
     missing = set(_INSERTED) - set(values)
