@@ -5,15 +5,16 @@ negative = discharging; ``limit`` >= 0 caps charging, ``dischargeLimit`` <= 0 ca
 discharging, ``setpoint`` is the value to follow. Power in W (``chargingRateUnit`` ``W``).
 
 Every profile here is a TxProfile of the transaction (K15.FR.07) with one chargingSchedule
-(K15.FR.18, K17.FR.19) of one period (within any ``maxScheduleTuples``), at stack level
+(K15.FR.18, K17.FR.19) of at most two periods (within ``maxScheduleTuples``), at stack level
 ``SESSION_STACK_LEVEL`` with the id ``tx_profile_id(evse_id)``: the needs profile, the
 discharge profile and the profile that restores charging replace one another by id
 (K01.FR.05), so there is never a second TxProfile with the same transaction and stack level
 (K01.FR.39).
 
 - ``charging_profile_for_needs`` (K15/K17, Q01 step 5, Q02.FR.01/02): the answer to accepted
-  needs. Charge-only: a ChargingOnly period (2.1) or a plain period (2.0.1) whose ``limit`` is
-  the EV's and station's maximum, no ``dischargeLimit``/``setpoint`` (Q02.FR.02). V2X
+  needs. Charge-only: ChargingOnly periods (2.1) or plain periods (2.0.1) that spread the
+  energy needed to the departure (``v2g_needs_schedule``), never above the EV's and the
+  station's maximum, no ``dischargeLimit``/``setpoint`` (Q02.FR.02). V2X
   allowed (2.1): a Dynamic CentralSetpoint period charging at that power (positive setpoint),
   which a discharge session later turns negative with UpdateDynamicSchedule (Q04).
 - ``discharge_profile`` (Q03): 2.1 CentralSetpoint with a negative ``setpoint`` and no
@@ -30,15 +31,16 @@ discharge profile and the profile that restores charging replace one another by 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Sequence
 from decimal import ROUND_DOWN, Decimal
-from typing import Any, Final, Literal
+from typing import Any, Final
 
-import attrs
+from csms.protocol import Version
 
-from csms.protocol import Version, parse_datetime
-
-from ._v2g_json import decimal_or_none, json_number
+from ._v2g_json import json_number
+from .v2g_needs_schedule import departure_at, energy_needed_wh, needs_periods, periods_allowed
+from .v2g_preferences import V2GPreferences
+from .v2g_schedule_check import ScheduleDecision, schedule_decision, schedule_within_limits
 from .v2x_capability import EVCapability
 
 __all__ = [
@@ -68,9 +70,6 @@ DEFAULT_MAX_OFFLINE_S: Final = 60
 #: hardware limit applies (a limit is required in a ChargingOnly period and in 2.0.1).
 NO_LIMIT_W: Final = Decimal(1_000_000)
 
-_INF: Final = Decimal("Infinity")
-_PHASE_SUFFIXES: Final = ("", "_L2", "_L3")
-
 
 def tx_profile_id(evse_id: int) -> int:
     """The id of csms's V2G TxProfile on ``evse_id`` (and of its only chargingSchedule)."""
@@ -96,7 +95,7 @@ def _set_profile(
     evse_id: int,
     transaction_id: str,
     kind: str,
-    period: dict[str, Any],
+    period: dict[str, Any] | list[dict[str, Any]],
     now: dt.datetime,
     duration_s: int | None = None,
     offline: int | None = None,
@@ -107,7 +106,7 @@ def _set_profile(
         "id": profile_id,
         "startSchedule": _timestamp(now),
         "chargingRateUnit": "W",
-        "chargingSchedulePeriod": [period],
+        "chargingSchedulePeriod": period if isinstance(period, list) else [period],
     }
     if duration_s is not None:
         schedule["duration"] = duration_s
@@ -132,17 +131,22 @@ def charging_only_profile(
     limit_w: Decimal,
     version: Version,
     now: dt.datetime,
+    shape: Sequence[tuple[int, Decimal]] = (),
 ) -> dict[str, Any]:
     """A TxProfile that only charges, at most ``limit_w`` (Q02.FR.01/02): 2.1 ChargingOnly,
-    2.0.1 a plain period; no ``_L2``/``_L3`` values (K01.FR.142 allows them only when the EV
-    reported its phases, and one total is enough)."""
-    if limit_w < 0:
+    2.0.1 plain periods; no ``_L2``/``_L3`` values (K01.FR.142 allows them only when the EV
+    reported its phases, and one total is enough). ``shape``: the periods
+    ``(startPeriod s, limit W)``, each capped by ``limit_w``; one at ``limit_w`` when empty."""
+    if limit_w < 0 or any(w < 0 for _, w in shape):
         raise ValueError("a charging limit is not negative")
-    period: dict[str, Any] = {"startPeriod": 0, "limit": json_number(limit_w)}
-    if version is Version.V21:
-        period["operationMode"] = "ChargingOnly"
+    periods: list[dict[str, Any]] = []
+    for start, watts in shape or [(0, limit_w)]:
+        period: dict[str, Any] = {"startPeriod": start, "limit": json_number(min(watts, limit_w))}
+        if version is Version.V21:
+            period["operationMode"] = "ChargingOnly"
+        periods.append(period)
     return _set_profile(
-        evse_id=evse_id, transaction_id=transaction_id, kind="Absolute", period=period, now=now
+        evse_id=evse_id, transaction_id=transaction_id, kind="Absolute", period=periods, now=now
     )
 
 
@@ -182,21 +186,37 @@ def charging_profile_for_needs(
     v2x: bool,
     station_max_w: Decimal | None = None,
     max_offline_s: int = DEFAULT_MAX_OFFLINE_S,
+    preferences: V2GPreferences | None = None,
+    tz: dt.tzinfo = dt.UTC,
+    station_periods: int | None = None,
 ) -> dict[str, Any]:
     """The SetChargingProfileRequest that follows Accepted needs (K15.FR.07, K17.FR.07/19).
 
     ``v2x`` (2.1, the needs decision's ``profile == "v2x"``): a Dynamic CentralSetpoint
-    period charging at the allowed power (Q01 step 5; Q03.FR.02: no limit fields); otherwise
-    charge-only (Q02.FR.01/02).
+    period charging at the allowed power (Q01 step 5; Q03.FR.02: no limit fields), which a
+    discharge session moves. Otherwise charge-only (Q02.FR.01/02), shaped by the needs
+    (``v2g_needs_schedule``): the energy needed (the EV's, or its owner's departure energy)
+    spread to the departure (the EV's, or the owner's default time of day in ``tz``), full
+    power when the time is too short; no more periods than the EV's ``maxScheduleTuples``
+    and the station's ``station_periods`` (SmartChargingCtrlr.PeriodsPerSchedule) allow.
     """
     limit = charge_limit_w(capability, station_max_w)
     if not (v2x and version is Version.V21):
+        shape = needs_periods(
+            energy_wh=energy_needed_wh(capability, preferences),
+            departure=departure_at(capability, preferences, now=now, tz=tz),
+            now=now,
+            max_w=limit,
+            min_w=capability.min_charge_w,
+            max_periods=periods_allowed(capability.max_schedule_tuples, station_periods),
+        )
         return charging_only_profile(
             evse_id=capability.evse_id,
             transaction_id=transaction_id,
             limit_w=limit,
             version=version,
             now=now,
+            shape=shape,
         )
     period: dict[str, Any] = {"startPeriod": 0, "operationMode": "CentralSetpoint"}
     period |= _setpoints(limit, capability)
@@ -279,120 +299,3 @@ def pull_dynamic_schedule_response(
 def clear_profile_request(evse_id: int) -> dict[str, Any]:
     """The ClearChargingProfileRequest that removes csms's V2G TxProfile on ``evse_id``."""
     return {"chargingProfileId": tx_profile_id(evse_id)}
-
-
-# -- the EV's schedule (NotifyEVChargingSchedule) ---------------------------------------------
-
-
-def _bounds(period: Mapping[str, Any], suffix: str) -> tuple[Decimal, Decimal]:
-    """The interval of power a sent period allows, by the sign convention: ``limit`` caps
-    charging (a negative one is the 2.0.1 discharge convention), ``dischargeLimit`` caps
-    discharging, a lone ``setpoint`` is followed, so nothing beyond it on its side."""
-    if period.get("operationMode") == "Idle":
-        return Decimal(0), Decimal(0)
-    limit = decimal_or_none(period.get("limit" + suffix))
-    discharge = decimal_or_none(period.get("dischargeLimit" + suffix))
-    setpoint = decimal_or_none(period.get("setpoint" + suffix))
-    if limit is not None and limit >= 0:
-        high = limit
-    elif limit is not None:
-        high = Decimal(0)
-    else:
-        high = max(setpoint, Decimal(0)) if setpoint is not None else _INF
-    if discharge is not None:
-        low = discharge
-    elif limit is not None and limit < 0:
-        low = limit
-    else:
-        low = min(setpoint, Decimal(0)) if setpoint is not None else Decimal(0)
-    return low, high
-
-
-def _intervals(
-    schedule: Mapping[str, Any], base: dt.datetime
-) -> list[tuple[dt.datetime, dt.datetime, Mapping[str, Any]]]:
-    start = schedule.get("startSchedule")
-    origin = parse_datetime(start) if isinstance(start, str) else base
-    duration = schedule.get("duration")
-    end = (
-        origin + dt.timedelta(seconds=duration)
-        if isinstance(duration, int)
-        else dt.datetime.max.replace(tzinfo=dt.UTC)
-    )
-    periods = sorted(schedule.get("chargingSchedulePeriod", []), key=lambda p: p["startPeriod"])
-    out = []
-    for i, period in enumerate(periods):
-        begin = origin + dt.timedelta(seconds=period["startPeriod"])
-        stop = (
-            origin + dt.timedelta(seconds=periods[i + 1]["startPeriod"])
-            if i + 1 < len(periods)
-            else end
-        )
-        if begin < min(stop, end):
-            out.append((begin, min(stop, end), period))
-    return out
-
-
-def schedule_within_limits(request: Mapping[str, Any], sent: Mapping[str, Any]) -> bool:
-    """Whether the EV's schedule (a NotifyEVChargingScheduleRequest payload) stays within the
-    profile csms sent (a SetChargingProfileRequest payload or its ``chargingProfile``).
-
-    Each EV period's ``limit`` (and ``limit_L2``/``_L3``) must lie in the bounds of every sent
-    period it overlaps in time; the EV's schedule starts at its ``startSchedule`` or the
-    request's ``timeBase``. Outside the sent schedule csms set no limit. A schedule in another
-    ``chargingRateUnit`` cannot be compared without the voltage: it is taken as within (the
-    station has checked it, K15.FR.09).
-    """
-    profile = sent.get("chargingProfile", sent)
-    schedules = profile.get("chargingSchedule", [])
-    selected = request.get("selectedChargingScheduleId")
-    ours = next(
-        (s for s in schedules if s.get("id") == selected), schedules[0] if schedules else None
-    )
-    ev = request["chargingSchedule"]
-    if ours is None or ev.get("chargingRateUnit") != ours.get("chargingRateUnit"):
-        return True
-    base = parse_datetime(request["timeBase"])
-    sent_intervals = _intervals(ours, base)
-    for begin, stop, ev_period in _intervals(ev, base):
-        for sent_begin, sent_stop, sent_period in sent_intervals:
-            if max(begin, sent_begin) >= min(stop, sent_stop):
-                continue
-            for suffix in _PHASE_SUFFIXES:
-                value = decimal_or_none(ev_period.get("limit" + suffix))
-                if value is None:
-                    continue
-                # A phase csms set no value for is bounded by the total.
-                has_phase = any(k.endswith(suffix) for k in sent_period) if suffix else True
-                low, high = _bounds(sent_period, suffix if has_phase else "")
-                if not low <= value <= high:
-                    return False
-    return True
-
-
-@attrs.frozen
-class ScheduleDecision:
-    """The NotifyEVChargingScheduleResponse status and whether to renegotiate (K16)."""
-
-    status: Literal["Accepted", "Rejected"]
-    renegotiate: bool
-
-    def response(self) -> dict[str, Any]:
-        return {"status": self.status}
-
-
-def schedule_decision(
-    request: Mapping[str, Any],
-    sent: Mapping[str, Any] | None,
-    *,
-    renegotiations: int = 0,
-    max_renegotiations: int = 1,
-) -> ScheduleDecision:
-    """Accepted when the EV's schedule is within the profile sent (K15.FR.11, K17.FR.11);
-    Rejected otherwise (K15.FR.12, K17.FR.12), with a renegotiation (K15.FR.13: the profile
-    sent again) unless ``max_renegotiations`` were already made for these needs, so a
-    misbehaving EV cannot loop (and no profile goes out again without cause). Nothing sent
-    yet: nothing to exceed."""
-    if sent is None or schedule_within_limits(request, sent):
-        return ScheduleDecision("Accepted", renegotiate=False)
-    return ScheduleDecision("Rejected", renegotiate=renegotiations < max_renegotiations)

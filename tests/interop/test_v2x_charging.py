@@ -21,11 +21,11 @@ from .test_v2x_station import (
     ac_needs,
     iso_now,
     no_more_after_a_round_trip,
-    open_station,
     opt_in,
     periods,
     prepare,
     start_transaction,
+    station201_in_transaction,
     v2x_station,
 )
 
@@ -106,23 +106,7 @@ async def test_ocpp201_needs_accepted_then_a_plain_tx_profile(database_url):
     follows, with a positive limit and no 2.1 fields."""
     prepare(database_url, "V2XA")
     async with interop_node(database_url) as (node, bridge):
-        peer = await open_station(bridge, node.ocpp_port, "V2XA", version="ocpp2.0.1")
-        await peer.call(
-            call201.BootNotification(
-                charging_station={"model": "Wallbox", "vendor_name": "Acme"}, reason="PowerUp"
-            )
-        )
-        await peer.call(
-            call201.TransactionEvent(
-                event_type="Started",
-                timestamp=iso_now(),
-                seq_no=0,
-                trigger_reason="Authorized",
-                transaction_info={"transaction_id": "tx-201"},
-                evse={"id": 1, "connector_id": 1},
-                id_token=OTHER,
-            )
-        )
+        peer = await station201_in_transaction(bridge, node.ocpp_port, "V2XA", "tx-201")
         needs = {
             "requested_energy_transfer": "DC",
             "dc_charging_parameters": {

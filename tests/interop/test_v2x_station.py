@@ -225,6 +225,30 @@ async def start_transaction(peer: Peer, token: dict[str, str], tx: str) -> None:
     )
 
 
+async def station201_in_transaction(
+    bridge: AsyncioThread, port: int, station_id: str, transaction_id: str
+) -> Peer:
+    """A booted 2.0.1 ``Station201`` whose transaction (Bia's token) runs on EVSE 1."""
+    peer = await open_station(bridge, port, station_id, version="ocpp2.0.1")
+    await peer.call(
+        call201.BootNotification(
+            charging_station={"model": "Wallbox", "vendor_name": "Acme"}, reason="PowerUp"
+        )
+    )
+    await peer.call(
+        call201.TransactionEvent(
+            event_type="Started",
+            timestamp=iso_now(),
+            seq_no=0,
+            trigger_reason="Authorized",
+            transaction_info={"transaction_id": transaction_id},
+            evse={"id": 1, "connector_id": 1},
+            id_token=OTHER,
+        )
+    )
+    return peer
+
+
 def bidirectional_needs(requested: str = "DC_BPT") -> call21.NotifyEVChargingNeeds:
     return call21.NotifyEVChargingNeeds(
         evse_id=1,

@@ -34,8 +34,6 @@ from csms.protocol import Direction, Version, structure_payload, v21
 from csms.runtime import Reply
 from csms.services.v2g_profiles import (
     PROFILE_ID_BASE,
-    charging_profile_for_needs,
-    discharge_profile,
     pull_dynamic_schedule_response,
     schedule_decision,
 )
@@ -52,6 +50,7 @@ from csms.storage import v2g, v2x_support
 from ._base import TaskActor
 from ._evse import Evses, EvseState, capability_row
 from ._messages import AllowV2X, GetStationSupport, PreferencesChanged, SetpointChanged
+from ._needs import needs_profile_request, read_needs_limits
 from ._preferences import PreferencesCache
 from ._support import SupportCache
 
@@ -274,35 +273,18 @@ class V2XOwner(TaskActor):
             return NeedsDecision("Rejected", reason="no_transaction")
         return decision
 
-    def _profile_request(self, evse: EvseState, transaction_id: str) -> dict[str, Any]:
-        """The needs' profile (K15.FR.07); while a discharge session runs on the EVSE, its
-        discharge at the current setpoint, so that renegotiated needs (K16.FR.12, K17) do not
-        end it (capped by the EV's new maximum)."""
-        setpoint = self.setpoints.get((evse.station_id, evse.evse_id))
-        capability = evse.capability
-        if setpoint is not None and setpoint < 0 and capability.bidirectional_requested:
-            power = -setpoint
-            if capability.max_discharge_w is not None:
-                power = min(power, capability.max_discharge_w)
-            return discharge_profile(
-                capability=capability,
-                transaction_id=transaction_id,
-                discharge_w=power,
-                version=evse.version,
-                now=self.clock(),
-            )
-        return charging_profile_for_needs(
-            capability=capability,
-            transaction_id=transaction_id,
-            version=evse.version,
-            now=self.clock(),
-            v2x=evse.v2x,
-        )
-
     async def _send_profile(self, evse: EvseState) -> None:
         if evse.transaction_id is None:
             return
-        request = self._profile_request(evse, evse.transaction_id)
+        limits = await read_needs_limits(self.database, evse)
+        request = needs_profile_request(
+            evse,
+            evse.transaction_id,
+            limits,
+            setpoint=self.setpoints.get((evse.station_id, evse.evse_id)),
+            now=self.clock(),
+            tz=self.time_zone,
+        )
         evse.sent_profile = request
         answer = await self._send(evse.station_id, "SetChargingProfile", request)
         status = None if answer is None else answer.get("status")
