@@ -211,9 +211,12 @@ async def variables_read(node: Any, station_id: str) -> Any:
     return await node.root.ref("v2x").ask(GetStationSupport(station_id, "ocpp2.1"), timeout=10)
 
 
-async def start_transaction(peer: Peer, token: dict[str, str], tx: str) -> None:
+async def start_transaction(
+    peer: Peer, token: dict[str, str], tx: str, *, calls: Any = call21
+) -> None:
+    """The transaction ``tx`` starts on EVSE 1 (``calls``: the version's request classes)."""
     await peer.call(
-        call21.TransactionEvent(
+        calls.TransactionEvent(
             event_type="Started",
             timestamp=iso_now(),
             seq_no=0,
@@ -235,17 +238,7 @@ async def station201_in_transaction(
             charging_station={"model": "Wallbox", "vendor_name": "Acme"}, reason="PowerUp"
         )
     )
-    await peer.call(
-        call201.TransactionEvent(
-            event_type="Started",
-            timestamp=iso_now(),
-            seq_no=0,
-            trigger_reason="Authorized",
-            transaction_info={"transaction_id": transaction_id},
-            evse={"id": 1, "connector_id": 1},
-            id_token=OTHER,
-        )
-    )
+    await start_transaction(peer, OTHER, transaction_id, calls=call201)
     return peer
 
 
