@@ -145,6 +145,14 @@ class V2GControl(Protocol):
         None when there is no such session."""
         ...
 
+    async def change_discharge_power(
+        self, session_id: uuid.UUID, power_w: Decimal
+    ) -> SessionRow | None:
+        """Give a running session a new discharge power (W, positive; capped as at the start,
+        sent as UpdateDynamicSchedule or a new profile) and return it as it is then (a session
+        not discharging is returned unchanged); None when there is no such session."""
+        ...
+
 
 class GridPriceControl(Protocol):
     """The node's grid prices (the prices actor's table: CCEE, else simulated). A bad query

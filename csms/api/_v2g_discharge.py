@@ -1,4 +1,5 @@
-"""V2G discharge sessions: start and stop one (operator), read one or a list (viewer).
+"""V2G discharge sessions: start and stop one, change its power (operator), read one or a list
+(viewer).
 
 A start is decided by the node's discharge sessions (``ControlPlane.v2g``): 201 with the session
 once the station was commanded, 202 with the session ``negotiating`` when the EV first has to
@@ -22,7 +23,7 @@ from csms.storage.v2g_sessions import SessionRow, get, list_sessions
 
 from ._auth import Role
 from ._control import DischargeStart
-from ._errors import InvalidBody, NotFound
+from ._errors import Conflict, InvalidBody, NotFound
 from ._routing import Call, Endpoint, Param, json_response
 from ._schema import spec
 from .bodies import STATION_ID_PATTERN
@@ -59,6 +60,17 @@ class DischargeStartBody:
 @attrs.frozen
 class DischargeStopBody:
     session_id: str = spec(pattern=_UUID, example=str(uuid.UUID(int=1)))
+
+
+@attrs.frozen
+class DischargePowerBody:
+    session_id: str = spec(pattern=_UUID, example=str(uuid.UUID(int=1)))
+    power_kw: float = spec(
+        description="The new discharge power, kW (positive).",
+        exclusive_minimum=0,
+        maximum=_MAX_POWER_KW,
+        example=3.7,
+    )
 
 
 @attrs.frozen
@@ -154,6 +166,27 @@ async def stop(call: Call) -> Response:
     return json_response(session_view(row))
 
 
+#: The states in which a session takes a new power (the policy ignores it in the others).
+_POWERED = ("starting", "discharging")
+
+
+async def change_power(call: Call) -> Response:
+    session_id = _session_id(call.body.session_id)
+    if session_id is None:
+        raise InvalidBody("must be a session id (a UUID)", field="sessionId")
+    power_w = Decimal(repr(call.body.power_kw)) * _KW
+    row = await call.control.v2g.change_discharge_power(session_id, power_w)
+    if row is None:
+        raise NotFound(f"no discharge session {session_id}")
+    if row.ended_at is not None:
+        raise Conflict(f"discharge session {session_id} has ended", code="session_ended")
+    if row.state not in _POWERED:
+        raise Conflict(
+            f"discharge session {session_id} is {row.state}", code="session_not_discharging"
+        )
+    return json_response(session_view(row))
+
+
 async def get_one(call: Call) -> Response:
     session_id = _session_id(call.path("sessionId"))
     row = None if session_id is None else await call.control.database.run(get, session_id)
@@ -204,6 +237,23 @@ ENDPOINTS = (
         body=DischargeStopBody,
         response=V2GSession,
         errors=(404, 422),
+    ),
+    Endpoint(
+        "POST",
+        "/api/v1/v2g/discharge/power",
+        change_power,
+        Role.OPERATOR,
+        "Change a running discharge's power",
+        "v2g",
+        body=DischargePowerBody,
+        response=V2GSession,
+        errors=(404, 409, 422),
+        description=(
+            "The new power is capped as at the start (the owner's and the EV's maximum) and "
+            "sent to the station: UpdateDynamicSchedule for a 2.1 Dynamic profile (Q04), else "
+            "a new profile. 409 codes: session_ended (the session is over), "
+            "session_not_discharging (still negotiating, or stopping)."
+        ),
     ),
     Endpoint(
         "GET",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from decimal import Decimal
 
 import attrs
 
@@ -48,3 +49,15 @@ class NodeV2G:
             )
         except (KeyError, ActorError, TimeoutError):
             raise Unavailable("the node's discharge sessions are not available") from None
+
+    async def change_discharge_power(
+        self, session_id: uuid.UUID, power_w: Decimal
+    ) -> SessionRow | None:
+        """The session's ``ChangePower`` (csms/actors/v2g), as an operator asks it."""
+        try:
+            row: SessionRow | None = await self.node.root.ref(v2g.V2G_SESSIONS).ask(
+                v2g.ChangePower(session_id, power_w), timeout=self._timeout
+            )
+        except (KeyError, ActorError, TimeoutError):
+            raise Unavailable("the node's discharge sessions are not available") from None
+        return row

@@ -91,6 +91,7 @@ class FakeV2G:
     def __init__(self, database: InMemoryDatabase) -> None:
         self.starts: list[DischargeStart] = []
         self.stops: list[tuple[uuid.UUID, str]] = []
+        self.power_changes: list[tuple[uuid.UUID, Decimal]] = []
         self.sessions: dict[uuid.UUID, SessionRow] = {}
         self.refusal: str | None = None
         self.negotiate = False
@@ -161,6 +162,18 @@ class FakeV2G:
             return row
         ended = dt.datetime(2026, 3, 2, 9, 30, tzinfo=dt.UTC)
         row = attrs.evolve(row, state="completed", ended_at=ended, end_reason="operator_stop")
+        self.sessions[session_id] = row
+        return row
+
+    async def change_discharge_power(
+        self, session_id: uuid.UUID, power_w: Decimal
+    ) -> SessionRow | None:
+        """The new power as the setpoint of a session that is discharging; others unchanged."""
+        self.power_changes.append((session_id, power_w))
+        row = self.sessions.get(session_id)
+        if row is None or row.state not in ("starting", "discharging"):
+            return row
+        row = attrs.evolve(row, target_power_w=power_w, setpoint_w=power_w)
         self.sessions[session_id] = row
         return row
 

@@ -166,3 +166,77 @@ async def test_the_negotiating_answer_is_documented_with_the_session(api):
         "$ref": "#/components/schemas/V2GSession"
     }
     assert responses["201"]["content"] == responses["202"]["content"]
+
+
+POWER = "/api/v1/v2g/discharge/power"
+
+
+async def test_an_operator_changes_a_sessions_power_in_watts(control, api):
+    started = (
+        await api.post(START, json={"stationId": "CP1", "powerKw": 7}, headers=auth(ADMIN))
+    ).json()
+    viewer = await api.post(
+        POWER, json={"sessionId": started["id"], "powerKw": 3}, headers=auth(VIEWER)
+    )
+    assert viewer.status_code == 403
+    assert control.v2g.power_changes == []
+    changed = await api.post(
+        POWER, json={"sessionId": started["id"], "powerKw": 3.5}, headers=auth(OPERATOR)
+    )
+    assert changed.status_code == 200, changed.text
+    assert set(changed.json()) == SESSION_KEYS
+    assert changed.json()["setpointKw"] == 3.5
+    assert control.v2g.power_changes == [(uuid.UUID(started["id"]), Decimal("3500.0"))]
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"powerKw": 3}, "sessionId"),
+        ({"sessionId": "x", "powerKw": 3}, "sessionId"),
+        ({"sessionId": str(uuid.UUID(int=1))}, "powerKw"),
+        ({"sessionId": str(uuid.UUID(int=1)), "powerKw": 0}, "powerKw"),
+        ({"sessionId": str(uuid.UUID(int=1)), "powerKw": 1001}, "powerKw"),
+        ({"sessionId": str(uuid.UUID(int=1)), "powerKw": 3, "evseId": 1}, "evseId"),
+    ],
+)
+async def test_a_bad_power_change_is_422_naming_the_field(control, api, body, field):
+    answer = await api.post(POWER, json=body, headers=auth(ADMIN))
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["error"]["field"] == field
+    assert control.v2g.power_changes == []
+
+
+async def test_a_power_change_of_an_unknown_ended_or_negotiating_session(control, api):
+    """404 unknown; 409 ``session_ended`` once it ended, ``session_not_discharging`` while it
+    negotiates (its power would be ignored)."""
+    missing = await api.post(
+        POWER, json={"sessionId": str(uuid.uuid4()), "powerKw": 3}, headers=auth(ADMIN)
+    )
+    assert missing.status_code == 404
+    started = (
+        await api.post(START, json={"stationId": "CP1", "powerKw": 7}, headers=auth(ADMIN))
+    ).json()
+    await api.post(STOP, json={"sessionId": started["id"]}, headers=auth(ADMIN))
+    ended = await api.post(
+        POWER, json={"sessionId": started["id"], "powerKw": 3}, headers=auth(ADMIN)
+    )
+    assert (ended.status_code, ended.json()["error"]["code"]) == (409, "session_ended")
+    control.v2g.negotiate = True
+    waiting = (
+        await api.post(START, json={"stationId": "CP2", "powerKw": 7}, headers=auth(ADMIN))
+    ).json()
+    early = await api.post(
+        POWER, json={"sessionId": waiting["id"], "powerKw": 3}, headers=auth(ADMIN)
+    )
+    assert (early.status_code, early.json()["error"]["code"]) == (409, "session_not_discharging")
+
+
+async def test_the_power_endpoint_is_in_the_openapi_document(api):
+    document = (await api.get("/openapi.json")).json()
+    operation = document["paths"][POWER]["post"]
+    assert operation["x-role"] == "operator"
+    assert {"200", "404", "409", "422"} <= set(operation["responses"])
+    assert operation["requestBody"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/DischargePowerBody"
+    }
