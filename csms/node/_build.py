@@ -22,6 +22,7 @@ from csms.actors import (
     id_token_listener_spec,
     persistence_spec,
 )
+from csms.actors.certificates import certificate_verifier
 from csms.actors.station import StationRoutes, StationServices
 from csms.api import ADMIN_TOKEN_ENV, DRAIN_GRACE, HttpControlActor
 from csms.config import Settings
@@ -143,6 +144,8 @@ def build_node(
             heartbeat_interval=settings.ocpp.heartbeat_interval,
             response_timeout=settings.ocpp.response_timeout,
             routes=station_routes,
+            # Plug & Charge Authorize (C07) asks the certificates owner
+            certificates=certificate_verifier(root, settings.ocpp.response_timeout),
         ),
     )
     return node

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 
 from csms.actors import NodeParts, prices
+from csms.actors.certificates import certificate_routes, certificates_child
 from csms.actors.firmware import firmware_child, firmware_routes
 from csms.actors.nats_mirror import nats_mirror_child
 from csms.actors.station import Route
@@ -32,6 +33,7 @@ def capabilities(settings: Settings) -> tuple[tuple[ChildFactory, ...], tuple[Ro
         v2g_sessions_child,  # discharge sessions, one actor each (csms/actors/v2g)
         firmware_child,  # firmware updates, one job actor each (csms/actors/firmware)
         prices.prices_child,  # grid prices: the PLD from CCEE, kept in memory (csms/actors/prices)
+        certificates_child,  # station certificates, Plug & Charge, OCSP (csms/actors/certificates)
     )
     if settings.nats.url:  # every event on JetStream (csms/actors/nats_mirror, docs/NATS.md)
         children += (nats_mirror_child,)
@@ -39,5 +41,6 @@ def capabilities(settings: Settings) -> tuple[tuple[ChildFactory, ...], tuple[Ro
         v2x_routes(settings.ocpp.response_timeout),
         v2g_session_routes,
         firmware_routes,
+        certificate_routes(settings.ocpp.response_timeout),
     )
     return children, routes

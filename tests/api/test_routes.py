@@ -56,7 +56,7 @@ async def test_a_route_registered_at_build_time_feeds_its_owner_and_the_metrics(
 
 async def test_an_ask_route_must_decide_within_the_response_timeout(database_url: str) -> None:
     def routes(root: Supervisor) -> list[Route]:
-        return [Route.ask("SignCertificate", root.ref("persistence"), name="pki", timeout=30)]
+        return [Route.ask("DataTransfer", root.ref("persistence"), name="pki", timeout=30)]
 
     with pytest.raises(ValueError, match="not less than the response timeout"):
         async with open_node(node_settings(database_url), routes=(routes,)):

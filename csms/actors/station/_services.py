@@ -21,11 +21,18 @@ from ._routes import StationRoutes
 class CertificateVerifier(Protocol):
     """Decides the ISO 15118 certificate status in Authorize (Plug & Charge).
 
-    ``hash_data`` is the list of OCSPRequestData of the request, as wire JSON.
+    ``hash_data`` is the list of OCSPRequestData of the request, as wire JSON; ``certificate``
+    the contract certificate chain (PEM) when the station sent it instead (C07.FR.06). The
+    answer is the contract's status (Accepted, or the reason it is not): the handler combines
+    it with the id token's (C07.FR.13-17). The node's is ``csms/actors/certificates``.
     """
 
     async def authorize_certificate(
-        self, station_id: str, id_token: Any, hash_data: list[dict[str, Any]]
+        self,
+        station_id: str,
+        id_token: Any,
+        hash_data: list[dict[str, Any]],
+        certificate: str | None = None,
     ) -> str: ...
 
 
@@ -34,7 +41,11 @@ class NoPlugAndCharge:
     so the answer is ``NoCertificateAvailable`` and the id token decides on its own."""
 
     async def authorize_certificate(
-        self, station_id: str, id_token: Any, hash_data: list[dict[str, Any]]
+        self,
+        station_id: str,
+        id_token: Any,
+        hash_data: list[dict[str, Any]],
+        certificate: str | None = None,
     ) -> str:
         return "NoCertificateAvailable"
 

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import attrs
+
 from csms.protocol import Version
 from csms.services.authorization import UNKNOWN_TOKEN, token_status
+from csms.services.pki_contract import contract_answer
 
 from .._context import StationContext
 from ._registry import handles
@@ -38,11 +41,15 @@ async def authorize(st: StationContext, request: Any, raw: dict[str, Any]) -> An
     info = await id_token_info(st, request.id_token)
     certificate_status = None
     hash_data = raw.get("iso15118CertificateHashData")
-    if hash_data or request.certificate:
-        certificate_status = await st.services.certificates.authorize_certificate(
-            st.station_id, request.id_token, list(hash_data or [])
-        )
     msg = st.messages
+    if hash_data or request.certificate:
+        contract = await st.services.certificates.authorize_certificate(
+            st.station_id, request.id_token, list(hash_data or []), request.certificate
+        )
+        # C07.FR.13-17: the contract's status and the token's decide both answers together
+        certificate_status, token_status = contract_answer(contract, str(info.status))
+        if token_status != str(info.status):
+            info = attrs.evolve(info, status=msg.AuthorizationStatusEnum(token_status))
     return msg.AuthorizeResponse(
         id_token_info=info,
         certificate_status=(
