@@ -42,7 +42,13 @@ class FirmwareUpdateBody:
     signing certificate and the signature; else non-secure (L02)."""
 
     location: str = spec(
-        min_length=1, max_length=2000, example="https://firmware.example/cp-2.0.bin"
+        min_length=1,
+        max_length=2000,
+        example="https://firmware.example/cp-2.0.bin",
+        description=(
+            "Where the station downloads the image; an image of the node's store is its `url` "
+            "(its stored signature then makes the update signed unless `secure` is given)."
+        ),
     )
     retrieve_date_time: dt.datetime = spec(description="When to start downloading.")  # noqa: RUF009
     install_date_time: dt.datetime | None = spec(None, description="When to install.")  # noqa: RUF009
@@ -178,7 +184,9 @@ ENDPOINTS = (
             "answer: Rejected, InvalidCertificate or RevokedCertificate end it `failed` with "
             "that reason; AcceptedCanceled ends the station's running job as `Replaced`. The "
             "job then follows the station's FirmwareStatusNotification and its BootNotification "
-            "after the reboot. 409: the station is not connected or did not answer."
+            "after the reboot. 409: the station is not connected or did not answer. 422 before "
+            "anything is sent: a signing certificate that does not chain to the firmware CA, or a "
+            "signature that does not match the image of the store."
         ),
     ),
     Endpoint(

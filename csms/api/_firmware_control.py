@@ -1,5 +1,5 @@
-"""The node's firmware jobs as the API starts and cancels them (``ControlPlane.firmware``);
-reads go to the database."""
+"""The node's firmware jobs, store and campaigns as the API uses them (``ControlPlane.firmware``);
+reads of jobs and campaigns go to the database."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from typing import Protocol
 import attrs
 
 from csms.storage.firmware import FirmwareJobRow
+from csms.storage.firmware_store import FirmwareStore, ImageRecord
 
 __all__ = ["FirmwareControl", "FirmwareUpdate"]
 
@@ -17,7 +18,9 @@ __all__ = ["FirmwareControl", "FirmwareUpdate"]
 @attrs.frozen
 class FirmwareUpdate:
     """An UpdateFirmware as the API asks for it (``POST /api/v1/devices/{id}/firmware/update``):
-    L01 (secure) when ``signing_certificate`` and ``signature`` are given, else L02."""
+    L01 (secure) when ``signing_certificate`` and ``signature`` are given, else L02. A
+    ``location`` on this node's store is that image: its signature is checked against it, and
+    the one stored with it is sent when none is given."""
 
     station_id: str
     location: str
@@ -31,11 +34,28 @@ class FirmwareUpdate:
 
 
 class FirmwareControl(Protocol):
+    @property
+    def store(self) -> FirmwareStore:
+        """The node's firmware store (images on disk)."""
+        ...
+
+    def image_url(self, image_id: str) -> str:
+        """Where stations download an image of the store from (this node's HTTP)."""
+        ...
+
+    def check_signature(
+        self, signing_certificate: str, signature: str, image: ImageRecord | None
+    ) -> None:
+        """The signing certificate against the firmware CA, and the signature against the
+        image when there is one; raises ``FirmwareSigningError`` naming the field."""
+        ...
+
     async def start_update(self, update: FirmwareUpdate) -> FirmwareJobRow:
         """Send UpdateFirmware and return the job as stored with the station's answer (a
         Rejected or InvalidCertificate answer: the job ``failed`` with that reason); raises
-        ``Conflict`` (station_not_connected, or the command's error code) when nothing was
-        answered, ``Unavailable`` when the node runs no firmware jobs."""
+        ``InvalidBody`` when a signed update does not verify (nothing is sent), ``Conflict``
+        (station_not_connected, or the command's error code) when nothing was answered,
+        ``Unavailable`` when the node runs no firmware jobs."""
         ...
 
     async def cancel_job(self, job_id: uuid.UUID, *, requested_by: str) -> FirmwareJobRow | None:

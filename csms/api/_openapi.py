@@ -115,6 +115,13 @@ def _operation(ep: Endpoint, schemas: dict[str, Any]) -> dict[str, Any]:
             "required": ep.body_required,
             "content": {"application/json": {"schema": body_schema}},
         }
+    if ep.upload_media is not None:
+        op["requestBody"] = {
+            "required": True,
+            "content": {
+                ep.upload_media: {"schema": {"type": "string", "format": "binary", "minLength": 1}}
+            },
+        }
     ok: dict[str, Any] = {"description": "Success"}
     if ep.ok != 204:
         if ep.response is not None:

@@ -98,6 +98,8 @@ class Endpoint:
     body_required: bool = True
     #: The body is free JSON (an OCPP payload checked elsewhere), documented as an object.
     raw_body: bool = False
+    #: The body is bytes of this media type (a firmware image), read by the handler itself.
+    upload_media: str | None = None
     response: type | None = None
     response_media: str = "application/json"
     query: tuple[Param, ...] = ()

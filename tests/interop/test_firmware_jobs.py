@@ -7,7 +7,10 @@ from __future__ import annotations
 import pytest
 import trio
 
+from ..services.firmware_pki import make_firmware_pki
 from .firmware_peer import LOCATION, STATION, rig, setup_database
+
+PKI = make_firmware_pki()
 
 L02_SEQUENCE = ("Downloading", "Downloaded", "Installing", "InstallRebooting")
 
@@ -51,20 +54,23 @@ async def test_l02_non_secure_update_walks_the_sequence_through_the_reboot(
 
 
 async def test_tc_l_01_secure_update_sends_the_certificate_and_completes_on_installed(
-    database_url, admin_env, bridge
+    database_url, admin_env, bridge, tmp_path
 ):
     """TC_L_01_CSMS (L01.FR.01, L01.FR.11): the signing certificate and signature are sent;
     the sequence with SignatureVerified ends Installed."""
     setup_database(database_url)
-    async with rig(database_url, bridge) as r:
+    ca_path = tmp_path / "firmware-ca.pem"
+    ca_path.write_text(PKI.ca_pem)
+    signature = PKI.sign(b"an image elsewhere")  # not in the store: only the certificate checked
+    async with rig(database_url, bridge, **{"firmware.ca_path": str(ca_path)}) as r:
         await r.connect()
         created = await r.update(
-            secure={"signingCertificate": "-----BEGIN CERTIFICATE-----", "signature": "c2ln"}
+            secure={"signingCertificate": PKI.signer_pem, "signature": signature}
         )
         assert created.json()["signed"] is True
         sent = await r.sent()
-        assert sent["firmware"]["signing_certificate"] == "-----BEGIN CERTIFICATE-----"
-        assert sent["firmware"]["signature"] == "c2ln"
+        assert sent["firmware"]["signing_certificate"] == PKI.signer_pem
+        assert sent["firmware"]["signature"] == signature
         for status in ("Downloading", "Downloaded", "SignatureVerified", "Installing", "Installed"):
             await r.status(status, sent["request_id"])
         assert (await r.event("firmware.update.completed")).job_id == created.json()["id"]
