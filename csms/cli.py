@@ -29,6 +29,12 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--node-id", help="name of this node (default node-1)")
     serve.add_argument("--ocpp-port", type=int, help="OCPP WebSocket port (default 9000)")
     serve.add_argument("--http-port", type=int, help="REST API port (default 8080)")
+    serve.add_argument(
+        "--nats",
+        metavar="embedded|URL",
+        help="NATS for the event mirror: 'embedded' starts nats-server in the data directory, "
+        "or a server's URL (default: NATS_URL, else off)",
+    )
 
     commands.add_parser("migrate", parents=[common], help="bring the database schema up to date")
 
@@ -67,11 +73,20 @@ def _settings(args: argparse.Namespace) -> Settings:
             "node.id": getattr(args, "node_id", None),
             "ocpp.port": getattr(args, "ocpp_port", None),
             "http.port": getattr(args, "http_port", None),
+            **_nats_overrides(getattr(args, "nats", None)),
             "database.data_dir": args.data_dir,
             "log.level": args.log_level,
             "log.json": args.log_json,
         },
     )
+
+
+def _nats_overrides(option: str | None) -> dict[str, object]:
+    if option is None:
+        return {}
+    if option == "embedded":
+        return {"nats.embedded": True, "nats.url": ""}
+    return {"nats.url": option}
 
 
 def _with_database(settings: Settings, work: Callable[[str], int]) -> int:

@@ -44,7 +44,10 @@ class NatsPeer:
         return await self.thread.run(fn, *args)
 
     async def connect(self) -> None:
-        self.nc = await nats_py.connect(self.url, max_reconnect_attempts=-1)
+        async def quiet(exc: Exception) -> None:  # a server stopped on purpose is no error
+            pass
+
+        self.nc = await nats_py.connect(self.url, max_reconnect_attempts=-1, error_cb=quiet)
 
     async def close(self) -> None:
         if self.nc is not None:
