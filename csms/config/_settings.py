@@ -12,12 +12,14 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import attrs
 
+from csms.services.compensation import CompensationError, parse_compensation_settings
 from csms.services.firmware_signing import load_anchors
 from csms.services.grid_price_settings import (
     GridPriceSettingError,
     GridPriceSettings,
     parse_grid_price_settings,
 )
+from csms.services.payout import PayoutError, parse_wallet_settings
 from csms.services.pki_material import KEYS as PKI_KEYS
 from csms.services.pki_material import PkiMaterial, PkiMaterialError, load_material
 
@@ -31,6 +33,7 @@ ENV_ALIASES: Mapping[str, str] = {
     "CSMS_LOG_LEVEL": "log.level",
     "CCEE_BASE_URL": "v2g.ccee.base_url",
     "CCEE_API_KEY": "v2g.ccee.api_key",
+    "WALLET_SERVICE_URL": "v2g.wallet.url",
     # the PKI (``[certificates]``): PEM files, or the PEM text itself
     "ISO15118_ROOT_CA_PATH": "certificates.v2g_root_ca",
     "ISO15118_SUB_CA_PATH": "certificates.v2g_sub_ca",
@@ -177,6 +180,12 @@ class V2GSettings:
     #: (``grid_prices()``); its keys are documented there and in the README.
     prices: dict[str, Any] = attrs.field(factory=dict, hash=False)
 
+    #: ``[v2g.compensation]`` (margin, station groups) and ``[v2g.wallet]`` (payouts) as
+    #: written, checked at load by ``parse_compensation_settings`` and ``parse_wallet_settings``
+    #: (``csms/services/compensation.py``, ``payout.py``: their keys are documented there).
+    compensation: dict[str, Any] = attrs.field(factory=dict, hash=False)
+    wallet: dict[str, Any] = attrs.field(factory=dict, hash=False)
+
     def grid_prices(self) -> GridPriceSettings:
         return parse_grid_price_settings(self.prices)
 
@@ -294,7 +303,9 @@ def _check_consistency(settings: Settings) -> None:
             raise ConfigError("firmware.ca_path", "is not a PEM certificate file") from None
     try:
         settings.v2g.grid_prices()
-    except GridPriceSettingError as exc:
+        parse_compensation_settings(settings.v2g.compensation)
+        parse_wallet_settings(settings.v2g.wallet)
+    except (GridPriceSettingError, CompensationError, PayoutError) as exc:
         raise ConfigError(exc.field, exc.message) from None
     if settings.nats.url and settings.nats.embedded:
         raise ConfigError("nats.embedded", "cannot be set together with nats.url (NATS_URL)")
