@@ -166,6 +166,20 @@ class CceeSettings:
 
 
 @attrs.frozen
+class OptimizerSettings:
+    """The V2G optimizer (``csms/actors/optimizer``): off unless turned on, since it discharges
+    EVs by itself; ``POST /api/v1/v2g/optimize`` plans on demand either way."""
+
+    enabled: bool = setting(False)
+    #: How often it plans and starts or stops sessions (also at each planned start and end).
+    interval_s: float = setting(300.0, check=positive)
+    #: Hours of the price forecast it plans over.
+    horizon_hours: int = setting(24, check=between(1, 168))
+    #: An hour is worth discharging when dearer than the forecast's cheapest by more, R$/kWh.
+    min_spread_rs_per_kwh: float = setting(0.0, check=between(0, 1000))
+
+
+@attrs.frozen
 class V2GSettings:
     #: The operator's zone: discharge windows, cycles per day and tariff posts are local times.
     time_zone: str = setting("America/Sao_Paulo", check=_time_zone)
@@ -176,6 +190,7 @@ class V2GSettings:
     #: How often a discharge session checks its clock (window end, duration, grace).
     tick_interval_s: float = setting(1.0, check=positive)
     ccee: CceeSettings = setting(CceeSettings())
+    optimizer: OptimizerSettings = setting(OptimizerSettings())
     #: The ``[v2g.prices]`` table as written, checked by ``parse_grid_price_settings`` at load
     #: (``grid_prices()``); its keys are documented there and in the README.
     prices: dict[str, Any] = attrs.field(factory=dict, hash=False)
