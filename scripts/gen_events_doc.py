@@ -202,6 +202,21 @@ EXAMPLE_OVERRIDES: dict[tuple[type[events.Event], str], Any] = {
     (events.FirmwareUpdateStarted, "status"): "Accepted",
     (events.FirmwareUpdateProgress, "status"): "Installing",
     (events.FirmwareUpdateFailed, "reason"): "InvalidSignature",
+    **{
+        (cls, name): value
+        for cls in (events.FirmwareCampaignState, events.FirmwareCampaignProgress)
+        for name, value in {
+            "campaign_id": "3b8e6f0a-1c2d-4e5f-8a9b-0c1d2e3f4a5b",
+            "state": "running",
+            "reason": None,
+            "pending": 1180,
+            "running": 200,
+            "installed": 612,
+            "failed": 3,
+            "skipped": 5,
+        }.items()
+    },
+    (events.FirmwareCampaignProgress, "station_state"): "installed",
     (events.CertificateSigned, "status"): "Accepted",
     (events.CertificateRejected, "status"): "Rejected",
     (events.CertificateRejected, "reason"): "CSR common name is not the station id",

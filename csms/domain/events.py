@@ -64,6 +64,9 @@ __all__ = [
     "Event",
     "EventStreamClosed",
     "EventStreamOpened",
+    "FirmwareCampaignEvent",
+    "FirmwareCampaignProgress",
+    "FirmwareCampaignState",
     "FirmwarePublishStatus",
     "FirmwareStatus",
     "FirmwareUpdateCompleted",
@@ -815,6 +818,39 @@ class CertificateDeleted(Event):
     status: str = doc("The station's answer: Accepted, Failed or NotFound.")
 
 
+@attrs.frozen(kw_only=True)
+class FirmwareCampaignEvent(Event):
+    """A firmware campaign and its counts of stations per state."""
+
+    campaign_id: str = doc("The campaign's id (as in /api/v1/firmware/campaigns/{id}).")
+    state: Literal["running", "paused", "halted", "completed", "canceled"] = doc(
+        "The campaign's state: halted once its failure threshold was reached."
+    )
+    reason: str | None = doc("Why it halted or was canceled, if it did.")
+    pending: int = doc("Stations not started yet.")
+    running: int = doc("Stations whose job runs.")
+    installed: int = doc("Stations whose job completed.")
+    failed: int = doc("Stations whose job failed or could not be started.")
+    skipped: int = doc("Stations already on the target version.")
+
+
+@attrs.frozen(kw_only=True)
+class FirmwareCampaignState(FirmwareCampaignEvent):
+    """A firmware campaign started, was paused, resumed or canceled, halted, or completed."""
+
+    subject: ClassVar[str] = "firmware.campaign.state"
+
+
+@attrs.frozen(kw_only=True)
+class FirmwareCampaignProgress(FirmwareCampaignEvent):
+    """A station of a firmware campaign was installed, failed or skipped."""
+
+    subject: ClassVar[str] = "firmware.campaign.progress"
+
+    station_id: str = doc("The station that moved on.")
+    station_state: Literal["installed", "failed", "skipped"] = doc("What became of it.")
+
+
 # -- the catalog ---------------------------------------------------------------------------------
 
 #: Every event the bus carries, in the order docs/EVENTS.md lists them.
@@ -865,6 +901,8 @@ CATALOG: tuple[type[Event], ...] = (
     FirmwareUpdateProgress,
     FirmwareUpdateCompleted,
     FirmwareUpdateFailed,
+    FirmwareCampaignState,
+    FirmwareCampaignProgress,
     CertificateSigned,
     CertificateRejected,
     CertificateInstalled,
