@@ -47,6 +47,7 @@ __all__ = [
     "compensate",
     "parse_compensation_settings",
     "pieces",
+    "plain",
 ]
 
 PREFIX: Final = "v2g.compensation"
@@ -196,6 +197,13 @@ def compensate(
         source=source.kind,
         margin=margin,
     )
+
+
+def plain(value: Decimal) -> str:
+    """A quantity as a decimal string without exponent or trailing zeros (5.201300 -> 5.2013);
+    money keeps its centavos (str of the rounded value)."""
+    text = format(value.normalize(), "f")
+    return "0" if text in ("-0", "0") else text
 
 
 def _centavos(value: Decimal) -> Decimal:
