@@ -26,7 +26,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 from collections.abc import Iterable, Mapping, Sequence
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import ROUND_FLOOR, ROUND_HALF_EVEN, Decimal
 from fnmatch import fnmatchcase
 from typing import Any, Final
 
@@ -56,8 +56,8 @@ _KILO: Final = Decimal(1000)
 _HUNDRED: Final = Decimal(100)
 _ZERO: Final = Decimal(0)
 _EPOCH: Final = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
-#: A piece's share of an interval's energy is kept to the µWh, so what the last piece takes
-#: (the interval's energy minus the others' shares) is exact.
+#: A piece's share of an interval's energy is kept to the µWh, rounded down, so what the last
+#: piece takes (the interval's energy minus the others' shares) is exact and never negative.
 SHARE_PLACES: Final = Decimal("0.000001")
 
 
@@ -149,7 +149,7 @@ def pieces(
             if end == after.at:
                 found.append((start, end, left))
                 break
-            share = (energy * _micros(end - start) / _micros(span)).quantize(SHARE_PLACES)
+            share = (energy * _micros(end - start) / _micros(span)).quantize(SHARE_PLACES, ROUND_FLOOR)
             found.append((start, end, share))
             left -= share
             start = end

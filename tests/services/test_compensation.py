@@ -212,7 +212,7 @@ MARGINS = st.builds(
 )
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=400, deadline=None)
 @given(register_series(), SOURCES, MARGINS)
 def test_property_energy_adds_up_money_is_rounded_once_and_never_negative(readings, source, margin):
     result = compensate(readings, MARKET, source, margin)
