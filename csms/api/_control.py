@@ -25,6 +25,7 @@ from csms.storage import Connection
 from csms.storage.v2g_sessions import SessionRow
 
 from ._firmware_control import FirmwareControl
+from ._optimize_control import OptimizerControl
 
 __all__ = [
     "ControlPlane",
@@ -34,6 +35,7 @@ __all__ = [
     "GridPriceControl",
     "IdTokenStats",
     "NodeStats",
+    "OptimizerControl",
     "PersistenceStats",
     "V2GControl",
 ]
@@ -241,4 +243,9 @@ class ControlPlane(Protocol):
     @property
     def prices(self) -> GridPriceControl:
         """Grid prices."""
+        ...
+
+    @property
+    def optimizer(self) -> OptimizerControl:
+        """The V2G optimizer."""
         ...

@@ -17,6 +17,7 @@ from csms.actors.v2x import PreferencesChanged
 from csms.api import EventFeed, IdTokenStats, NodeStats, Unavailable
 from csms.commands import StationGateway
 from csms.node._firmware import NodeFirmware
+from csms.node._optimizer import NodeOptimizer
 from csms.node._prices import NodePrices
 from csms.node._v2g import NodeV2G
 from csms.runtime import ActorError, collect_stats
@@ -120,3 +121,7 @@ class NodeControlPlane:
     @property
     def prices(self) -> NodePrices:
         return NodePrices(self.node)
+
+    @property
+    def optimizer(self) -> NodeOptimizer:
+        return NodeOptimizer(self.node)
