@@ -33,6 +33,7 @@ from ._errors import ApiError, BadRequest, MethodNotAllowed, NotFound
 from ._metrics import Metrics
 from ._openapi import openapi_document
 from ._routing import ApiState, Call, Endpoint, asgi_endpoint, error_response, json_response
+from .dashboard import dashboard_routes
 
 if TYPE_CHECKING:
     from ._control import ControlPlane
@@ -107,18 +108,24 @@ def create_app(
     metrics: Metrics | None = None,
     token_cache_seconds: float = 5.0,
 ) -> Starlette:
-    """The control API of ``control``; its ``ApiState`` is ``app.state.api``."""
+    """The control API of ``control``; its ``ApiState`` is ``app.state.api``. The operator's
+    dashboard is served beside it, at ``/`` (``app.state.dashboard``)."""
     auth = Authenticator(
         _lookup(control), admin_token=admin_token, cache_seconds=token_cache_seconds
     )
     state = ApiState(control, auth, metrics)
     table = endpoints()
     handlers = [(ep.method, ep.path, asgi_endpoint(ep, state)) for ep in table]
+    dashboard, pages = dashboard_routes(state, admin_token=admin_token)
     app = ControlApp(
         RouteTable(handlers),
-        routes=[Route(path, handler, methods=[method]) for method, path, handler in handlers],
+        routes=[
+            *(Route(path, handler, methods=[method]) for method, path, handler in handlers),
+            pages,
+        ],
         exception_handlers={HTTPException: _http_error},
     )
     app.state.api = state
+    app.state.dashboard = dashboard
     app.state.openapi = openapi_document(table, version=API_VERSION)
     return app

@@ -1,0 +1,195 @@
+"""What every dashboard page shares: the templates, the signed-in session, the role checks, the
+operator's time zone and language, and the HTML responses."""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+from collections.abc import Awaitable, Callable
+from decimal import Decimal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+import jinja2
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+
+from .._auth import Role
+from ._hub import EventHub
+from ._i18n import LANGUAGES, translator
+from ._sessions import CsrfError, Session, SessionStore, check_csrf, read_form
+
+if TYPE_CHECKING:
+    from .._control import ControlPlane
+    from .._routing import ApiState
+
+__all__ = ["Dashboard", "Page", "form_page", "page"]
+
+HERE = Path(__file__).parent
+#: What a missing value shows (an en dash).
+NONE = "\u2013"
+LANG_COOKIE = "csms_lang"
+#: Response headers of every page: no framing, no sniffing, scripts only from the node itself.
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:;"
+        " connect-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
+    ),
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "Cache-Control": "no-store",
+}
+
+
+class Dashboard:
+    """The dashboard's state: one per application."""
+
+    def __init__(self, api: ApiState, store: SessionStore) -> None:
+        self.api = api
+        self.store = store
+        self.hub = EventHub(api.control)
+        self.cache: dict[str, tuple[float, Any]] = {}
+        self.env = jinja2.Environment(
+            loader=jinja2.FileSystemLoader(HERE / "templates"),
+            autoescape=True,
+            undefined=jinja2.StrictUndefined,
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
+        self.env.filters["kw"] = _kw
+        self.env.filters["kwh"] = _kwh
+        self.env.filters["num"] = _num
+
+    @property
+    def control(self) -> ControlPlane:
+        return self.api.control
+
+    def time_zone(self) -> dt.tzinfo:
+        try:
+            return self.control.prices.time_zone
+        except Exception:  # a control plane without prices: UTC
+            return dt.UTC
+
+
+def _num(value: Any, places: int = 1) -> str:
+    if value is None:
+        return NONE
+    return f"{Decimal(value):,.{places}f}"
+
+
+def _kw(watts: Any) -> str:
+    return NONE if watts is None else f"{Decimal(watts) / 1000:,.1f} kW"
+
+
+def _kwh(wh: Any) -> str:
+    return NONE if wh is None else f"{Decimal(wh) / 1000:,.1f} kWh"
+
+
+class Page:
+    """One request to a signed-in page."""
+
+    def __init__(self, dash: Dashboard, request: Request, session: Session) -> None:
+        self.dash = dash
+        self.request = request
+        self.session = session
+        self.language = request.cookies.get(LANG_COOKIE, "en")
+        if self.language not in LANGUAGES:
+            self.language = "en"
+        self.tz = dash.time_zone()
+
+    @property
+    def control(self) -> ControlPlane:
+        return self.dash.control
+
+    @property
+    def partial(self) -> bool:
+        """An htmx request for a fragment (a live refresh or a form's answer)."""
+        return self.request.headers.get("hx-request") == "true"
+
+    def can(self, role: Role) -> bool:
+        return self.session.can(role)
+
+    def local(self, instant: dt.datetime | None, fmt: str = "%Y-%m-%d %H:%M:%S") -> str:
+        if instant is None:
+            return NONE
+        return instant.astimezone(self.tz).strftime(fmt)
+
+    def render(self, template: str, status: int = 200, /, **context: Any) -> HTMLResponse:
+        html = self.dash.env.get_template(template).render(
+            _=translator(self.language),
+            page=self,
+            session=self.session,
+            principal=self.session.principal,
+            csrf=self.session.csrf,
+            role=Role,
+            path=self.request.url.path,
+            languages=LANGUAGES,
+            language=self.language,
+            tz_name=str(self.tz),
+            **context,
+        )
+        return HTMLResponse(html, status_code=status, headers=SECURITY_HEADERS)
+
+    def problem(self, status: int, title: str, message: str) -> HTMLResponse:
+        template = "_problem.html" if self.partial else "problem.html"
+        return self.render(template, status, title=title, message=message)
+
+
+def _to_login(request: Request) -> Response:
+    if request.headers.get("hx-request") == "true":
+        return Response(status_code=401, headers={"HX-Redirect": "/login"})
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)
+
+
+Handler = Callable[[Page], Awaitable[Response]]
+FormHandler = Callable[[Page, dict[str, str]], Awaitable[Response]]
+
+
+def page(dash: Dashboard, role: Role = Role.VIEWER) -> Callable[[Handler], Any]:
+    """A GET page for signed-in users with at least ``role``."""
+
+    def wrap(handler: Handler) -> Any:
+        @functools.wraps(handler)
+        async def endpoint(request: Request) -> Response:
+            session = await dash.store.get(request)
+            if session is None:
+                return _to_login(request)
+            p = Page(dash, request, session)
+            if not session.can(role):
+                return p.problem(403, "Forbidden", f"This needs the {role.label} role.")
+            return await handler(p)
+
+        return endpoint
+
+    return wrap
+
+
+def form_page(dash: Dashboard, role: Role) -> Callable[[FormHandler], Any]:
+    """A form post: signed in, the session's CSRF token, at least ``role`` (else 403)."""
+
+    def wrap(handler: FormHandler) -> Any:
+        @functools.wraps(handler)
+        async def endpoint(request: Request) -> Response:
+            session = await dash.store.get(request)
+            if session is None:
+                return _to_login(request)
+            p = Page(dash, request, session)
+            try:
+                form = await read_form(request)
+                check_csrf(request, session, form)
+            except CsrfError:
+                return p.problem(
+                    403,
+                    "Forbidden",
+                    "The session's CSRF token is missing or wrong: reload the page.",
+                )
+            if not session.can(role):
+                return p.problem(403, "Forbidden", f"This needs the {role.label} role.")
+            return await handler(p, form)
+
+        return endpoint
+
+    return wrap

@@ -1,0 +1,98 @@
+// The dashboard's only script: the live stream (Server-Sent Events) and the charts.
+// Each live part of a page names the topics it shows (data-live), optionally its station
+// (data-station), and where to fetch it again (data-src). An event batch from /events names
+// the topics and stations that changed; the parts concerned are fetched again (one request at
+// a time per part; changes during a request fetch it once more afterwards).
+(function () {
+  "use strict";
+
+  function matches(el, batch) {
+    var topics = (el.dataset.live || "").split(" ");
+    var hit = batch.topics.indexOf("*") >= 0 || topics.some(function (t) {
+      return batch.topics.indexOf(t) >= 0;
+    });
+    if (!hit) return false;
+    var station = el.dataset.station;
+    return !station || batch.stations === null || batch.stations.indexOf(station) >= 0;
+  }
+
+  var busy = {};
+  var again = {};
+
+  function refresh(id) {
+    var el = document.getElementById(id);
+    if (!el) return;
+    if (busy[id]) { again[id] = true; return; }
+    busy[id] = true;
+    htmx.ajax("GET", el.dataset.src, { target: "#" + id, swap: "outerHTML" }).finally(function () {
+      busy[id] = false;
+      drawCharts(document.getElementById(id) || document);
+      document.body.dataset.refreshed = String(Date.now());
+      if (again[id]) { again[id] = false; refresh(id); }
+    });
+  }
+
+  function connect() {
+    var live = document.getElementById("live");
+    var url = document.body.dataset.stream;
+    if (!url || !window.EventSource) return;
+    var source = new EventSource(url);
+    source.onopen = function () {
+      if (live) { live.textContent = "● " + live.dataset.liveLabel; live.className = "live on"; }
+      document.body.dataset.streamState = "open";
+    };
+    source.onerror = function () {
+      if (live) { live.textContent = "○ " + live.dataset.offLabel; live.className = "live off"; }
+      document.body.dataset.streamState = "closed";
+    };
+    source.addEventListener("change", function (msg) {
+      var batch = JSON.parse(msg.data);
+      document.querySelectorAll("[data-live][id]").forEach(function (el) {
+        if (matches(el, batch)) refresh(el.id);
+      });
+    });
+  }
+
+  var palette = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e"];
+
+  function drawCharts(root) {
+    if (!window.uPlot) return;
+    root.querySelectorAll("[data-chart]").forEach(function (el) {
+      var source = document.getElementById(el.dataset.source);
+      if (!source) return;
+      var data = JSON.parse(source.textContent);
+      el.innerHTML = "";
+      var width = Math.max(300, el.clientWidth || 600);
+      if (el.dataset.chart === "price") {
+        var opts = {
+          width: width, height: 220,
+          series: [{}, { label: "R$/kWh", stroke: "#1f77b4", width: 2, paths: uPlot.paths.stepped({ align: 1 }) },
+                   { label: "ponta", stroke: "#d62728", fill: "rgba(214,39,40,0.15)", scale: "peak",
+                     paths: uPlot.paths.stepped({ align: 1 }) }],
+          scales: { peak: { range: [0, 1] } },
+          axes: [{}, { label: "R$/kWh" }, { show: false, scale: "peak" }]
+        };
+        new uPlot(opts, [data.x, data.price, data.peak], el);
+        return;
+      }
+      if (!data.x.length) { el.textContent = "–"; el.dataset.points = "0"; return; }
+      var series = [{}];
+      var columns = [data.x];
+      data.series.forEach(function (s, i) {
+        var percent = s.label.indexOf("%") >= 0;
+        series.push({ label: s.label, stroke: palette[i % palette.length], width: 2,
+                      scale: percent ? "%" : "k", spanGaps: true });
+        columns.push(s.values);
+      });
+      new uPlot({ width: width, height: 260, series: series,
+                  axes: [{}, { scale: "k" }, { scale: "%", side: 1, grid: { show: false } }] },
+                columns, el);
+      el.dataset.points = String(data.x.length);
+    });
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    drawCharts(document);
+    connect();
+  });
+})();
