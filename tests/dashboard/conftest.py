@@ -93,7 +93,10 @@ class Browser:
 
 @pytest.fixture
 async def browser() -> AsyncIterator[Browser]:
-    from playwright.async_api import async_playwright
+    from playwright.async_api import async_playwright, expect
+
+    # a deadline for what the page must come to show, not a figure the test measures
+    expect.set_options(timeout=30_000)
 
     thread = AsyncioThread(name="chromium")
     await thread.start()
