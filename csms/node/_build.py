@@ -23,6 +23,7 @@ from csms.actors import (
     persistence_spec,
 )
 from csms.actors.certificates import certificate_verifier
+from csms.actors.remote_gateway import cluster_gateway
 from csms.actors.station import StationRoutes, StationServices
 from csms.api import ADMIN_TOKEN_ENV, DRAIN_GRACE, HttpControlActor
 from csms.config import Settings
@@ -104,7 +105,8 @@ def build_node(
         id_tokens=IdTokens(database),
         persistence_status=status,
         stations=stations,
-        gateway=LocalStationGateway(stations),
+        # with NATS, stations held by other nodes are reached through it (remote_gateway)
+        gateway=cluster_gateway(settings, LocalStationGateway(stations)),
         validate_outbound=validate_outbound,
     )
     # The children that need the whole node (the REST API, the listener) make their actors

@@ -10,6 +10,7 @@ from csms.actors import NodeParts, prices
 from csms.actors.certificates import certificate_routes, certificates_child
 from csms.actors.firmware import firmware_child, firmware_routes
 from csms.actors.nats_mirror import nats_mirror_child
+from csms.actors.remote_gateway import nats_commands_child
 from csms.actors.station import Route
 from csms.actors.v2g import v2g_session_routes, v2g_sessions_child
 from csms.actors.v2x import v2x_child, v2x_routes
@@ -35,8 +36,11 @@ def capabilities(settings: Settings) -> tuple[tuple[ChildFactory, ...], tuple[Ro
         prices.prices_child,  # grid prices: the PLD from CCEE, kept in memory (csms/actors/prices)
         certificates_child,  # station certificates, Plug & Charge, OCSP (csms/actors/certificates)
     )
-    if settings.nats.url:  # every event on JetStream (csms/actors/nats_mirror, docs/NATS.md)
-        children += (nats_mirror_child,)
+    if settings.nats.url:  # docs/NATS.md
+        children += (
+            nats_mirror_child,  # every event on JetStream (csms/actors/nats_mirror)
+            nats_commands_child,  # commands between nodes (csms/actors/remote_gateway)
+        )
     routes: tuple[RouteFactory, ...] = (
         v2x_routes(settings.ocpp.response_timeout),
         v2g_session_routes,

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -23,16 +22,6 @@ from tests.api.conftest import PASSWORD, node_settings
 from tests.nats_server import NatsPeer
 
 STREAM = "OUTAGE_EVENTS"
-
-
-@pytest.fixture
-async def bridge() -> AsyncIterator[AsyncioThread]:
-    thread = AsyncioThread(name="charge-points")
-    await thread.start()
-    try:
-        yield thread
-    finally:
-        await thread.stop()
 
 
 def settings(database_url: str, nats: EmbeddedNats, buffer: int) -> Any:

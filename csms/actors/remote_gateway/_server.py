@@ -1,0 +1,232 @@
+"""The command server (``nats_commands``): this node's side of commands between nodes.
+
+It subscribes ``<prefix>.station.<id>.cmd`` (in a queue group, so one node answers even while
+a station moves) for every station whose socket this node holds, from the bus's
+``station.connected`` / ``station.disconnected`` and a periodic check against the stations
+registry, and answers each request through the local gateway with the deadline the request
+carries. It also keeps the cluster gateway's map of the stations other nodes hold, from their
+presence events (``<prefix>.events.*.station.connected|disconnected``) and PostgreSQL, and
+takes a station over: a node that accepts a station's connection tells the others
+(``<prefix>.takeover``), and one that still has an actor for it stops that stale actor.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+from typing import Any
+
+import trio
+
+from csms.actors.database import Database
+from csms.actors.events import EventBus, Subscription
+from csms.actors.gateway import LocalStationGateway
+from csms.commands import CommandError
+from csms.domain.events import StationConnected, StationDisconnected
+from csms.protocol import Version
+from csms.runtime import Actor, ActorContext, Backoff, DynamicSupervisor
+from csms.services.nats_subjects import command_subject, decode_token
+
+from ._codec import decode_request, encode_error, encode_result
+from ._gateway import ClusterGateway
+from ._link import CommandLink, Incoming
+
+__all__ = ["CommandServer"]
+
+log = logging.getLogger("csms.nats")
+
+#: How often the command subjects are checked against the stations registry, and other
+#: nodes' presence reread from PostgreSQL.
+RECONCILE_INTERVAL = 5.0
+
+
+class CommandServer(Actor):
+    background_tasks = True
+
+    def __init__(
+        self,
+        *,
+        gateway: ClusterGateway,
+        stations: DynamicSupervisor,
+        events: EventBus,
+        database: Database,
+        node_id: str,
+    ) -> None:
+        self.gateway = gateway
+        self.link: CommandLink = gateway.link
+        self.local: LocalStationGateway = gateway.local
+        self.stations = stations
+        self.events = events
+        self.database = database
+        self.node_id = node_id
+        self.prefix = gateway.prefix
+        self._incoming_send, self._incoming = trio.open_memory_channel[Incoming](10_000)
+        self._sub: Subscription | None = None
+        self._wake = trio.Event()
+        self.served = 0
+        self.lost_requests = 0
+
+    async def on_start(self, ctx: ActorContext) -> None:
+        self._sub = self.events.subscribe("station.", capacity=50_000)
+        await self.link.start()
+        ctx.nursery.start_soon(self._run, ctx.nursery)
+
+    async def receive(self, message: Any) -> Any:
+        log.warning("nats_commands: unknown message ignored", extra={"kind": type(message)})
+
+    async def on_stop(self, reason: BaseException | None) -> None:
+        if self._sub is not None:
+            self.events.unsubscribe(self._sub)
+        await self.link.stop()
+
+    # -- connection ---------------------------------------------------------------------------
+
+    async def _run(self, nursery: trio.Nursery) -> None:
+        backoff, rng, attempt = Backoff(initial=0.05, maximum=5.0, jitter=0.2), random.Random(), 0
+        while True:
+            try:
+                await self.link.connect(self._deliver)
+                await self.link.subscribe(
+                    [
+                        f"{self.prefix}.events.*.station.connected",
+                        f"{self.prefix}.events.*.station.disconnected",
+                        f"{self.prefix}.takeover",
+                    ]
+                )
+                break
+            except Exception as exc:  # NATS not there yet: local commands work meanwhile
+                attempt += 1
+                if attempt == 1:
+                    log.warning("nats_commands: NATS not reachable", extra={"error": repr(exc)})
+                await trio.sleep(backoff.delay(attempt, rng))
+        log.info("nats_commands: connected", extra={"url": self.link.url})
+        nursery.start_soon(self._serve_incoming, nursery)
+        nursery.start_soon(self._follow_bus)
+        while True:
+            await self._reconcile()
+            with trio.move_on_after(RECONCILE_INTERVAL):
+                await self._wake.wait()
+            self._wake = trio.Event()
+
+    def _deliver(self, item: Incoming) -> None:  # trio thread, from the asyncio thread
+        try:
+            self._incoming_send.send_nowait(item)
+        except trio.WouldBlock:
+            self.lost_requests += 1  # its sender times out; nothing is sent twice
+
+    # -- this node's stations -----------------------------------------------------------------
+
+    async def _follow_bus(self) -> None:
+        assert self._sub is not None
+        receive = self._sub.receive
+        while True:
+            batch = [await receive.receive()]
+            while len(batch) < 1000:  # a reconnect storm: one crossing per batch of stations
+                try:
+                    batch.append(receive.receive_nowait())
+                except trio.WouldBlock:
+                    break
+            came = [e.station_id for e in batch if isinstance(e, StationConnected)]
+            went = [
+                e.station_id
+                for e in batch
+                if isinstance(e, StationDisconnected) and not self.local.is_connected(e.station_id)
+            ]
+            try:
+                if came:
+                    await self.link.subscribe([self._cmd(s) for s in came])
+                    for station_id in came:
+                        body = {"stationId": station_id, "nodeId": self.node_id}
+                        await self.link.reply(f"{self.prefix}.takeover", json.dumps(body).encode())
+                if went:
+                    await self.link.unsubscribe([self._cmd(s) for s in went])
+            except Exception as exc:  # NATS away: the periodic check catches up
+                log.warning("nats_commands: subscriptions not updated", extra={"error": repr(exc)})
+            if self._sub.dropped:
+                self._wake.set()  # events were lost: check against the registry now
+
+    async def _reconcile(self) -> None:
+        held = {self._cmd(s) for s in self.stations.registry.names()}
+        subscribed = {s for s in self.link.subscribed() if s.endswith(".cmd")}
+        try:
+            if held - subscribed:
+                await self.link.subscribe(sorted(held - subscribed))
+            if subscribed - held:
+                await self.link.unsubscribe(sorted(subscribed - held))
+            rows = await self.database.run(_presence)
+        except Exception as exc:  # NATS or the database away: next time
+            log.warning("nats_commands: reconcile failed", extra={"error": repr(exc)})
+            return
+        self.gateway.remote = {sid: node for sid, node in rows if node != self.node_id}
+
+    def _cmd(self, station_id: str) -> str:
+        return command_subject(self.prefix, station_id)
+
+    # -- what arrives -------------------------------------------------------------------------
+
+    async def _serve_incoming(self, nursery: trio.Nursery) -> None:
+        async for subject, data, reply in self._incoming:
+            if subject.endswith(".cmd"):
+                nursery.start_soon(self._serve, subject, data, reply)
+            else:
+                try:
+                    if subject == f"{self.prefix}.takeover":
+                        await self._takeover(data)
+                    else:
+                        self._presence_event(data)
+                except (ValueError, TypeError) as exc:
+                    log.warning("nats_commands: bad message", extra={"error": repr(exc)})
+
+    async def _serve(self, subject: str, data: bytes, reply: str) -> None:
+        token = subject[len(self.prefix) + len(".station.") : -len(".cmd")]
+        station_id = decode_token(token) or ""
+        try:
+            request = decode_request(data)
+            deadline = trio.current_time() + float(request["timeout"])
+            result = await self.local.send(
+                station_id,
+                request["action"],
+                request["payload"],
+                requested_by=request["requestedBy"],
+                deadline=deadline,
+            )
+            version = Version.V21 if ".v21." in type(result.message).__module__ else Version.V201
+            answer = encode_result(result, version.value)
+        except CommandError as exc:
+            answer = encode_error(exc)
+        except Exception as exc:  # a bad request: its sender gets an error, nothing was sent
+            log.warning("nats_commands: request refused", extra={"error": repr(exc)})
+            answer = encode_error(CommandError(f"the holding node could not send it: {exc}"))
+        self.served += 1
+        if reply:
+            try:
+                await self.link.reply(reply, answer)
+            except Exception as exc:  # its sender times out
+                log.warning("nats_commands: reply lost", extra={"error": repr(exc)})
+
+    async def _takeover(self, data: bytes) -> None:
+        body = json.loads(data)
+        station_id, node = body.get("stationId"), body.get("nodeId")
+        if node == self.node_id or not isinstance(station_id, str):
+            return
+        self.gateway.remote[station_id] = node
+        ref = self.stations.registry.lookup(station_id)
+        if ref is not None:  # it reconnected elsewhere: this connection is stale
+            log.info("station taken over", extra={"station": station_id, "by": node})
+            await self.stations.stop_child(ref)
+
+    def _presence_event(self, data: bytes) -> None:
+        body = json.loads(data)
+        station_id, node = body.get("stationId"), body.get("nodeId")
+        if not isinstance(station_id, str) or node == self.node_id:
+            return
+        if body.get("subject") == "station.connected":
+            self.gateway.remote[station_id] = node
+        elif self.gateway.remote.get(station_id) == node:
+            del self.gateway.remote[station_id]
+
+
+def _presence(conn: Any) -> list[tuple[str, str]]:
+    rows = conn.execute("SELECT id, node_id FROM stations WHERE node_id IS NOT NULL").fetchall()
+    return [(r[0], r[1]) for r in rows]
