@@ -15,6 +15,7 @@ from csms.storage import tokens as token_repo
 
 from . import (
     _audit,
+    _certificates,
     _devices,
     _firmware,
     _firmware_images,
@@ -60,6 +61,7 @@ def endpoints() -> tuple[Endpoint, ...]:
         *_v2g_discharge.ENDPOINTS,
         *_firmware.ENDPOINTS,
         *_firmware_images.ENDPOINTS,
+        *_certificates.ENDPOINTS,
         *_grid_price.ENDPOINTS,
         *_health.ENDPOINTS,
         Endpoint("GET", "/openapi.json", _openapi, None, "This document", "health", response=None),

@@ -24,10 +24,12 @@ from csms.services.retail_price import GridPrice
 from csms.storage import Connection
 from csms.storage.v2g_sessions import SessionRow
 
+from ._compensation import MoneyControl
 from ._firmware_control import FirmwareControl
 from ._optimize_control import OptimizerControl
 
 __all__ = [
+    "CertificateControl",
     "ControlPlane",
     "Database",
     "DischargeStart",
@@ -182,6 +184,17 @@ class GridPriceControl(Protocol):
     ) -> DischargePlan: ...
 
 
+class CertificateControl(Protocol):
+    """The node's PKI (csms/node/_certificates.py): the configured trust anchors, and the
+    ``security.certificate.*`` events of what the API did on stations."""
+
+    def validate(self, pem: str, kind: str) -> Mapping[str, Any]:
+        """The verdict on a PEM chain (``csms.services.pki_contract.verdict``)."""
+        ...
+
+    def publish(self, event: Event) -> None: ...
+
+
 class ControlPlane(Protocol):
     """The node as the control API sees it."""
 
@@ -246,6 +259,16 @@ class ControlPlane(Protocol):
         ...
 
     @property
+    def money(self) -> MoneyControl:
+        """V2G compensation and payouts."""
+        ...
+
+    @property
     def optimizer(self) -> OptimizerControl:
         """The V2G optimizer."""
+        ...
+
+    @property
+    def certificates(self) -> CertificateControl:
+        """The PKI: trust anchors and certificate events."""
         ...

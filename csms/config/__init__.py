@@ -3,6 +3,7 @@
 from ._loader import ConfigError
 from ._settings import (
     ENV_ALIASES,
+    CertificatesSettings,
     DatabaseSettings,
     FirmwareSettings,
     HttpSettings,
@@ -17,6 +18,7 @@ from ._settings import (
 
 __all__ = [
     "ENV_ALIASES",
+    "CertificatesSettings",
     "ConfigError",
     "DatabaseSettings",
     "FirmwareSettings",

@@ -16,6 +16,7 @@ from csms.actors.v2x import NAME as V2X
 from csms.actors.v2x import PreferencesChanged
 from csms.api import EventFeed, IdTokenStats, NodeStats, Unavailable
 from csms.commands import StationGateway
+from csms.node._certificates import NodeCertificates
 from csms.node._firmware import NodeFirmware
 from csms.node._optimizer import NodeOptimizer
 from csms.node._prices import NodePrices
@@ -125,3 +126,7 @@ class NodeControlPlane:
     @property
     def optimizer(self) -> NodeOptimizer:
         return NodeOptimizer(self.node)
+
+    @property
+    def certificates(self) -> NodeCertificates:
+        return NodeCertificates(self.node)
