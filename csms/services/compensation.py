@@ -162,7 +162,7 @@ def _micros(span: dt.timedelta) -> Decimal:
 
 def _check(readings: Sequence[RegisterReading]) -> None:
     for i, r in enumerate(readings):
-        field = f"readings[{i}]"
+        field = f"readings.{i}"
         if r.at.tzinfo is None or r.at.utcoffset() is None:
             raise CompensationError(f"{field}.at", "needs a time zone (Z or an offset)")
         value = r.export_register_wh

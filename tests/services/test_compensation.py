@@ -139,16 +139,16 @@ def test_the_pld_source_is_flagged_simulated():
 @pytest.mark.parametrize(
     ("readings", "field"),
     [
-        ([RegisterReading(dt.datetime(2026, 6, 10, 10), Decimal(0))], "readings[0].at"),
+        ([RegisterReading(dt.datetime(2026, 6, 10, 10), Decimal(0))], "readings.0.at"),
         (
             [
                 RegisterReading(local(10, 10, 0), Decimal(0)),
                 RegisterReading(local(10, 9, 0), Decimal(1)),
             ],
-            "readings[1].at",
+            "readings.1.at",
         ),
-        ([RegisterReading(local(10, 10, 0), Decimal(-1))], "readings[0].exportRegisterWh"),
-        ([RegisterReading(local(10, 10, 0), Decimal("NaN"))], "readings[0].exportRegisterWh"),
+        ([RegisterReading(local(10, 10, 0), Decimal(-1))], "readings.0.exportRegisterWh"),
+        ([RegisterReading(local(10, 10, 0), Decimal("NaN"))], "readings.0.exportRegisterWh"),
     ],
 )
 def test_bad_readings_name_the_field(readings, field):
