@@ -9,6 +9,7 @@ document at ``/openapi.json`` is built from the same table. Errors: see ``_error
 
 from ._app import API_VERSION, create_app, endpoints
 from ._auth import BOOTSTRAP_NAME, Authenticator, Principal, Role, hash_token
+from ._compensation import CalculatedInterval, Calculation, MoneyControl, PayoutRunResult
 from ._control import (
     ControlPlane,
     Database,
@@ -46,6 +47,8 @@ __all__ = [
     "ApiState",
     "Authenticator",
     "BadRequest",
+    "CalculatedInterval",
+    "Calculation",
     "Conflict",
     "ControlPlane",
     "Database",
@@ -60,9 +63,11 @@ __all__ = [
     "IdTokenStats",
     "InvalidBody",
     "Metrics",
+    "MoneyControl",
     "NodeStats",
     "NotFound",
     "Param",
+    "PayoutRunResult",
     "PersistenceStats",
     "Principal",
     "Role",

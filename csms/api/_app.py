@@ -16,17 +16,20 @@ from csms.storage import tokens as token_repo
 from . import (
     _audit,
     _certificates,
+    _compensation,
     _devices,
     _firmware,
     _firmware_images,
     _grid_price,
     _health,
     _id_tokens,
+    _payouts,
     _stations,
     _transactions,
     _users,
     _v2g,
     _v2g_discharge,
+    _v2g_reports,
 )
 from ._auth import Authenticator
 from ._dispatch import FastRoutes, RouteTable
@@ -63,6 +66,9 @@ def endpoints() -> tuple[Endpoint, ...]:
         *_firmware_images.ENDPOINTS,
         *_certificates.ENDPOINTS,
         *_grid_price.ENDPOINTS,
+        *_compensation.ENDPOINTS,
+        *_payouts.ENDPOINTS,
+        *_v2g_reports.ENDPOINTS,
         *_health.ENDPOINTS,
         Endpoint("GET", "/openapi.json", _openapi, None, "This document", "health", response=None),
     )

@@ -85,6 +85,8 @@ def _operation(ep: Endpoint, schemas: dict[str, Any]) -> dict[str, Any]:
         "description": (ep.description + "\n\n" if ep.description else "") + f"Role: {role}.",
         "tags": [ep.tag],
         "x-role": ep.role.label if ep.role is not None else None,
+        # what the body must also follow that its JSON Schema cannot state (a 422 names it)
+        "x-body-rules": ep.body_rules or None,
         "security": [{"bearer": []}] if ep.role is not None else [],
     }
     parameters = [
@@ -131,6 +133,8 @@ def _operation(ep: Endpoint, schemas: dict[str, Any]) -> dict[str, Any]:
         else:
             media_schema = {"type": "string"}
         ok["content"] = {ep.response_media: {"schema": media_schema}}
+        for media in ep.more_media:  # another representation a query asks for (CSV)
+            ok["content"][media] = {"schema": {"type": "string"}}
     responses: dict[str, Any] = {str(ep.ok): ok}
     codes = set(ep.errors)
     if ep.role is not None:
@@ -148,6 +152,8 @@ def _operation(ep: Endpoint, schemas: dict[str, Any]) -> dict[str, Any]:
     op["responses"] = responses
     if op["x-role"] is None:
         del op["x-role"]
+    if op["x-body-rules"] is None:
+        del op["x-body-rules"]
     return op
 
 

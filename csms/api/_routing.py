@@ -102,6 +102,11 @@ class Endpoint:
     upload_media: str | None = None
     response: type | None = None
     response_media: str = "application/json"
+    #: Other media types of the success answer, chosen by a query parameter (``text/csv``).
+    more_media: tuple[str, ...] = ()
+    #: Rules of the body its JSON Schema cannot state (readings in rising time): a body valid
+    #: by the schema may still be refused with a 422 naming the field.
+    body_rules: str = ""
     query: tuple[Param, ...] = ()
     errors: tuple[int, ...] = ()
     description: str = ""

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-from csms.actors import NodeParts, prices
+from csms.actors import NodeParts, payouts, prices
 from csms.actors.certificates import certificate_routes, certificates_child
 from csms.actors.firmware import firmware_child, firmware_routes
 from csms.actors.nats_mirror import nats_mirror_child
@@ -34,6 +34,7 @@ def capabilities(settings: Settings) -> tuple[tuple[ChildFactory, ...], tuple[Ro
         v2g_sessions_child,  # discharge sessions, one actor each (csms/actors/v2g)
         firmware_child,  # firmware updates, one job actor each (csms/actors/firmware)
         prices.prices_child,  # grid prices: the PLD from CCEE, kept in memory (csms/actors/prices)
+        payouts.money_child,  # V2G compensation and wallet payouts (csms/actors/payouts)
         certificates_child,  # station certificates, Plug & Charge, OCSP (csms/actors/certificates)
     )
     if settings.nats.url:  # docs/NATS.md

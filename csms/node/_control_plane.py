@@ -18,6 +18,7 @@ from csms.api import EventFeed, IdTokenStats, NodeStats, Unavailable
 from csms.commands import StationGateway
 from csms.node._certificates import NodeCertificates
 from csms.node._firmware import NodeFirmware
+from csms.node._money import NodeMoney
 from csms.node._optimizer import NodeOptimizer
 from csms.node._prices import NodePrices
 from csms.node._v2g import NodeV2G
@@ -130,3 +131,7 @@ class NodeControlPlane:
     @property
     def certificates(self) -> NodeCertificates:
         return NodeCertificates(self.node)
+
+    @property
+    def money(self) -> NodeMoney:
+        return NodeMoney(self.node)
