@@ -12,10 +12,13 @@ from ._errors import NotFound
 
 __all__ = [
     "CertificateRow",
+    "SigningRow",
     "by_hash_data",
     "find_contract",
     "insert",
     "list_certificates",
+    "list_signings",
+    "record_signing",
     "remove",
     "revoke",
 ]
@@ -131,3 +134,48 @@ def remove(conn: Connection, certificate_id: int) -> None:
     cur = conn.execute("DELETE FROM iso15118_certificates WHERE id = %s", (certificate_id,))
     if cur.rowcount == 0:
         raise NotFound(f"no certificate {certificate_id}")
+
+
+@attrs.frozen
+class SigningRow:
+    id: int
+    station_id: str
+    certificate_type: str
+    outcome: str
+    reason: str | None
+    serial_number: str | None
+    valid_to: dt.datetime | None
+    at: dt.datetime
+
+
+def record_signing(
+    conn: Connection,
+    station_id: str,
+    certificate_type: str,
+    outcome: str,
+    *,
+    reason: str | None = None,
+    serial_number: str | None = None,
+    valid_to: dt.datetime | None = None,
+) -> None:
+    """How a SignCertificate ended: Rejected (the CSR), Accepted or StationRejected (the
+    station's answer to CertificateSigned), Failed (nothing reached the station)."""
+    conn.execute(
+        "INSERT INTO certificate_signings (station_id, certificate_type, outcome, reason,"
+        " serial_number, valid_to) VALUES (%s, %s, %s, %s, %s, %s)",
+        (station_id, certificate_type, outcome, reason and reason[:512], serial_number, valid_to),
+    )
+
+
+def list_signings(
+    conn: Connection, *, station_id: str | None = None, limit: int = 100
+) -> list[SigningRow]:
+    """Newest first."""
+    with conn.cursor(row_factory=class_row(SigningRow)) as cur:
+        cur.execute(
+            "SELECT id, station_id, certificate_type, outcome, reason, serial_number, valid_to, at"
+            " FROM certificate_signings WHERE (%(s)s::text IS NULL OR station_id = %(s)s)"
+            " ORDER BY at DESC, id DESC LIMIT %(l)s",
+            {"s": station_id, "l": limit},
+        )
+        return cur.fetchall()

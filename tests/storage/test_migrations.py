@@ -38,6 +38,7 @@ TABLES = {
     "v2g_grid_prices",
     "v2g_capabilities",
     "iso15118_certificates",
+    "certificate_signings",
     "firmware_updates",
     "firmware_status_history",
     "api_tokens",

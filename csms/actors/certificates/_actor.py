@@ -26,9 +26,7 @@ from csms.actors.events import EventBus
 from csms.actors.station import StationMessage
 from csms.commands import CommandError, StationGateway
 from csms.config import Settings
-from csms.domain.events import CertificateRejected, CertificateSigned
-from csms.protocol import Direction, Version, structure_payload
-from csms.runtime import Actor, ActorContext, Reply
+from csms.domain.events import CertificateSigned
 from csms.services.ocsp_check import (
     OcspResponseError,
     OcspResult,
@@ -38,6 +36,7 @@ from csms.services.ocsp_check import (
 from csms.services.pki_contract import find_issuer, parse_chain, request_data_list
 from csms.services.pki_csr import (
     CHARGING_STATION,
+    V2G,
     CsrRejected,
     check_csr,
     hash_data,
@@ -48,6 +47,7 @@ from csms.services.pki_material import PkiMaterial
 from csms.services.x509_chain import CertificateError
 from csms.storage import certificates as repo
 
+from ._base import OwnerBase
 from ._contract import ContractChecker
 from ._http import HttpPeerError, OcspClient, post_json
 from ._messages import VerifyContract
@@ -64,9 +64,7 @@ def _utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-class CertificatesOwner(Actor):
-    background_tasks = True
-
+class CertificatesOwner(OwnerBase):
     def __init__(
         self,
         *,
@@ -85,7 +83,6 @@ class CertificatesOwner(Actor):
         self.events = events
         self.command_timeout = command_timeout
         self.clock = clock
-        self._ctx: ActorContext | None = None
         self.http = httpx.AsyncClient(follow_redirects=False)
         chains = [c for c in (material.v2g_sub_cas, material.mo_sub_cas) if c]
         # what a station may name as its responder: the anchors' (and the configured sub-CAs')
@@ -102,9 +99,6 @@ class CertificatesOwner(Actor):
             clock=clock,
         )
 
-    async def on_start(self, ctx: ActorContext) -> None:
-        self._ctx = ctx
-
     async def on_stop(self, reason: BaseException | None) -> None:
         await self.http.aclose()
 
@@ -117,62 +111,6 @@ class CertificatesOwner(Actor):
                 return self._defer(functools.partial(work, self), message)
         log.warning("certificates owner: unknown message", extra={"kind": type(message).__name__})
         return None
-
-    # -- plumbing -----------------------------------------------------------------------------
-
-    def _defer(self, work: Callable[[Any], Awaitable[Any]], message: Any) -> None:
-        assert self._ctx is not None
-        reply = self._ctx.defer_reply()
-        self._ctx.nursery.start_soon(self._answer, work, message, reply)
-
-    async def _answer(
-        self, work: Callable[[Any], Awaitable[Any]], message: Any, reply: Reply
-    ) -> None:
-        try:
-            reply.resolve(await work(message))
-        except Exception as exc:  # the station gets the route's default; the owner lives on
-            log.exception("certificate decision failed", extra={"error": repr(exc)})
-            if not reply.done:
-                reply.resolve(None)
-
-    def _start(self, work: Callable[..., Awaitable[None]], *args: Any) -> None:
-        assert self._ctx is not None
-        self._ctx.nursery.start_soon(self._guarded, work, *args)
-
-    async def _guarded(self, work: Callable[..., Awaitable[None]], *args: Any) -> None:
-        try:
-            await work(*args)
-        except Exception as exc:
-            log.exception("certificate task failed", extra={"error": repr(exc)})
-
-    def _rejected(
-        self, station_id: str, operation: str, status: str, reason: str, event: str
-    ) -> None:
-        log.warning(
-            "certificate failure",
-            extra={
-                "station": station_id,
-                "operation": operation,
-                "status": status,
-                "reason": reason,
-                "security_event": event,
-            },
-        )
-        self.events.publish(
-            CertificateRejected(
-                station_id=station_id,
-                operation=operation,
-                status=status,
-                reason=reason,
-                security_event=event,
-            )
-        )
-
-    @staticmethod
-    def _response(message: StationMessage, payload: dict[str, Any]) -> Any:
-        return structure_payload(
-            Version(message.version), message.action, Direction.RESPONSE, payload
-        )
 
     # -- SignCertificate (A02/A03) ---------------------------------------------------------------
 
@@ -190,6 +128,7 @@ class CertificatesOwner(Actor):
             self._rejected(
                 message.station_id, "SignCertificate", "Rejected", error.reason, STATION_EVENT
             )
+            self._start(self._signing, message.station_id, kind, "Rejected", error.reason)
             return self._response(
                 message,
                 {
@@ -241,6 +180,7 @@ class CertificatesOwner(Actor):
         except (CsrRejected, HttpPeerError, CertificateError) as error:
             reason = getattr(error, "reason", str(error))
             self._rejected(station, "SignCertificate", "Failed", reason, STATION_EVENT)
+            await self._signing(station, kind, "Failed", reason)
             return
         pem = pem_chain(chain)
         try:
@@ -258,6 +198,11 @@ class CertificatesOwner(Actor):
                 "CertificateSigned not answered", extra={"station": station, "error": repr(error)}
             )
         leaf = chain[0]
+        serial = format(leaf.serial_number, "X")
+        outcome = {"Accepted": "Accepted", "Rejected": "StationRejected"}.get(status, "Failed")
+        await self._signing(
+            station, kind, outcome, None, serial=serial, valid_to=leaf.not_valid_after_utc
+        )
         if status == "Accepted":
             await self._record(station, kind, chain)
         else:
@@ -272,10 +217,32 @@ class CertificatesOwner(Actor):
             CertificateSigned(
                 station_id=station,
                 certificate_type=kind,
-                serial_number=format(leaf.serial_number, "X"),
+                serial_number=serial,
                 valid_to=leaf.not_valid_after_utc,
                 status=status,
             )
+        )
+
+    async def _signing(
+        self,
+        station: str,
+        kind: str,
+        outcome: str,
+        reason: str | None,
+        *,
+        serial: str | None = None,
+        valid_to: dt.datetime | None = None,
+    ) -> None:
+        if kind not in (CHARGING_STATION, V2G):
+            return  # a type nothing can sign: the rejection event is its record
+        await self.database.run(
+            repo.record_signing,
+            station,
+            kind,
+            outcome,
+            reason=reason,
+            serial_number=serial,
+            valid_to=valid_to,
         )
 
     async def _record(self, station: str, kind: str, chain: list[Any]) -> None:

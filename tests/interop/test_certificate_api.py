@@ -1,0 +1,218 @@
+"""The certificates' REST API end to end (OCPP 2.0.1 M03-M05, A02; Part 6 ``TC_M_01``-``TC_M_21``,
+``TC_A_11``): a real node, its REST API and an `ocpp`-package 2.0.1 charge point."""
+
+from __future__ import annotations
+
+import pytest
+from ocpp.v201 import call as call201
+
+from csms.services.pki_csr import hash_data, pem_chain
+from csms.storage import certificates as repo
+
+from ..services.pki_builder import CONTRACT_EMAID
+from .certificate_peer import STATION, make_csr, rig
+
+
+@pytest.mark.parametrize(
+    "certificate_type",
+    [
+        "CSMSRootCertificate",
+        "ManufacturerRootCertificate",
+        "V2GRootCertificate",
+        "MORootCertificate",
+    ],
+)
+async def test_tc_m_01_to_04_install_a_root_certificate(
+    database_url, admin_env, bridge, certificate_type
+):
+    """TC_M_01..04_CSMS (M05.FR.01/02): InstallCertificate with the type and the PEM; Accepted
+    is stored as installed on the station and listed; security.certificate.installed."""
+    async with rig(database_url, bridge) as r:
+        await r.connect()
+        root = r.pki.iso.v2g_root.cert
+        answer = await r.api.post(
+            f"/api/v1/devices/{STATION}/certificates/install",
+            json={"certificateType": certificate_type, "certificate": pem_chain([root])},
+        )
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["status"] == "Accepted"
+        sent = await r.command("InstallCertificate")
+        assert (sent["certificate_type"], sent["certificate"]) == (
+            certificate_type,
+            pem_chain([root]),
+        )
+        listed = (await r.api.get("/api/v1/certificates", params={"stationId": STATION})).json()
+        assert [(c["kind"], c["serialNumber"]) for c in listed["items"]] == [
+            (certificate_type, hash_data(root).serial_number)
+        ]
+        installed = await r.event("security.certificate.installed")
+        assert (installed.certificate_type, installed.status) == (certificate_type, "Accepted")
+
+
+async def test_tc_m_05_install_failed_stores_nothing(database_url, admin_env, bridge):
+    """TC_M_05_CSMS (M05.FR.03): the station answers Failed: reported, nothing stored."""
+    async with rig(database_url, bridge) as r:
+        await r.connect()
+        r.answers["InstallCertificate"] = [{"status": "Failed"}]
+        answer = await r.api.post(
+            f"/api/v1/devices/{STATION}/certificates/install",
+            json={
+                "certificateType": "CSMSRootCertificate",
+                "certificate": pem_chain([r.pki.csms_root.cert]),
+            },
+        )
+        assert answer.json()["status"] == "Failed"
+        assert (await r.event("security.certificate.installed")).status == "Failed"
+        assert await r.node.database.run(repo.list_certificates, station_id=STATION) == []
+
+
+async def test_install_refuses_what_is_not_a_root_naming_the_field(database_url, admin_env, bridge):
+    async with rig(database_url, bridge) as r:
+        await r.connect()
+        for certificate in ("not pem", pem_chain([r.pki.iso.cpo_sub1.cert])):
+            answer = await r.api.post(
+                f"/api/v1/devices/{STATION}/certificates/install",
+                json={"certificateType": "V2GRootCertificate", "certificate": certificate},
+            )
+            assert answer.status_code == 422
+            assert answer.json()["error"]["field"] == "certificate"
+
+
+CHAIN = [
+    {
+        "certificate_type": "CSMSRootCertificate",
+        "certificate_hash_data": {
+            "hash_algorithm": "SHA384",
+            "issuer_name_hash": "AB" * 24,
+            "issuer_key_hash": "CD" * 24,
+            "serial_number": "1F",
+        },
+    }
+]
+
+
+@pytest.mark.parametrize(
+    ("types", "answer"),
+    [
+        (
+            "CSMSRootCertificate",
+            {"status": "Accepted", "certificate_hash_data_chain": CHAIN},
+        ),  # TC_M_12
+        ("V2GCertificateChain,MORootCertificate", {"status": "Accepted"}),  # TC_M_15/16
+        ("", {"status": "Accepted"}),  # TC_M_18: no certificateType
+        ("ManufacturerRootCertificate", {"status": "NotFound"}),  # TC_M_19
+    ],
+)
+async def test_tc_m_12_to_19_installed_certificate_ids(
+    database_url, admin_env, bridge, types, answer
+):
+    """TC_M_12..19_CSMS (M03.FR.01/02): GetInstalledCertificateIds with the types asked (none:
+    all); the station's answer is returned."""
+    async with rig(database_url, bridge) as r:
+        await r.connect()
+        r.answers["GetInstalledCertificateIds"] = [answer]
+        got = await r.api.get(
+            f"/api/v1/devices/{STATION}/certificates/installed",
+            params={"type": types} if types else {},
+        )
+        assert got.status_code == 200, got.text
+        assert got.json()["status"] == answer["status"]
+        if "certificate_hash_data_chain" in answer:  # SHA384 as the station hashed it
+            chain = got.json()["response"]["certificateHashDataChain"]
+            assert chain[0]["certificateHashData"]["hashAlgorithm"] == "SHA384"
+        sent = await r.command("GetInstalledCertificateIds")
+        assert sent.get("certificate_type") == (types.split(",") if types else None)
+
+
+@pytest.mark.parametrize(("station_answer", "kept"), [("Accepted", 0), ("Failed", 1)])
+async def test_tc_m_20_21_delete_a_certificate(
+    database_url, admin_env, bridge, station_answer, kept
+):
+    """TC_M_20_CSMS / TC_M_21_CSMS (M04.FR.02/03/07): DeleteCertificate with the hash data as
+    stored; Accepted removes it from what the station holds, Failed keeps it."""
+    async with rig(database_url, bridge) as r:
+        await r.connect()
+        root = r.pki.iso.mo_root.cert
+        await r.api.post(
+            f"/api/v1/devices/{STATION}/certificates/install",
+            json={"certificateType": "MORootCertificate", "certificate": pem_chain([root])},
+        )
+        await r.command("InstallCertificate")
+        r.answers["DeleteCertificate"] = [{"status": station_answer}]
+        serial = hash_data(root).serial_number
+        answer = await r.api.delete(f"/api/v1/devices/{STATION}/certificates/{serial}")
+        assert answer.json()["status"] == station_answer
+        sent = await r.command("DeleteCertificate")
+        assert sent["certificate_hash_data"] == {
+            "hash_algorithm": "SHA256",
+            "issuer_name_hash": hash_data(root).issuer_name_hash,
+            "issuer_key_hash": hash_data(root).issuer_key_hash,
+            "serial_number": serial,
+        }
+        assert len(await r.node.database.run(repo.list_certificates, station_id=STATION)) == kept
+        assert (await r.event("security.certificate.deleted")).status == station_answer
+
+
+async def test_delete_of_an_unknown_certificate_needs_its_hashes(database_url, admin_env, bridge):
+    async with rig(database_url, bridge) as r:
+        await r.connect()
+        answer = await r.api.delete(f"/api/v1/devices/{STATION}/certificates/ABC123")
+        assert (answer.status_code, answer.json()["error"]["field"]) == (422, "issuerNameHash")
+
+
+async def test_tc_a_11_renewal_triggered_by_the_operator(database_url, admin_env, bridge):
+    """TC_A_11_CSMS (A02, F06.FR.01): the operator's renewal sends TriggerMessage
+    SignChargingStationCertificate; the station's SignCertificate gets CertificateSigned."""
+    async with rig(database_url, bridge) as r:
+        await r.connect()
+        answer = await r.api.post(
+            f"/api/v1/devices/{STATION}/certificates/renew",
+            json={"certificateType": "ChargingStationCertificate"},
+        )
+        assert answer.json()["status"] == "Accepted"
+        trigger = await r.command("TriggerMessage")
+        assert trigger["requested_message"] == "SignChargingStationCertificate"
+        signed = await r.call(
+            call201.SignCertificate(
+                csr=make_csr()[0], certificate_type="ChargingStationCertificate"
+            )
+        )
+        assert signed.status == "Accepted"
+        await r.command("CertificateSigned")
+        await r.event("security.certificate.signed")  # published once the outcome is recorded
+        signings = await r.node.database.run(repo.list_signings, station_id=STATION)
+        assert [s.outcome for s in signings] == ["Accepted"]
+
+
+async def test_validate_and_contract_lookup(database_url, admin_env, bridge):
+    """POST /api/v1/pki/validate and GET /api/v1/contracts/{emaid}: the verdict with its exact
+    reason against the configured anchors."""
+    async with rig(database_url, bridge) as r:
+        iso = r.pki.iso
+        chain = pem_chain([r.pki.contract.cert, iso.mo_sub2.cert, iso.mo_sub1.cert])
+        good = (await r.api.post("/api/v1/pki/validate", json={"pem": chain})).json()
+        assert (good["valid"], good["emaid"]) == (True, CONTRACT_EMAID)
+        bad = (await r.api.post("/api/v1/pki/validate", json={"pem": chain, "kind": "secc"})).json()
+        assert (bad["valid"], bad["status"]) == (False, "CertChainError")
+        assert "does not chain to a trust anchor" in bad["reason"]
+        assert (await r.api.get(f"/api/v1/contracts/{CONTRACT_EMAID}")).status_code == 404
+        leaf = r.pki.contract.cert
+        hashed = hash_data(leaf, iso.mo_sub2.cert)
+        await r.node.database.run(
+            repo.insert,
+            kind="ContractCertificate",
+            emaid=CONTRACT_EMAID,
+            subject=leaf.subject.rfc4514_string(),
+            issuer=leaf.issuer.rfc4514_string(),
+            serial_number=hashed.serial_number,
+            hash_algorithm="SHA256",
+            issuer_name_hash=hashed.issuer_name_hash,
+            issuer_key_hash=hashed.issuer_key_hash,
+            certificate_pem=pem_chain([leaf, iso.mo_sub2.cert, iso.mo_sub1.cert]),
+            valid_from=leaf.not_valid_before_utc,
+            valid_to=leaf.not_valid_after_utc,
+        )
+        contract = (await r.api.get("/api/v1/contracts/DE-8AA-CA2B3C4D5-L")).json()
+        assert contract["emaid"] == CONTRACT_EMAID
+        assert contract["verdict"]["valid"] is True
+        assert [c["serialNumber"] for c in contract["certificates"]] == [hashed.serial_number]
