@@ -69,7 +69,11 @@ _SESSION = "id, station_id, evse_id, requested_by, state, target_power_w"
 
 _CANDIDATES = f"""
 SELECT t.station_id, t.evse_id, t.transaction_id, s.ocpp_version, s.bidirectional,
-       sup.enabled, sup.operation_modes, soc.value, cap.raw, cyc.n, {_PREFS},
+       sup.enabled, sup.operation_modes,
+       CASE WHEN soc.value IS NULL OR last.soc_percent IS NULL
+            THEN coalesce(soc.value, last.soc_percent)
+            ELSE least(soc.value, last.soc_percent) END,
+       cap.raw, cyc.n, {_PREFS},
        run.id, run.requested_by, run.state, run.target_power_w
 FROM transactions t
 JOIN stations s ON s.id = t.station_id
@@ -86,6 +90,14 @@ LEFT JOIN LATERAL (
       AND m.measurand = 'SoC' AND m.timestamp >= t.started_at
     ORDER BY m.timestamp DESC LIMIT 1
 ) soc ON true
+LEFT JOIN LATERAL (
+    -- a session's last SoC may be newer than what the writer has stored of the meter values:
+    -- the lower of the two keeps the floor
+    SELECT v.soc_percent FROM v2g_sessions v
+    WHERE v.station_id = t.station_id AND v.transaction_id = t.transaction_id
+      AND v.soc_percent IS NOT NULL
+    ORDER BY v.updated_at DESC LIMIT 1
+) last ON true
 LEFT JOIN LATERAL (
     SELECT c.raw FROM v2g_capabilities c
     WHERE c.station_id = t.station_id AND c.evse_id = t.evse_id

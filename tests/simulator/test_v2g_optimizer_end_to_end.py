@@ -1,0 +1,128 @@
+"""The V2G optimizer end to end (issue 15, Tests): an opted-in owner's OCPP 2.1 EV (the
+simulator's own V2X station) plugs in before the ponta; the node's optimizer, on its schedule
+and driven by trio's MockClock, plans its discharge in the ponta, starts the session there
+through the V2G sessions, and the session stops at the owner's SoC floor; later runs start
+nothing more.
+
+The optimizer under test is the node's optimizer with a clock anchored on a working Tuesday at
+16:30 in Sao Paulo (the Tarifa Branca's ponta is CEMIG's 17:00-20:00); the wall clock of the
+machine plays no part in what it plans.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+from collections.abc import AsyncIterator, Callable
+from decimal import Decimal
+
+import trio
+import trio.testing
+
+from csms.actors.optimizer import REQUESTED_BY, Optimize, ask_optimizer, optimizer_capability
+from csms.protocol import Version
+from csms.services.v2g_optimizer_run import OptimizerRun
+from csms.simulator import open_simulator
+
+from ..api.conftest import api_node, client
+from .v2g_end_to_end import (
+    E2E_MARKS,
+    NODE_SETTINGS,
+    USER,
+    Rig,
+    admin_env,
+    clock,
+    hang_guard,
+    meter_tick,
+    plug_in,
+    station_config,
+    v2x_ev,
+)
+
+__all__ = ["admin_env", "clock"]  # fixtures
+pytestmark = E2E_MARKS
+
+NAME = "v2g_optimizer_under_test"
+SP = dt.timezone(dt.timedelta(hours=-3))
+ANCHOR = dt.datetime(2026, 3, 3, 16, 30, tzinfo=SP)  # Tuesday, half an hour before the ponta
+PONTA_START = dt.datetime(2026, 3, 3, 17, tzinfo=SP)
+
+
+def anchored_clock() -> Callable[[], dt.datetime]:
+    """UTC time from ``ANCHOR``, moving with trio's clock."""
+    t0 = trio.current_time()
+    return lambda: (ANCHOR + dt.timedelta(seconds=trio.current_time() - t0)).astimezone(dt.UTC)
+
+
+@contextlib.asynccontextmanager
+async def optimizer_node(database_url: str) -> AsyncIterator[Rig]:
+    optimizer = optimizer_capability(NAME, anchored_clock(), enabled=True, interval_s=300.0)
+    async with (
+        api_node(
+            database_url,
+            extra_children=(optimizer.child,),
+            routes=(optimizer.routes,),
+            **{**NODE_SETTINGS, "ocpp.port": 0},
+        ) as node,
+        client(node) as api,
+    ):
+        events = node.events.subscribe("v2g.")
+        try:
+            yield Rig(node, api, events, database_url)
+        finally:
+            node.events.unsubscribe(events)
+
+
+async def optimize(rig: Rig, **request) -> OptimizerRun:
+    return await ask_optimizer(rig.node.root, Optimize(**request), timeout=60, name=NAME)
+
+
+async def test_an_ev_plugged_in_before_the_ponta_discharges_in_it_down_to_the_floor(
+    database_url, clock: trio.testing.MockClock
+):
+    async with hang_guard(), optimizer_node(database_url) as rig:
+        await rig.setup(min_soc=45)
+        # 10 kWh at 50 %: the EV offers 4 kWh above its own 10 %; its owner's floor is 45 %
+        config = station_config(rig.node, Version.V21, ev=v2x_ev())
+        async with open_simulator(config) as sim:
+            await plug_in(rig, sim)
+            await meter_tick(clock, sim)  # the EV's SoC is known
+
+            before = await optimize(rig, dry_run=True)
+            (plan,) = before.plans
+            (interval,) = plan.intervals  # the first ponta hour takes the 4 kWh
+            assert interval.start == PONTA_START
+            assert interval.end == PONTA_START + dt.timedelta(hours=1)
+            assert interval.power_w == Decimal(4000)
+            assert plan.due(before.at) is None
+            assert (await rig.api.get("/api/v1/v2g/sessions")).json()["items"] == []
+
+            # the ponta begins: the scheduled run starts the session
+            clock.jump((PONTA_START - ANCHOR).total_seconds())
+            started = await rig.event("v2g.session.started")
+            assert (started.station_id, started.user_id) == ("V2GSIM1", USER)
+            while (await rig.event("v2g.session.updated")).state != "discharging":
+                pass
+            body = await rig.session(started.session_id)
+            # the 4 kWh over what is left of the hour when the run came (seconds after 17:00)
+            assert 4 < body["requestedPowerKw"] < 4.1
+            assert sim.state.model.evse(1).profile_w == round(-body["requestedPowerKw"] * 1000, 3)
+
+            while sim.state.model.ev.soc > 45:
+                await meter_tick(clock, sim)
+            completed = await rig.event("v2g.session.completed")
+            assert (completed.end_reason, completed.state) == ("soc_floor", "completed")
+
+            body = await rig.session(started.session_id)
+            assert body["requestedBy"] == REQUESTED_BY
+            assert body["lastSoc"] <= 45
+            assert body["exportedWh"] > 0
+
+            # later runs: at the floor, nothing more
+            clock.jump(600)
+            after = await optimize(rig)
+            (plan,) = after.plans
+            assert (plan.reason, after.outcomes) == ("at_floor", ())
+            sessions = (await rig.api.get("/api/v1/v2g/sessions")).json()["items"]
+            assert [s["id"] for s in sessions] == [started.session_id]
+            assert sim.state.errors == []
