@@ -23,6 +23,7 @@ from . import (
     _grid_price,
     _health,
     _id_tokens,
+    _optimize,
     _payouts,
     _stations,
     _transactions,
@@ -69,6 +70,7 @@ def endpoints() -> tuple[Endpoint, ...]:
         *_compensation.ENDPOINTS,
         *_payouts.ENDPOINTS,
         *_v2g_reports.ENDPOINTS,
+        *_optimize.ENDPOINTS,
         *_health.ENDPOINTS,
         Endpoint("GET", "/openapi.json", _openapi, None, "This document", "health", response=None),
     )

@@ -10,6 +10,7 @@ from csms.actors import NodeParts, payouts, prices
 from csms.actors.certificates import certificate_routes, certificates_child
 from csms.actors.firmware import firmware_child, firmware_routes
 from csms.actors.nats_mirror import nats_mirror_child
+from csms.actors.optimizer import optimizer_capability
 from csms.actors.remote_gateway import nats_commands_child
 from csms.actors.station import Route
 from csms.actors.v2g import v2g_session_routes, v2g_sessions_child
@@ -29,6 +30,8 @@ def capabilities(settings: Settings) -> tuple[tuple[ChildFactory, ...], tuple[Ro
     """The capabilities every node runs (``csms serve``, and the nodes of the tests): their
     children and the routes of the station messages they own, ahead of ``build_node``'s
     ``extra_children`` and ``routes``."""
+    # the V2G optimizer (csms/actors/optimizer): its route factory only hands it the tree
+    optimizer = optimizer_capability()
     children: tuple[ChildFactory, ...] = (
         v2x_child,  # V2X: station support, Authorize, charging needs (csms/actors/v2x)
         v2g_sessions_child,  # discharge sessions, one actor each (csms/actors/v2g)
@@ -36,6 +39,7 @@ def capabilities(settings: Settings) -> tuple[tuple[ChildFactory, ...], tuple[Ro
         prices.prices_child,  # grid prices: the PLD from CCEE, kept in memory (csms/actors/prices)
         payouts.money_child,  # V2G compensation and wallet payouts (csms/actors/payouts)
         certificates_child,  # station certificates, Plug & Charge, OCSP (csms/actors/certificates)
+        optimizer.child,  # plans and starts V2G discharge ([v2g.optimizer])
     )
     if settings.nats.url:  # docs/NATS.md
         children += (
@@ -47,5 +51,6 @@ def capabilities(settings: Settings) -> tuple[tuple[ChildFactory, ...], tuple[Ro
         v2g_session_routes,
         firmware_routes,
         certificate_routes(settings.ocpp.response_timeout),
+        optimizer.routes,
     )
     return children, routes
