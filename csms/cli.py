@@ -37,6 +37,9 @@ def _parser() -> argparse.ArgumentParser:
     )
 
     commands.add_parser("migrate", parents=[common], help="bring the database schema up to date")
+    commands.add_parser(
+        "cluster", parents=[common], help="list the nodes (NATS clusters): stations, liveness"
+    )
 
     station = commands.add_parser("station", help="register and list charge points")
     station_commands = station.add_subparsers(dest="station_command", required=True)
@@ -164,6 +167,22 @@ def _station_list(settings: Settings, args: argparse.Namespace) -> int:
     return _with_database(settings, show)
 
 
+def _cluster(settings: Settings, args: argparse.Namespace) -> int:
+    from csms.storage import connect, nodes
+
+    def show(url: str) -> int:
+        with connect(url) as conn:
+            rows = nodes.list_nodes(conn)
+        print(f"{'node':<16} {'state':<6} {'stations':>8}  since")
+        for row in rows:
+            state = "alive" if row.alive else "lost"  # lost: presence left, not reaped yet
+            since = row.since.isoformat() if row.since else "-"
+            print(f"{row.id:<16} {state:<6} {row.stations:>8}  {since}")
+        return 0
+
+    return _with_database(settings, show)
+
+
 def _token(settings: Settings, args: argparse.Namespace) -> int:
     from psycopg.errors import UniqueViolation
 
@@ -211,6 +230,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _migrate(settings, args)
     if args.command == "token":
         return _token(settings, args)
+    if args.command == "cluster":
+        return _cluster(settings, args)
     if args.station_command == "add":
         return _station_add(settings, args)
     return _station_list(settings, args)

@@ -136,6 +136,9 @@ class NatsSettings:
     ack_timeout_s: float = setting(5.0, check=positive)
     #: Reconnection backoff (doubling, with jitter) up to this many seconds.
     reconnect_max_s: float = setting(5.0, check=positive)
+    #: How often a node of a cluster looks for dead nodes to reap (their presence cleared,
+    #: their open commands node_lost); a live node holds a PostgreSQL advisory lock.
+    reap_interval_s: float = setting(5.0, check=positive)
 
 
 @attrs.frozen

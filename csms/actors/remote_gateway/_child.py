@@ -39,6 +39,8 @@ def nats_commands_child(parts: NodeParts) -> ChildSpec:
             events=parts.events,
             database=parts.database,
             node_id=parts.settings.node.id,
+            database_url=parts.database_url,
+            reap_interval=parts.settings.nats.reap_interval_s,
         )
 
     return ChildSpec.actor(NAME, make, kind="nats_commands", shutdown_timeout=5)

@@ -54,7 +54,7 @@ class CommandLink:
         await self.thread.start()
 
     async def stop(self) -> None:
-        with trio.move_on_after(3):
+        with contextlib.suppress(RuntimeError), trio.move_on_after(3):  # RuntimeError: not started
             await self.thread.run(self._close)
         await self.thread.stop()
 

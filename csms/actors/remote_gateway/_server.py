@@ -27,6 +27,7 @@ from csms.domain.events import StationConnected, StationDisconnected
 from csms.protocol import Version
 from csms.runtime import Actor, ActorContext, Backoff, DynamicSupervisor
 from csms.services.nats_subjects import command_subject, decode_token
+from csms.storage import nodes
 
 from ._codec import decode_request, encode_error, encode_result
 from ._gateway import ClusterGateway
@@ -52,6 +53,8 @@ class CommandServer(Actor):
         events: EventBus,
         database: Database,
         node_id: str,
+        database_url: str,
+        reap_interval: float = 5.0,
     ) -> None:
         self.gateway = gateway
         self.link: CommandLink = gateway.link
@@ -64,13 +67,21 @@ class CommandServer(Actor):
         self._incoming_send, self._incoming = trio.open_memory_channel[Incoming](10_000)
         self._sub: Subscription | None = None
         self._wake = trio.Event()
+        self.database_url = database_url
+        self.reap_interval = reap_interval
+        self._lock: Any = None  # the connection holding this node's liveness lock
         self.served = 0
         self.lost_requests = 0
+        #: Nodes this one found dead and reaped.
+        self.reaped: list[nodes.Reaped] = []
 
     async def on_start(self, ctx: ActorContext) -> None:
         self._sub = self.events.subscribe("station.", capacity=50_000)
+        # alive from now on for the other nodes; a second node with this id fails here
+        self._lock = await trio.to_thread.run_sync(nodes.hold, self.database_url, self.node_id)
         await self.link.start()
         ctx.nursery.start_soon(self._run, ctx.nursery)
+        ctx.nursery.start_soon(self._liveness)
 
     async def receive(self, message: Any) -> Any:
         log.warning("nats_commands: unknown message ignored", extra={"kind": type(message)})
@@ -79,6 +90,40 @@ class CommandServer(Actor):
         if self._sub is not None:
             self.events.unsubscribe(self._sub)
         await self.link.stop()
+        if self._lock is not None:
+            await trio.to_thread.run_sync(self._lock.close)  # reaped only if presence remains
+
+    # -- liveness -----------------------------------------------------------------------------
+
+    async def _liveness(self) -> None:
+        """Keep this node's lock held; reap the nodes that hold theirs no more."""
+        while True:
+            await trio.sleep(self.reap_interval)
+            try:
+                await trio.to_thread.run_sync(self._check_lock)
+                for node in await self.database.run(nodes.suspects, self.node_id):
+                    await self._reap(node)
+            except Exception as exc:  # the database away: next time
+                log.warning("node liveness check failed", extra={"error": repr(exc)})
+
+    def _check_lock(self) -> None:  # worker thread
+        try:
+            self._lock.execute("SELECT 1")
+        except Exception:  # its session ended (a database restart): take the lock again
+            self._lock.close()
+            self._lock = nodes.hold(self.database_url, self.node_id)
+            log.warning("node liveness lock taken again", extra={"node": self.node_id})
+
+    async def _reap(self, node: str) -> None:
+        reaped = await self.database.run(nodes.reap, node)
+        if reaped is None:
+            return  # another node did
+        self.reaped.append(reaped)
+        self.gateway.remote = {s: n for s, n in self.gateway.remote.items() if n != node}
+        log.warning(
+            "node lost",
+            extra={"node": node, "stations": reaped.stations, "commands": reaped.commands},
+        )
 
     # -- connection ---------------------------------------------------------------------------
 
