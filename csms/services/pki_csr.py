@@ -120,7 +120,8 @@ def sign_csr(
     validity: dt.timedelta,
 ) -> list[x509.Certificate]:
     """The certificate for ``csr`` signed by ``signer``, then the signer's chain (leaf first,
-    without the root): what CertificateSigned carries. Its validity ends with the signer's."""
+    without the root, also when the signer is the root): what CertificateSigned carries. Its
+    validity ends with the signer's."""
     not_after = min(now + validity, signer.certificate.not_valid_after_utc)
     if not_after <= now:
         raise CsrRejected("the signing CA has expired")
@@ -163,7 +164,9 @@ def sign_csr(
     ):
         digest = hashes.SHA512()  # ISO 15118-20
     leaf = builder.sign(issuer_key, digest)
-    return [leaf, signer.certificate, *signer.chain]
+    above = [signer.certificate, *signer.chain]
+    # the root is the station's trust anchor already (installed with M05), never sent
+    return [leaf, *(c for c in above if c.subject != c.issuer)]
 
 
 def pem_chain(certificates: Sequence[x509.Certificate]) -> str:

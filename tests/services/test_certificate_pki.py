@@ -265,3 +265,16 @@ def test_verdict_of_a_contract_chain_and_of_a_foreign_one() -> None:
     )  # type: ignore[attr-defined]
     assert late["status"] == "CertificateExpired"
     assert verdict("garbage", "station", PkiMaterial(), NOW)["status"] == "CertChainError"
+
+
+def test_a_root_signer_is_not_sent_with_the_certificate() -> None:
+    root = issue("CSMS Root", None, ca=True, pathlen=0)
+    chain = sign_csr(
+        check(csr()),
+        Signer(root.cert, root.key),
+        certificate_type=CHARGING_STATION,
+        now=NOW,
+        validity=dt.timedelta(days=1),
+    )
+    assert len(chain) == 1
+    assert chain[0].issuer == root.cert.subject
