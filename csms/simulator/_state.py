@@ -6,6 +6,7 @@ from __future__ import annotations
 import collections
 import random
 from collections.abc import Callable
+from typing import Any
 
 import attrs
 import trio
@@ -59,6 +60,7 @@ class StationState:
     __slots__ = (
         "_changed",
         "accepted",
+        "applying",
         "attempts",
         "booted",
         "boots",
@@ -100,8 +102,10 @@ class StationState:
         self.boots = 0
         self.attempts = 0  # connection attempts, successful or not
         self.message_ids = 0
-        self.sent: collections.Counter[str] = collections.Counter()  # acknowledged calls
+        #: Acknowledged calls by action; TransactionEvents by "TransactionEvent/<trigger>" too.
+        self.sent: collections.Counter[str] = collections.Counter()
         self.received: collections.Counter[str] = collections.Counter()  # CSMS commands
+        self.applying = 0  # commands answered whose effects are not applied yet
         self.firmware: list[str] = []  # FirmwareStatusNotification statuses sent
         self.errors: list[str] = []
         self._changed = trio.Event()
@@ -127,6 +131,21 @@ class StationState:
             self.errors.append(f"{kind}: {detail}")
         if self.stats is not None:
             self.stats.error(kind)
+
+    @property
+    def settled(self) -> bool:
+        """Nothing the station owes the CSMS: every transaction message acknowledged, and the
+        messages every answered command causes (a TransactionEvent ChargingRateChanged, say)
+        already queued. Tests move a MockClock only when settled, so that nothing waits on the
+        CSMS across the jump."""
+        return not self.queue and not self.applying
+
+    def acknowledged(self, action: str, payload: dict[str, Any]) -> None:
+        """The CSMS answered a CALL of ``action`` (counted in ``sent``)."""
+        self.sent[action] += 1
+        if action == "TransactionEvent":
+            self.sent[f"{action}/{payload.get('triggerReason')}"] += 1
+        self.changed()
 
     def changed(self) -> None:
         event, self._changed = self._changed, trio.Event()

@@ -197,8 +197,7 @@ class SimulatedStation(Actor):
         if isinstance(reply, CallResultReceived):
             if self.s.stats is not None:
                 self.s.stats.call_done(action, trio.current_time() - started)
-            self.s.sent[action] += 1
-            self.s.changed()
+            self.s.acknowledged(action, payload)
             return dict(reply.raw)
         detail = getattr(reply, "description", "")
         self.s.error(f"{action}:{getattr(reply, 'code', 'error')}", str(detail))
@@ -367,10 +366,14 @@ class SimulatedStation(Actor):
             text = conn.send(
                 CallError(call.message_id, ErrorCode.INTERNAL_ERROR, "simulator failed")
             )
-        await ws.send_message(text)
-        self.s.changed()
-        for effect in effects:
-            self._apply(effect)
+        self.s.applying += 1  # from before the answer leaves until its effects are applied
+        try:
+            await ws.send_message(text)
+            for effect in effects:
+                self._apply(effect)
+        finally:
+            self.s.applying -= 1
+            self.s.changed()
 
     def _apply(self, effect: Effect) -> None:
         if isinstance(effect, SendMessages):

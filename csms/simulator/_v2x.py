@@ -1,7 +1,9 @@
 """The V2X side of a simulated station (pure): the energy transfer a V2X EV negotiates after
 plug-in and after each CSMS answer, and the station's answers to the smart-charging commands
 that drive it (SetChargingProfile, ClearChargingProfile, UpdateDynamicSchedule,
-NotifyAllowedEnergyTransfer). Each returns the response payload and the messages it causes.
+NotifyAllowedEnergyTransfer). Each returns the response payload and the messages it causes:
+on 2.1, a TransactionEvent Updated with triggerReason ChargingRateChanged for each transaction
+whose power the command changed.
 """
 
 from __future__ import annotations
@@ -78,6 +80,28 @@ def needs_answered(
     return cp.stop(evse.id, now, reason=reason, trigger="AbnormalCondition")
 
 
+def _powers(cp: ChargePoint) -> dict[int, float]:
+    """The power of every EVSE in a transaction, by id."""
+    return {evse.id: evse.power_w for evse in cp.charging()}
+
+
+def _rate_changed(
+    cp: ChargePoint, before: dict[int, float], now: datetime.datetime
+) -> list[Outgoing]:
+    """2.1: a TransactionEvent Updated (ChargingRateChanged) for each transaction whose power a
+    command changed from ``before``, so the CSMS learns the new rate at once instead of at
+    the next periodic sample. 2.0.1 EVs report it with their next sample."""
+    if cp.version is not Version.V21:
+        return []
+    return [
+        cp.transaction_event(
+            evse, "Updated", "ChargingRateChanged", now, offline=False, context="Other"
+        )
+        for evse in cp.charging()
+        if evse.id in before and evse.power_w != before[evse.id]
+    ]
+
+
 def set_profile(cp: ChargePoint, req: dict[str, Any], now: datetime.datetime) -> Answer:
     """K01: follow the profile's first period; an operation mode the station did not list in
     V2XChargingCtrlr.SupportedOperationModes is refused (K01.FR.115)."""
@@ -90,16 +114,19 @@ def set_profile(cp: ChargePoint, req: dict[str, Any], now: datetime.datetime) ->
                 "additionalInfo": "not supported: " + ", ".join(unsupported),
             }
             return {"status": "Rejected", "statusInfo": info}, []
+    before = _powers(cp)
     try:
         cp.set_profile(req["evseId"], profile_watts(profile), active_profile(profile))
     except SimulationError:
         return {"status": "Rejected"}, []
-    return {"status": "Accepted"}, []
+    return {"status": "Accepted"}, _rate_changed(cp, before, now)
 
 
 def clear_profile(cp: ChargePoint, req: dict[str, Any], now: datetime.datetime) -> Answer:
     """K10: remove the profiles with the id, or those matching the criteria; the EV falls back to
-    the next profile in the stack, or to charging at full power. Unknown when none matched."""
+    the next profile in the stack, or to charging at full power. Unknown when none matched.
+    An EVSE that no longer discharges once they are gone forgets its discharge altogether
+    (a local one started at the prompt too): the CSMS restored charging there."""
     profile_id = req.get("chargingProfileId")
     criteria = req.get("chargingProfileCriteria") or {}
     evse_id = criteria.get("evseId", 0) if profile_id is None else 0
@@ -113,8 +140,15 @@ def clear_profile(cp: ChargePoint, req: dict[str, Any], now: datetime.datetime) 
         )
 
     evses = cp.evses if evse_id == 0 else [e for e in cp.evses if e.id == evse_id]
-    removed = [cp.remove_profiles(evse, matches) for evse in evses]
-    return {"status": "Accepted" if any(removed) else "Unknown"}, []
+    before = _powers(cp)
+    removed = []
+    for evse in evses:
+        discharged = evse.profile_w is not None and evse.profile_w < 0
+        removed.append(cp.remove_profiles(evse, matches))
+        if removed[-1] and discharged and not (evse.profile_w is not None and evse.profile_w < 0):
+            cp.discharge(evse, None)
+    status = "Accepted" if any(removed) else "Unknown"
+    return {"status": status}, _rate_changed(cp, before, now)
 
 
 def update_dynamic_schedule(cp: ChargePoint, req: dict[str, Any], now: datetime.datetime) -> Answer:
@@ -125,10 +159,11 @@ def update_dynamic_schedule(cp: ChargePoint, req: dict[str, Any], now: datetime.
         installed = evse.stack.profiles.get(profile_id)
         if installed is None or installed[0].kind != "Dynamic":
             continue
+        before = _powers(cp)
         watts = update_watts(req["scheduleUpdate"], installed[0])
         evse.stack.update(profile_id, installed[1] if watts is None else watts)
         cp.restack(evse)
-        return {"status": "Accepted"}, []
+        return {"status": "Accepted"}, _rate_changed(cp, before, now)
     return {"status": "Rejected", "statusInfo": {"reasonCode": "InvalidProfile"}}, []
 
 

@@ -27,6 +27,7 @@ INTERVAL = 60.0  # seconds between meter values
 CAPACITY_WH = 60_000.0  # large: the clock's jumps never bring it near full or its floor
 SOC = 50.0
 PROFILE_ID = 41
+RATE_CHANGED = "ChargingRateChanged"
 
 
 def v2x_config(url: str, version: Version, **changes: Any) -> StationConfig:
@@ -65,9 +66,12 @@ async def v2x_station(
                 yield csms, sim
 
 
-def updates(csms: FakeCsms) -> list[dict[str, float]]:
+def updates(csms: FakeCsms, trigger: str = "MeterValuePeriodic") -> list[dict[str, float]]:
+    """The samples of the TransactionEvents Updated with ``trigger`` the CSMS received."""
     events = csms.received("TransactionEvent")
-    return [sampled(e) for e in events if e["eventType"] == "Updated"]
+    return [
+        sampled(e) for e in events if e["eventType"] == "Updated" and e["triggerReason"] == trigger
+    ]
 
 
 async def next_samples(csms: FakeCsms, sim: Simulator, count: int = 2) -> list[dict[str, float]]:
@@ -186,6 +190,38 @@ async def test_a_central_setpoint_discharges_a_dynamic_update_changes_it_a_clear
     imported = b["Energy.Active.Import.Register"] - a["Energy.Active.Import.Register"]
     assert imported == pytest.approx(22_000 * INTERVAL / 3600, abs=0.002)
     assert b["SoC"] > a["SoC"]
+    assert sim.state.errors == []
+
+
+async def test_a_21_ev_reports_each_rate_change_a_command_makes(mock_clock):
+    """OCPP 2.1 TriggerReason ChargingRateChanged: when a SetChargingProfile,
+    UpdateDynamicSchedule or ClearChargingProfile changes the EV's power, it sends a
+    TransactionEvent Updated with that trigger and the new power at once (acknowledged before
+    the next periodic sample); a profile that leaves the power as it was sends none."""
+    async with v2x_station(mock_clock, allowed=["AC_BPT"]) as (csms, sim):
+        await plug_in(sim)
+        state = sim.state
+        tx_id = state.model.evse(1).tx_id
+        assert tx_id is not None
+
+        async def command(payload) -> dict[str, float]:
+            before = len(updates(csms, RATE_CHANGED))
+            assert (await csms.command(payload)).status == "Accepted"
+            await state.wait_for(lambda: state.settled)
+            return updates(csms, RATE_CHANGED)[before:]
+
+        discharge = discharge_profile(tx_id, -7000.0)
+        (started,) = await command(call21.SetChargingProfile(evse_id=1, charging_profile=discharge))
+        assert (started["Power.Active.Export"], started["Power.Active.Import"]) == (7000, 0)
+        assert await command(call21.SetChargingProfile(evse_id=1, charging_profile=discharge)) == []
+        update = {"setpoint": -3000.0}
+        (slower,) = await command(
+            call21.UpdateDynamicSchedule(charging_profile_id=PROFILE_ID, schedule_update=update)
+        )
+        assert slower["Power.Active.Export"] == 3000
+        (charging,) = await command(call21.ClearChargingProfile(charging_profile_id=PROFILE_ID))
+        assert (charging["Power.Active.Import"], charging["Power.Active.Export"]) == (22_000, 0)
+        assert state.sent[f"TransactionEvent/{RATE_CHANGED}"] == 3
     assert sim.state.errors == []
 
 

@@ -27,6 +27,7 @@ from .v2g_end_to_end import (
     discharging,
     e2e_node,
     export_register,
+    first_reading,
     hang_guard,
     meter_tick,
     plug_in,
@@ -44,8 +45,7 @@ async def down_to_the_floor(
 ) -> tuple[Decimal, Decimal]:
     """Meter intervals pass until the EV's SoC is at or below ``floor``; the export register
     of the first sample the node took for the session, and of the last."""
-    await meter_tick(clock, sim)
-    first = export_register(sim)
+    first = await first_reading(clock, sim)
     while sim.state.model.ev.soc > floor:
         await meter_tick(clock, sim)
     return first, export_register(sim)
@@ -102,7 +102,7 @@ async def test_an_operator_stop_ends_the_session_and_clears_the_profile(
     database_url, clock, version
 ):
     async with discharge_running(database_url, clock, version) as (rig, sim, session):
-        first = export_register(sim)
+        first = rig.first_export
         await meter_tick(clock, sim)
         last = export_register(sim)  # the last sample the session gets
         stopped = await rig.api.post(

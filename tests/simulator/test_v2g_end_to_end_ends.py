@@ -24,6 +24,7 @@ from .v2g_end_to_end import (
     discharging,
     e2e_node,
     export_register,
+    first_reading,
     hang_guard,
     meter_tick,
     profile_cleared,
@@ -94,8 +95,7 @@ async def test_a_node_restart_mid_session_resumes_it_and_ends_it_cleanly(
             await first.setup(min_soc=45, bidirectional=version is Version.V201)
             sim = await nursery.start(run_simulator, station_config(port, version, ev=ev))
             session = await discharging(first, sim)
-            await meter_tick(clock, sim)
-            first_export = export_register(sim)
+            first_export = await first_reading(clock, sim)
         await sim.state.wait_for(lambda: not sim.state.online)
         sent = sim.state.received["SetChargingProfile"]
         async with e2e_node(database_url, port=port) as second:

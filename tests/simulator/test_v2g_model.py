@@ -178,8 +178,9 @@ def test_profiles_stack_by_purpose_and_level():
     assert (evse.profile_w, evse.power_w) == (-5_000.0, -5_000.0)
     install(4, "TxProfile", 1, 3_000.0)  # replaces id 2 (same purpose and level)
     assert set(evse.stack.profiles) == {1, 3, 4}
-    answer = _v2x.clear_profile(model, {"chargingProfileId": 3}, NOW)
-    assert answer == ({"status": "Accepted"}, [])
+    answer, sent = _v2x.clear_profile(model, {"chargingProfileId": 3}, NOW)
+    assert answer == {"status": "Accepted"}
+    assert [m.payload["triggerReason"] for m in sent] == ["ChargingRateChanged"]
     assert evse.power_w == 3_000.0
     assert _v2x.clear_profile(model, {"chargingProfileId": 3}, NOW)[0]["status"] == "Unknown"
     model.stop(1, NOW)
@@ -187,3 +188,59 @@ def test_profiles_stack_by_purpose_and_level():
     criteria = {"chargingProfileCriteria": {"chargingProfilePurpose": "TxDefaultProfile"}}
     assert _v2x.clear_profile(model, criteria, NOW)[0]["status"] == "Accepted"
     assert evse.stack.profiles == {}
+
+
+def test_only_a_21_ev_reports_a_rate_change_and_only_when_the_power_moved():
+    """TransactionEvent Updated, triggerReason ChargingRateChanged (2.1), schema-valid, with the
+    new power in its meter value; none when a profile leaves the power as it was, none on
+    2.0.1 (whose EV reports it with its next periodic sample)."""
+    discharge = {
+        "id": 5,
+        "stackLevel": 1,
+        "chargingProfilePurpose": "TxProfile",
+        "chargingProfileKind": "Absolute",
+        "chargingSchedule": [
+            {
+                "id": 1,
+                "chargingRateUnit": "W",
+                "chargingSchedulePeriod": [{"startPeriod": 0, "limit": -4000}],
+            }
+        ],
+    }
+    for version, expected in ((Version.V21, 1), (Version.V201, 0)):
+        model = ChargePoint.create("CP", ev=Ev(v2g=True), version=version)
+        model.start(1, NOW)
+        request = {"evseId": 1, "chargingProfile": {**discharge, "transactionId": "tx"}}
+        answer, sent = _v2x.set_profile(model, request, NOW)
+        assert answer == {"status": "Accepted"}
+        assert len(sent) == expected
+        for message in sent:
+            validate_payload(version, "TransactionEvent", Direction.REQUEST, message.payload)
+            assert message.payload["eventType"] == "Updated"
+            assert message.payload["triggerReason"] == "ChargingRateChanged"
+            values = message.payload["meterValue"][0]["sampledValue"]
+            exported = {v["measurand"]: v["value"] for v in values}["Power.Active.Export"]
+            assert exported == 4000
+        assert _v2x.set_profile(model, request, NOW)[1] == []  # the same power again
+
+
+def test_a_cleared_discharge_profile_ends_the_evses_discharge_on_201():
+    """A 2.0.1 EV discharging on a negative limit, and by a local `v2g start` at the prompt
+    too: ClearChargingProfile of the discharge profile ends both (the CSMS restored charging),
+    not only fresh needs; clearing a charging profile leaves a local discharge alone."""
+    model = ChargePoint.create("CP", ev=Ev(v2g=True), version=Version.V201)
+    model.start(1, NOW)
+    evse = model.evse(1)
+    model.discharge(evse, 3000.0)
+    negative = ActiveProfile(7, "TxProfile", "Absolute", None, "W", 3, 1)
+    model.set_profile(1, -5000.0, negative)
+    assert evse.power_w == -3000.0  # the local discharge rules while it runs
+    answer, _ = _v2x.clear_profile(model, {"chargingProfileId": 7}, NOW)
+    assert answer == {"status": "Accepted"}
+    assert evse.local_discharge_w is None
+    assert evse.power_w > 0
+    model.discharge(evse, 2000.0)
+    charging = ActiveProfile(8, "TxProfile", "Absolute", None, "W", 3, 1)
+    model.set_profile(1, 6000.0, charging)
+    _v2x.clear_profile(model, {"chargingProfileId": 8}, NOW)
+    assert evse.local_discharge_w == -2000.0

@@ -98,6 +98,8 @@ class Rig:
     api: httpx.AsyncClient
     events: Subscription
     database_url: str
+    #: The export register of the running session's first reading (``discharge_running``).
+    first_export: Decimal | None = None
 
     async def support_known(self) -> None:
         """The node has stored the 2.1 station's V2XChargingCtrlr support (read after boot),
@@ -216,16 +218,29 @@ async def plug_in(rig: Rig, sim: Simulator) -> None:
 
 
 async def discharging(rig: Rig, sim: Simulator, power_kw: float = 7) -> dict[str, Any]:
-    """Plugged in, a discharge started through REST and applied by the EV; the session."""
+    """Plugged in, a discharge started through REST and applied by the EV; the session. The
+    station is settled: a 2.1 EV's TransactionEvent ChargingRateChanged for the discharge has
+    been acknowledged."""
     await plug_in(rig, sim)
+    state = sim.state
     started = await rig.start(powerKw=power_kw)
     assert started.status_code in (201, 202), started.text
     while (await rig.event("v2g.session.updated")).state != "discharging":
         pass
-    evse = sim.state.model.evse(1)
+    evse = state.model.evse(1)
     assert evse.profile_w == -power_kw * 1000  # the EV follows the setpoint
+    await state.wait_for(lambda: state.settled)
     session: dict[str, Any] = started.json()
     return session
+
+
+async def first_reading(clock: trio.testing.MockClock, sim: Simulator) -> Decimal:
+    """The export register of a session's first reading, right after ``discharging``: a 2.1
+    EV reported the discharge's start at once (ChargingRateChanged; the clock has stood still
+    since), a 2.0.1 EV does with its next periodic sample (one meter interval passes)."""
+    if sim.state.config.version is Version.V201:
+        await meter_tick(clock, sim)
+    return export_register(sim)
 
 
 @contextlib.asynccontextmanager
@@ -238,13 +253,18 @@ async def discharge_running(
         await rig.setup(bidirectional=version is Version.V201)
         async with open_simulator(station_config(rig.node, version)) as sim:
             session = await discharging(rig, sim)
-            await meter_tick(clock, sim)
+            rig.first_export = await first_reading(clock, sim)
+            if version is Version.V21:
+                await meter_tick(clock, sim)
             yield rig, sim, session
 
 
 async def meter_tick(clock: trio.testing.MockClock, sim: Simulator) -> None:
-    """One meter interval passes: the EV's next periodic sample reaches the node."""
+    """One meter interval passes: the EV's next periodic sample reaches the node. The clock
+    moves once the station is settled, so no message of it waits for the node across the
+    jump (whose storage would time out in virtual seconds)."""
     state = sim.state
+    await state.wait_for(lambda: state.settled)
     sent = state.sent["TransactionEvent"]
     clock.jump(METER_INTERVAL)
     await state.wait_for(lambda: state.sent["TransactionEvent"] > sent)
@@ -274,6 +294,7 @@ __all__ = [
     "discharging",
     "e2e_node",
     "export_register",
+    "first_reading",
     "hang_guard",
     "meter_tick",
     "plug_in",
