@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from ocpp.routing import on
+from ocpp.v21 import call as call21
 from ocpp.v201 import call as call201
 from ocpp.v201 import call_result as result201
 
@@ -140,6 +141,16 @@ class Rig:
         self._in, self.commands = trio.open_memory_channel[tuple[str, dict[str, Any]]](100)
         #: What the charge point answers, by action (popped in order; Accepted when empty).
         self.answers: dict[str, list[dict[str, Any]]] = {}
+
+    async def connect_21(self) -> Peer:
+        """An OCPP 2.1 charge point (the package's defaults answer the CSMS's commands)."""
+        self.peer = await open_peer(self.bridge, self.node.ocpp_port, STATION, version="ocpp2.1")
+        await self.peer.call(
+            call21.BootNotification(
+                charging_station={"model": "Wallbox", "vendor_name": "Acme"}, reason="PowerUp"
+            )
+        )
+        return self.peer
 
     async def connect(self) -> Peer:
         token = trio.lowlevel.current_trio_token()

@@ -9,6 +9,7 @@ import datetime as dt
 
 from cryptography import x509
 from cryptography.x509 import ocsp
+from ocpp.v21 import call as call21
 from ocpp.v201 import call as call201
 
 from csms.services.ocsp_check import request_data
@@ -289,3 +290,22 @@ async def test_c07_fr_13_a_valid_contract_of_a_blocked_token_is_cancelled(
             "ContractCancelled",
             "Invalid",
         )
+
+
+async def test_plug_and_charge_with_a_2_1_station(database_url, admin_env, bridge):
+    """OCPP 2.1 C07: the same contract checks for a 2.1 station (whose Authorize the V2X owner
+    also amends): a valid contract Accepted, a revoked one CertificateRevoked and Invalid."""
+    async with rig(database_url, bridge) as r:
+        await r.connect_21()
+        know_contract_chain(r, revoked=True)
+        for leaf, emaid, expected in (
+            (r.pki.contract.cert, CONTRACT_EMAID, ("Accepted", "Accepted")),
+            (r.pki.revoked_contract.cert, "DE83DUIEN83QGZD", ("CertificateRevoked", "Invalid")),
+        ):
+            answer = await r.call(
+                call21.Authorize(
+                    id_token={"id_token": emaid, "type": "eMAID"},
+                    iso_15118_certificate_hash_data=hash_entries(r, leaf),
+                )
+            )
+            assert (answer.certificate_status, answer.id_token_info["status"]) == expected
