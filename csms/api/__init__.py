@@ -32,7 +32,7 @@ from ._errors import (
     Unauthorized,
     Unavailable,
 )
-from ._firmware_control import FirmwareControl, FirmwareUpdate
+from ._firmware_control import CampaignSpec, FirmwareControl, FirmwareUpdate
 from ._metrics import Metrics
 from ._routing import ApiState, Endpoint, Param
 from ._server import ADMIN_TOKEN_ENV, DRAIN_GRACE, HttpControlActor
@@ -49,6 +49,7 @@ __all__ = [
     "BadRequest",
     "CalculatedInterval",
     "Calculation",
+    "CampaignSpec",
     "Conflict",
     "ControlPlane",
     "Database",

@@ -53,7 +53,9 @@ class FirmwareUpdateBody:
     retrieve_date_time: dt.datetime = spec(description="When to start downloading.")  # noqa: RUF009
     install_date_time: dt.datetime | None = spec(None, description="When to install.")  # noqa: RUF009
     retries: int | None = spec(None, minimum=0, maximum=100)
-    retry_interval: int | None = spec(None, description="Seconds between retries.", minimum=0)
+    retry_interval: int | None = spec(
+        None, description="Seconds between retries.", minimum=0, maximum=2_147_483_647
+    )
     secure: SecureFirmware | None = None
 
 

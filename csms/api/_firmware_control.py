@@ -10,9 +10,10 @@ from typing import Protocol
 import attrs
 
 from csms.storage.firmware import FirmwareJobRow
+from csms.storage.firmware_campaigns import CampaignRow, StationFilter
 from csms.storage.firmware_store import FirmwareStore, ImageRecord
 
-__all__ = ["FirmwareControl", "FirmwareUpdate"]
+__all__ = ["CampaignSpec", "FirmwareControl", "FirmwareUpdate"]
 
 
 @attrs.frozen
@@ -30,6 +31,25 @@ class FirmwareUpdate:
     retry_interval_s: int | None
     signing_certificate: str | None
     signature: str | None
+    requested_by: str
+
+
+@attrs.frozen
+class CampaignSpec:
+    """A campaign as the API asks for it (``POST /api/v1/firmware/campaigns``): the stations
+    listed, else those the filter selects."""
+
+    name: str
+    location: str
+    max_concurrent: int
+    failure_threshold: int | None
+    target_version: str | None
+    station_ids: list[str] | None
+    station_filter: StationFilter
+    signing_certificate: str | None
+    signature: str | None
+    retries: int | None
+    retry_interval_s: int | None
     requested_by: str
 
 
@@ -61,4 +81,16 @@ class FirmwareControl(Protocol):
     async def cancel_job(self, job_id: uuid.UUID, *, requested_by: str) -> FirmwareJobRow | None:
         """End a running job as ``Canceled`` (csms stops following it; OCPP has no way to stop
         the station's update) and return it; None when there is no such job."""
+        ...
+
+    async def create_campaign(self, campaign: CampaignSpec) -> CampaignRow:
+        """Store the campaign with its stations and start it (its signature checked first:
+        ``InvalidBody``, or ``Conflict`` without a firmware CA)."""
+        ...
+
+    async def campaign_command(
+        self, campaign_id: uuid.UUID, action: str, *, requested_by: str
+    ) -> CampaignRow | None:
+        """Pause, resume or cancel (``Conflict`` when its state does not allow it); None when
+        there is no such campaign."""
         ...

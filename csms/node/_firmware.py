@@ -3,6 +3,7 @@ are kept and served, and the checks of a signed update (L01) made before anythin
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import uuid
 
@@ -10,15 +11,18 @@ import attrs
 import trio
 
 from csms.actors import Node, firmware
-from csms.api import Conflict, FirmwareUpdate, InvalidBody, Unavailable
-from csms.runtime import ActorError
+from csms.api import CampaignSpec, Conflict, FirmwareUpdate, InvalidBody, Unavailable
+from csms.runtime import ActorError, Rejected
 from csms.services.firmware_signing import (
     FirmwareSigningError,
     check_signing_certificate,
     load_anchors,
     verify_image_signature,
 )
+from csms.storage import Connection
+from csms.storage import firmware_campaigns as campaigns_repo
 from csms.storage.firmware import FirmwareJobRow
+from csms.storage.firmware_campaigns import CampaignRow
 from csms.storage.firmware_store import FirmwareStore, ImageRecord
 
 __all__ = ["NodeFirmware", "firmware_store"]
@@ -91,6 +95,8 @@ class NodeFirmware:
             try:
                 self.check_signature(signing_certificate, signature, image)
             except FirmwareSigningError as exc:
+                if exc.code == "no_firmware_ca":  # the node's configuration, not the body
+                    raise Conflict(exc.reason, code=exc.code) from None
                 raise InvalidBody(exc.reason, field=f"secure.{exc.field}", code=exc.code) from None
         return Resolved(location, signing_certificate, signature)
 
@@ -117,3 +123,42 @@ class NodeFirmware:
             )
         except (KeyError, ActorError, TimeoutError):
             raise Unavailable("the node's firmware jobs are not available") from None
+
+    async def create_campaign(self, campaign: CampaignSpec) -> CampaignRow:
+        resolved = await self.resolve(
+            campaign.location, campaign.signing_certificate, campaign.signature
+        )
+        values = {
+            "name": campaign.name,
+            "location": resolved.location,
+            "signing_certificate": resolved.signing_certificate,
+            "signature": resolved.signature,
+            "target_version": campaign.target_version,
+            "max_concurrent": campaign.max_concurrent,
+            "failure_threshold": campaign.failure_threshold,
+            "retries": campaign.retries,
+            "retry_interval_s": campaign.retry_interval_s,
+            "requested_by": campaign.requested_by,
+        }
+
+        def store(conn: Connection) -> CampaignRow:
+            ids = campaign.station_ids
+            if ids is None:
+                ids = campaigns_repo.matching_stations(conn, campaign.station_filter)
+            return campaigns_repo.create_campaign(conn, list(dict.fromkeys(ids)), **values)
+
+        row = await self.node.database.run(store)
+        with contextlib.suppress(KeyError, ActorError):  # stored: the next node resumes it
+            firmware.run_campaign(self.node.root, row.id)
+        return row
+
+    async def campaign_command(
+        self, campaign_id: uuid.UUID, action: str, *, requested_by: str
+    ) -> CampaignRow | None:
+        command = firmware.CampaignCommand(campaign_id, action, requested_by)
+        try:
+            return await firmware.campaign_command(self.node.root, command, timeout=40)
+        except Rejected as exc:
+            raise Conflict(str(exc), code="campaign_state") from None
+        except (KeyError, ActorError, TimeoutError):
+            raise Unavailable("the node's firmware campaigns are not available") from None

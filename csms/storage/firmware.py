@@ -55,6 +55,8 @@ class FirmwareJobRow:
     firmware_version: str | None
     last_activity_at: dt.datetime | None
     command_id: str | None
+    #: the campaign that started it, if any
+    campaign_id: uuid.UUID | None = None
 
 
 @attrs.frozen

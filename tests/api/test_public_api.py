@@ -17,6 +17,7 @@ def test_public_names_are_pinned():
         "BadRequest",
         "CalculatedInterval",
         "Calculation",
+        "CampaignSpec",
         "Conflict",
         "ControlPlane",
         "DRAIN_GRACE",

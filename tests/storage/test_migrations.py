@@ -41,6 +41,8 @@ TABLES = {
     "certificate_signings",
     "firmware_updates",
     "firmware_status_history",
+    "firmware_campaigns",
+    "firmware_campaign_stations",
     "api_tokens",
     "users",
     "v2x_station_support",

@@ -4,8 +4,9 @@ actor per UpdateFirmware under a dynamic supervisor, their state in ``firmware_u
 
 The node runs it as an extra child (``firmware_child``) with notify routes for the station
 messages the jobs follow (``firmware_routes``: the handler still answers them); the REST API
-starts and cancels jobs through ``start_update`` / ``cancel_job`` (``ControlPlane.firmware``,
-filled in by the composition root). Every decision is the policy's
+starts and cancels jobs through ``start_update`` / ``cancel_job``, and runs campaigns (one
+actor each, under ``firmware`` too) through ``run_campaign`` / ``campaign_command``
+(``ControlPlane.firmware``, filled in by the composition root). Every decision is the policy's
 (``csms.services.firmware_job``).
 """
 
@@ -18,21 +19,32 @@ from csms.actors.node import NodeParts
 from csms.actors.station import Overflow, Route
 from csms.runtime import ChildSpec, Supervisor
 from csms.storage.firmware import FirmwareJobRow
+from csms.storage.firmware_campaigns import CampaignRow
 
 from ._job import JobDeps
 from ._jobs import FirmwareJobs
-from ._messages import CancelJob, FirmwareOptions, StartUpdate, UpdateRefused
+from ._messages import (
+    CampaignCommand,
+    CancelJob,
+    FirmwareOptions,
+    RunCampaign,
+    StartUpdate,
+    UpdateRefused,
+)
 
 __all__ = [
     "FIRMWARE",
     "FOLLOWED",
+    "CampaignCommand",
     "FirmwareJobs",
     "FirmwareOptions",
     "StartUpdate",
     "UpdateRefused",
+    "campaign_command",
     "cancel_job",
     "firmware_child",
     "firmware_routes",
+    "run_campaign",
     "start_update",
 ]
 
@@ -51,6 +63,7 @@ def firmware_child(parts: NodeParts, options: FirmwareOptions | None = None) -> 
             tick_interval=firmware.tick_interval_s,
             # a command may wait behind others in the station's mailbox, then for its answer
             command_timeout=parts.settings.ocpp.response_timeout + 5,
+            campaign_tick=firmware.campaign_tick_s,
         )
     deps = JobDeps(database=parts.database, events=parts.events, options=options)
     return ChildSpec.actor(
@@ -80,4 +93,18 @@ async def cancel_job(
     row: FirmwareJobRow | None = await root.ref(FIRMWARE).ask(
         CancelJob(job_id, requested_by), timeout=timeout
     )
+    return row
+
+
+def run_campaign(root: Supervisor, campaign_id: uuid.UUID) -> None:
+    """Start the actor of a campaign just stored (it reads everything from its rows)."""
+    root.ref(FIRMWARE).tell_nowait(RunCampaign(campaign_id))
+
+
+async def campaign_command(
+    root: Supervisor, command: CampaignCommand, *, timeout: float
+) -> CampaignRow | None:
+    """Pause, resume or cancel a campaign: its row after, None when there is no such campaign
+    (``Rejected`` when its state does not allow it)."""
+    row: CampaignRow | None = await root.ref(FIRMWARE).ask(command, timeout=timeout)
     return row

@@ -29,6 +29,7 @@ from csms.runtime import (
     ActorStopped,
     ChildSpec,
     DynamicSupervisor,
+    Rejected,
     Reply,
     RestartIntensity,
     RestartType,
@@ -36,10 +37,20 @@ from csms.runtime import (
 from csms.services import firmware_job as policy
 from csms.storage import Connection
 from csms.storage import firmware as repo
+from csms.storage import firmware_campaigns as campaigns_repo
 from csms.storage.firmware import FirmwareJobRow
+from csms.storage.firmware_campaigns import CampaignRow
 
+from ._campaign import CampaignDeps, FirmwareCampaignActor
 from ._job import FirmwareJobActor, JobDeps
-from ._messages import CancelJob, Replaced, StartUpdate, UpdateRefused
+from ._messages import (
+    CampaignCommand,
+    CancelJob,
+    Replaced,
+    RunCampaign,
+    StartUpdate,
+    UpdateRefused,
+)
 from ._record import columns_of, event_of, started_event
 
 __all__ = ["FirmwareJobs"]
@@ -56,10 +67,17 @@ class FirmwareJobs(Actor):
         self.jobs = DynamicSupervisor(
             name="firmware_jobs", intensity=RestartIntensity(max_restarts=50, within=10.0)
         )
+        #: one actor per campaign (csms/actors/firmware/_campaign.py)
+        self.campaigns = DynamicSupervisor(
+            name="firmware_campaigns", intensity=RestartIntensity(max_restarts=20, within=10.0)
+        )
         #: running job actors by station, then by job id
         self.by_station: dict[str, dict[uuid.UUID, ActorRef]] = {}
         #: one start at a time per station: an acceptance replaces the job the one before stored
         self._starting: dict[str, trio.Lock] = {}
+        #: what a station sent while its UpdateFirmware was out: a station may report
+        #: Downloading before its acceptance has reached this actor and the job exists
+        self._early: dict[str, list[StationMessage]] = {}
         self._ctx: ActorContext | None = None
 
     async def on_start(self, ctx: ActorContext) -> None:
@@ -70,9 +88,13 @@ class FirmwareJobs(Actor):
             self._start_job(row)
         if rows:
             log.info("firmware jobs resumed", extra={"jobs": len(rows)})
+        await ctx.nursery.start(self.campaigns.run)
+        for campaign in await self.parts.database.run(campaigns_repo.resumable_campaigns):
+            self._run_campaign(campaign.id)
 
     async def on_stop(self, reason: BaseException | None) -> None:
-        # the jobs stop with the node but do not end: the next node resumes them
+        # the jobs and campaigns stop with the node but do not end: the next node resumes them
+        await self.campaigns.stop()
         await self.jobs.stop()
 
     def receive_nowait(self, message: Any) -> bool:
@@ -84,21 +106,27 @@ class FirmwareJobs(Actor):
     async def receive(self, message: Any) -> Any:
         if type(message) is StationMessage:
             self._deliver(message.station_id, message)
-        elif type(message) in (StartUpdate, CancelJob):
+        elif type(message) in (StartUpdate, CancelJob, CampaignCommand):
             assert self._ctx is not None
-            work = self._start if type(message) is StartUpdate else self._cancel
+            work: Callable[[Any], Awaitable[object]] = self._campaign_command
+            if type(message) is StartUpdate:
+                work = self._start
+            elif type(message) is CancelJob:
+                work = self._cancel
             self._ctx.nursery.start_soon(self._answer, work, message, self._ctx.defer_reply())
+        elif type(message) is RunCampaign:
+            self._run_campaign(message.campaign_id)
         else:
             raise TypeError(f"firmware does not handle {type(message).__name__}")
         return None
 
     async def _answer(
-        self, work: Callable[[Any], Awaitable[FirmwareJobRow | None]], message: Any, reply: Reply
+        self, work: Callable[[Any], Awaitable[object]], message: Any, reply: Reply
     ) -> None:
         try:
             row = await work(message)
-        except UpdateRefused as exc:
-            log.info("firmware update refused", extra={"code": exc.code, "reason": str(exc)})
+        except Rejected as exc:
+            log.info("firmware request refused", extra={"reason": str(exc)})
             reply.fail(exc)
         except Exception as exc:  # the asker gets it; this actor carries on
             log.exception("firmware update start or cancel failed", extra={"error": repr(exc)})
@@ -109,7 +137,14 @@ class FirmwareJobs(Actor):
     async def _start(self, start: StartUpdate) -> FirmwareJobRow:
         lock = self._starting.setdefault(start.station_id, trio.Lock())
         async with lock:
-            return await self._start_one(start)
+            self._early[start.station_id] = []
+            try:
+                row = await self._start_one(start)
+            finally:
+                early = self._early.pop(start.station_id, [])
+            for message in early:  # the job takes those of its requestId, in order
+                self._tell(start.station_id, row.id, message)
+            return row
 
     async def _start_one(self, start: StartUpdate) -> FirmwareJobRow:
         gateway, database = self.parts.gateway, self.parts.database
@@ -168,6 +203,42 @@ class FirmwareJobs(Actor):
                 pass  # it ended meanwhile: its row says how
         return await self.parts.database.run(repo.get_job_by_id, cancel.job_id)
 
+    def _run_campaign(self, campaign_id: uuid.UUID) -> ActorRef:
+        name = f"campaign-{campaign_id}"
+        ref = self.campaigns.registry.lookup(name)
+        if ref is not None:
+            return ref
+        assert self._ctx is not None
+        deps = CampaignDeps(
+            self.parts.database, self.parts.events, self.deps.options, self._ctx.ref
+        )
+        spec = ChildSpec.actor(
+            name,
+            lambda: FirmwareCampaignActor(deps, campaign_id),
+            kind="firmware_campaign",
+            restart=RestartType.TRANSIENT,
+            mailbox_size=1024,
+            shutdown_timeout=5,
+        )
+        return self.campaigns.start_child_nowait(spec, name=name)
+
+    async def _campaign_command(self, command: CampaignCommand) -> CampaignRow | None:
+        """Handed to the campaign's actor, started for it when it had stopped (paused or
+        halted with nothing running); None when there is no such campaign."""
+        row = await self.parts.database.run(campaigns_repo.get_campaign, command.campaign_id)
+        if row is None:
+            return None
+        if row.state in ("completed", "canceled"):
+            raise Rejected(f"a {row.state} campaign cannot be changed")
+        for _ in range(2):  # the actor may stop (settled) just as the command reaches it
+            ref = self._run_campaign(command.campaign_id)
+            try:
+                answered: CampaignRow = await ref.ask(command, timeout=30)
+                return answered
+            except ActorStopped:
+                continue
+        raise Rejected("the campaign is changing; try again")
+
     def _start_job(self, row: FirmwareJobRow) -> None:
         spec = ChildSpec.actor(
             str(row.id),
@@ -186,7 +257,10 @@ class FirmwareJobs(Actor):
             with contextlib.suppress(ActorStopped):
                 ref.tell_or_drop(message)
 
-    def _deliver(self, station_id: str, message: object) -> None:
+    def _deliver(self, station_id: str, message: StationMessage) -> None:
+        early = self._early.get(station_id)
+        if early is not None:
+            early.append(message)
         jobs = self.by_station.get(station_id)
         if not jobs:
             return
@@ -222,6 +296,7 @@ def _store_started(
         signature=start.signature,
         requested_by=start.requested_by,
         command_id=command_id,
+        campaign_id=start.campaign_id,
         **columns,
     )
     return row, replaced

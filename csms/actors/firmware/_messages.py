@@ -11,7 +11,15 @@ import attrs
 from csms.actors.v2g._messages import TrioWallClock
 from csms.runtime import Rejected
 
-__all__ = ["CancelJob", "FirmwareOptions", "StartUpdate", "Tick", "UpdateRefused"]
+__all__ = [
+    "CampaignCommand",
+    "CancelJob",
+    "FirmwareOptions",
+    "RunCampaign",
+    "StartUpdate",
+    "Tick",
+    "UpdateRefused",
+]
 
 
 @attrs.frozen
@@ -24,6 +32,8 @@ class FirmwareOptions:
     clock: Callable[[], dt.datetime] = attrs.field(factory=TrioWallClock)
     #: How long UpdateFirmware may take (the wait behind other commands, then the answer), s.
     command_timeout: float = 35.0
+    #: How often a campaign looks for free slots and ended jobs it was not told of, s.
+    campaign_tick: float = 5.0
 
     @property
     def timeout(self) -> dt.timedelta:
@@ -43,6 +53,7 @@ class StartUpdate:
     retry_interval_s: int | None = None
     signing_certificate: str | None = None
     signature: str | None = None
+    campaign_id: uuid.UUID | None = None
 
     def payload(self, request_id: int) -> dict[str, object]:
         """UpdateFirmwareRequest as on the wire."""
@@ -67,6 +78,22 @@ class StartUpdate:
 @attrs.frozen
 class CancelJob:
     job_id: uuid.UUID
+    requested_by: str
+
+
+@attrs.frozen
+class RunCampaign:
+    """Run (or resume) the campaign stored with this id."""
+
+    campaign_id: uuid.UUID
+
+
+@attrs.frozen
+class CampaignCommand:
+    """An operator's pause, resume or cancel of a campaign."""
+
+    campaign_id: uuid.UUID
+    action: str  # pause | resume | cancel
     requested_by: str
 
 

@@ -51,7 +51,7 @@ def _common(row: FirmwareJobRow) -> dict[str, Any]:
         "job_id": str(row.id),
         "station_id": row.station_id,
         "request_id": row.request_id,
-        "campaign_id": None,
+        "campaign_id": None if row.campaign_id is None else str(row.campaign_id),
     }
 
 
