@@ -261,6 +261,11 @@ class CertificatesSettings:
     #: ISO 15118 limit.
     ocsp_timeout_s: float = setting(3.0, check=positive)
     provider_timeout_s: float = setting(1.5, check=positive)
+    #: Certificates the node signed that end within this many days are renewed: the station is
+    #: sent TriggerMessage SignChargingStationCertificate / SignV2GCertificate (A02).
+    renew_before_days: int = setting(30, check=positive)
+    #: How often the node looks for them (0: never).
+    renew_interval_s: float = setting(3600.0, check=_rate)
 
     def material(self) -> PkiMaterial:
         """The PEM settings loaded (``PkiMaterialError`` naming the key)."""

@@ -14,6 +14,7 @@ __all__ = [
     "CertificateRow",
     "SigningRow",
     "by_hash_data",
+    "expiring",
     "find_contract",
     "insert",
     "list_certificates",
@@ -177,5 +178,20 @@ def list_signings(
             " FROM certificate_signings WHERE (%(s)s::text IS NULL OR station_id = %(s)s)"
             " ORDER BY at DESC, id DESC LIMIT %(l)s",
             {"s": station_id, "l": limit},
+        )
+        return cur.fetchall()
+
+
+def expiring(conn: Connection, before: dt.datetime) -> list[CertificateRow]:
+    """Per station and kind, the newest unrevoked certificate the node signed for it (station
+    and V2G certificates), when even that one ends before ``before``: the renewals due."""
+    with conn.cursor(row_factory=class_row(CertificateRow)) as cur:
+        cur.execute(
+            f"SELECT {_COLUMNS} FROM (SELECT DISTINCT ON (station_id, kind) {_COLUMNS}"
+            " FROM iso15118_certificates WHERE station_id IS NOT NULL AND revoked_at IS NULL"
+            " AND kind IN ('ChargingStationCertificate', 'V2GCertificateChain')"
+            " ORDER BY station_id, kind, valid_to DESC) newest WHERE valid_to < %s"
+            " ORDER BY valid_to",
+            (before,),
         )
         return cur.fetchall()

@@ -3,13 +3,16 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from ocpp.v201 import call as call201
 
+from csms.actors.certificates._renewal import Renewals
 from csms.services.pki_csr import hash_data, pem_chain
 from csms.storage import certificates as repo
 
-from ..services.pki_builder import CONTRACT_EMAID
+from ..services.pki_builder import CONTRACT_EMAID, issue
 from .certificate_peer import STATION, make_csr, rig
 
 
@@ -216,3 +219,61 @@ async def test_validate_and_contract_lookup(database_url, admin_env, bridge):
         assert contract["emaid"] == CONTRACT_EMAID
         assert contract["verdict"]["valid"] is True
         assert [c["serialNumber"] for c in contract["certificates"]] == [hashed.serial_number]
+
+
+async def store_signed(r, valid_to: dt.datetime, kind: str = "ChargingStationCertificate") -> None:
+    leaf = issue(STATION, r.pki.station_ca).cert  # only the row's dates matter here
+    hashed = hash_data(leaf, r.pki.station_ca.cert)
+    await r.node.database.run(
+        repo.insert,
+        kind=kind,
+        station_id=STATION,
+        subject="CN=" + STATION,
+        issuer=leaf.subject.rfc4514_string(),
+        serial_number=hashed.serial_number,
+        hash_algorithm="SHA256",
+        issuer_name_hash=hashed.issuer_name_hash,
+        issuer_key_hash=hashed.issuer_key_hash,
+        certificate_pem=pem_chain([leaf]),
+        valid_from=valid_to - dt.timedelta(days=365),
+        valid_to=valid_to,
+    )
+
+
+async def test_a02_a_certificate_close_to_its_end_is_renewed(database_url, admin_env, bridge):
+    """A02 by the scheduler: the station whose certificate ends within renew_before_days is sent
+    TriggerMessage SignChargingStationCertificate (and V2G ones SignV2GCertificate)."""
+    settings = {"certificates.renew_interval_s": 0.2}
+    async with rig(database_url, bridge, **settings) as r:
+        await r.connect()
+        await store_signed(r, dt.datetime.now(dt.UTC) + dt.timedelta(days=10))
+        trigger = await r.command("TriggerMessage")
+        assert trigger["requested_message"] == "SignChargingStationCertificate"
+
+
+async def test_renewal_checks_only_what_ends_soon_once_a_day(database_url, admin_env, bridge):
+    """A certificate with a year left is not renewed; a due one is triggered once, not again at
+    the next check the same day; a newer certificate for the station ends the renewal."""
+    async with rig(database_url, bridge, **{"certificates.renew_interval_s": 0}) as r:
+        await r.connect()
+        node = r.node
+        renewals = Renewals(
+            gateway=node.gateway,
+            database=node.database,
+            config=node.settings.certificates,
+            clock=lambda: dt.datetime.now(dt.UTC),
+            command_timeout=10,
+        )
+        await store_signed(
+            r, dt.datetime.now(dt.UTC) + dt.timedelta(days=300), "V2GCertificateChain"
+        )
+        assert await renewals.check() == []
+        await store_signed(r, dt.datetime.now(dt.UTC) + dt.timedelta(days=5))
+        assert await renewals.check() == [STATION]
+        assert await renewals.check() == []
+        assert (await r.command("TriggerMessage"))["requested_message"] == (
+            "SignChargingStationCertificate"
+        )
+        await store_signed(r, dt.datetime.now(dt.UTC) + dt.timedelta(days=365))
+        renewals._triggered.clear()  # a day later, say: the renewed certificate is the newest
+        assert await renewals.check() == []

@@ -27,6 +27,7 @@ from csms.actors.station import StationMessage
 from csms.commands import CommandError, StationGateway
 from csms.config import Settings
 from csms.domain.events import CertificateSigned
+from csms.runtime import ActorContext
 from csms.services.ocsp_check import (
     OcspResponseError,
     OcspResult,
@@ -51,6 +52,7 @@ from ._base import OwnerBase
 from ._contract import ContractChecker
 from ._http import HttpPeerError, OcspClient, post_json
 from ._messages import VerifyContract
+from ._renewal import Renewals
 
 __all__ = ["CertificatesOwner"]
 
@@ -91,6 +93,13 @@ class CertificatesOwner(OwnerBase):
             self.config.ocsp_responders
         )
         self.ocsp = OcspClient(self.http, timeout=self.config.ocsp_timeout_s, clock=clock)
+        self.renewals = Renewals(
+            gateway=gateway,
+            database=database,
+            config=self.config,
+            clock=clock,
+            command_timeout=command_timeout,
+        )
         self.contracts = ContractChecker(
             material=material,
             vouched=self.vouched,
@@ -98,6 +107,11 @@ class CertificatesOwner(OwnerBase):
             database=database,
             clock=clock,
         )
+
+    async def on_start(self, ctx: ActorContext) -> None:
+        await super().on_start(ctx)
+        if self.config.renew_interval_s > 0:
+            ctx.nursery.start_soon(self.renewals.run)
 
     async def on_stop(self, reason: BaseException | None) -> None:
         await self.http.aclose()
