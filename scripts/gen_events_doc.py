@@ -180,6 +180,8 @@ EXAMPLES: dict[str, Any] = {
     "wallet_id": "wallet-0042",
     "amount_rs": "7.12",
     "attempts": 1,
+    "ccee_hours": 744,
+    "simulated_hours": 0,
     "wallet_reference": "pay-000981",
     "error": "HTTP 422",
 }

@@ -73,6 +73,7 @@ __all__ = [
     "FirmwareUpdateFailed",
     "FirmwareUpdateProgress",
     "FirmwareUpdateStarted",
+    "GridPricesRefreshed",
     "LogStatus",
     "MonitoringReport",
     "PeriodicEventStream",
@@ -622,6 +623,17 @@ class V2GSessionCompleted(Event):
 
 
 @attrs.frozen(kw_only=True)
+class GridPricesRefreshed(Event):
+    """The prices actor reloaded its hourly PLD (CCEE, else the simulated curve): forecasts may
+    have changed, so the V2G optimizer plans again."""
+
+    subject: ClassVar[str] = "grid.prices.refreshed"
+
+    ccee_hours: int = doc("Hours of the months read that CCEE published.")
+    simulated_hours: int = doc("Hours of the months read priced by the simulated curve.")
+
+
+@attrs.frozen(kw_only=True)
 class V2GCompensationRecorded(Event):
     """A discharge session's compensation was recorded (once per session; docs/V2G.md
     "Compensation and payouts"). Money as decimal strings in R$, to the centavo."""
@@ -894,6 +906,7 @@ CATALOG: tuple[type[Event], ...] = (
     V2GSessionStarted,
     V2GSessionUpdated,
     V2GSessionCompleted,
+    GridPricesRefreshed,
     V2GCompensationRecorded,
     V2GPayoutPaid,
     V2GPayoutFailed,
