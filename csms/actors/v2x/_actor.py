@@ -44,13 +44,13 @@ from csms.services.v2x_authorization import (
     needs_decision,
     needs_response,
 )
-from csms.services.v2x_capability import BPT_MODES, EVCapability, capability_from_needs
+from csms.services.v2x_capability import EVCapability, capability_from_needs
 from csms.storage import v2g, v2x_support
 
-from ._base import TaskActor
 from ._evse import Evses, EvseState, capability_row
 from ._messages import AllowV2X, GetStationSupport, PreferencesChanged, SetpointChanged
 from ._needs import needs_profile_request, read_needs_limits
+from ._offers import V2XOffers
 from ._preferences import PreferencesCache
 from ._support import SupportCache
 
@@ -61,11 +61,15 @@ log = logging.getLogger("csms.v2x")
 ACCEPTED: Final = "Accepted"
 
 
-def _utc_now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
+def trio_wall_clock() -> Callable[[], dt.datetime]:
+    """UTC wall time from now on, advancing with trio's clock (as the discharge sessions'
+    does): a window's start and the timer waiting for it agree, and a test's MockClock moves
+    both. Called in trio."""
+    wall, anchor = dt.datetime.now(dt.UTC), trio.current_time()
+    return lambda: wall + dt.timedelta(seconds=trio.current_time() - anchor)
 
 
-class V2XOwner(TaskActor):
+class V2XOwner(V2XOffers):
     def __init__(
         self,
         *,
@@ -74,8 +78,9 @@ class V2XOwner(TaskActor):
         id_tokens: IdTokens,
         time_zone: dt.tzinfo,
         command_timeout: float,
-        clock: Callable[[], dt.datetime] = _utc_now,
+        clock: Callable[[], dt.datetime] | None = None,
     ) -> None:
+        clock = clock or trio_wall_clock()
         self.gateway = gateway
         self.database = database
         self.time_zone = time_zone
@@ -239,6 +244,8 @@ class V2XOwner(TaskActor):
             if decision.status != ACCEPTED:  # still unknown, or refused: charging only, as
                 decision = NeedsDecision(ACCEPTED, profile="charging_only")  # promised
         evse.v2x = decision.profile == "v2x"
+        if not evse.v2x:  # Q02.FR.05: offered V2X when the owner's next window opens
+            self._start(self._offer_at_window, evse)
         key = (station_id, evse.evse_id)
         if evse.v2x and key in self.discharge_pending:
             # The session that sent NotifyAllowedEnergyTransfer follows these needs too: its
@@ -345,52 +352,6 @@ class V2XOwner(TaskActor):
             Direction.RESPONSE,
             pull_dynamic_schedule_response(setpoint, capability),
         )
-
-    # -- NotifyAllowedEnergyTransfer (Q02) -----------------------------------------------------
-
-    def _renegotiate_for(self, user_id: str) -> None:
-        """The user's preferences changed (an opt-in, say): their EVs charging unidirectionally
-        that listed a BPT mode may now be allowed V2X (Q02.FR.05; ``_allow_v2x`` decides)."""
-        for evse in self.evses.of_user(user_id):
-            capability = evse.capability
-            if capability.bidirectional_available and not capability.bidirectional_requested:
-                self._start(self._offer_v2x, evse.station_id, evse.evse_id)
-
-    async def _allow_v2x(self, message: AllowV2X, reply: Reply) -> None:
-        allowed = await self._offer_v2x(message.station_id, message.evse_id)
-        if allowed is None:  # nothing offered: no discharge profile to wait for
-            self.discharge_pending.discard((message.station_id, message.evse_id))
-        else:
-            reply.resolve(allowed)
-
-    async def _offer_v2x(self, station_id: str, evse_id: int) -> list[str] | None:
-        """Send NotifyAllowedEnergyTransfer with the list the policy allows now, if it has a
-        BPT mode; the list, once the station accepted it."""
-        evse = self.evses.get(station_id, evse_id)
-        if evse is not None and evse.version is not Version.V21:
-            return None  # 2.0.1 has no allowed energy transfer
-        tx = await self.database.run(v2x_support.active_transaction, station_id, evse_id)
-        if tx is None:
-            return None
-        user_id = await self.preferences.user_of(tx.id_token, tx.id_token_type)
-        support = await self.support.get(station_id, Version.V21)
-        if not support.known:
-            support = await self.support.refresh(station_id)
-        allowed = allowed_energy_transfer(
-            station=support,
-            preferences=await self.preferences.of_user(user_id),
-            version=Version.V21,
-            now=self.clock(),
-            tz=self.time_zone,
-        )
-        if allowed is None or not BPT_MODES.intersection(allowed):
-            return None
-        answer = await self._send(
-            station_id,
-            "NotifyAllowedEnergyTransfer",
-            {"transactionId": tx.transaction_id, "allowedEnergyTransfer": allowed},
-        )
-        return allowed if answer is not None and answer.get("status") == ACCEPTED else None
 
     _work: ClassVar[dict[str, Callable[..., Awaitable[None]]]] = {
         "Authorize": _authorize,

@@ -35,6 +35,8 @@ class EvseState:
     sent_profile: dict[str, Any] | None = None
     #: Profiles sent again for these needs after the EV's schedule exceeded them (K15.FR.13).
     renegotiations: int = 0
+    #: Bumped by every wait for a window to offer V2X (Q02.FR.05): only the latest offers.
+    offer_wait: int = 0
 
 
 class Evses:
