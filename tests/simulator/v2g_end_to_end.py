@@ -118,6 +118,7 @@ class Rig:
         min_soc: float = 45,
         bidirectional: bool = False,
         windows: list[dict[str, Any]] | None = None,
+        departure_energy_kwh: float | None = None,
     ) -> None:
         """The station, the owner, their token and their opt-in, all through REST."""
         api = self.api
@@ -135,6 +136,7 @@ class Rig:
                     "maxDischargeKw": 11,
                     "maxCyclesPerDay": 3,
                     "windows": windows,
+                    "departureEnergyKwh": departure_energy_kwh,
                 },
             ),
         ):
@@ -217,13 +219,15 @@ async def plug_in(rig: Rig, sim: Simulator) -> None:
     await rig.capability_known()
 
 
-async def discharging(rig: Rig, sim: Simulator, power_kw: float = 7) -> dict[str, Any]:
+async def discharging(
+    rig: Rig, sim: Simulator, power_kw: float = 7, **start: Any
+) -> dict[str, Any]:
     """Plugged in, a discharge started through REST and applied by the EV; the session. The
     station is settled: a 2.1 EV's TransactionEvent ChargingRateChanged for the discharge has
     been acknowledged."""
     await plug_in(rig, sim)
     state = sim.state
-    started = await rig.start(powerKw=power_kw)
+    started = await rig.start(powerKw=power_kw, **start)
     assert started.status_code in (201, 202), started.text
     while (await rig.event("v2g.session.updated")).state != "discharging":
         pass
