@@ -7,6 +7,8 @@ takes one input and returns the next campaign:
 
 - ``Launched``: a pending station's job is being started (it holds a slot from now on).
 - ``Skipped``: a pending station is already on the target version.
+- ``Deferred``: a station being started was not connected: pending again (the actor retries it
+  later, and counts it failed after a few tries).
 - ``Ended``: a running station's job ended, installed or failed (a job that could not even be
   started counts as failed). Reaching the threshold halts the campaign; the last station
   ending completes it.
@@ -31,6 +33,7 @@ __all__ = [
     "CampaignState",
     "Cancel",
     "Counts",
+    "Deferred",
     "Ended",
     "Input",
     "Launched",
@@ -81,6 +84,11 @@ class Skipped:
 
 
 @attrs.frozen
+class Deferred:
+    pass
+
+
+@attrs.frozen
 class Ended:
     installed: bool
 
@@ -100,7 +108,7 @@ class Cancel:
     pass
 
 
-Input = Launched | Skipped | Ended | Pause | Resume | Cancel
+Input = Launched | Skipped | Deferred | Ended | Pause | Resume | Cancel
 
 
 def should_skip(current_version: str | None, target_version: str | None) -> bool:
@@ -146,6 +154,11 @@ def step(campaign: Campaign, event: Input) -> Campaign:
                 return campaign
             moved = attrs.evolve(counts, pending=counts.pending - 1, skipped=counts.skipped + 1)
             return _finish(attrs.evolve(campaign, counts=moved))
+        case Deferred():
+            if counts.running == 0:
+                return campaign
+            moved = attrs.evolve(counts, running=counts.running - 1, pending=counts.pending + 1)
+            return attrs.evolve(campaign, counts=moved)
         case Ended(installed=installed):
             if counts.running == 0:
                 return campaign

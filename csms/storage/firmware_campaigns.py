@@ -176,13 +176,17 @@ def campaign_stations(
         return cur.fetchall()
 
 
-def next_pending(conn: Connection, campaign_id: uuid.UUID, limit: int) -> list[CampaignStation]:
+def next_pending(
+    conn: Connection, campaign_id: uuid.UUID, limit: int, exclude: Sequence[str] = ()
+) -> list[CampaignStation]:
+    """The next pending stations in order, but those of ``exclude`` (offline a moment ago)."""
     with conn.cursor(row_factory=class_row(CampaignStation)) as cur:
         cur.execute(
             "SELECT c.station_id, c.position, c.state, c.job_id, c.reason, s.firmware_version"
             " FROM firmware_campaign_stations c LEFT JOIN stations s ON s.id = c.station_id"
-            " WHERE c.campaign_id = %s AND c.state = 'pending' ORDER BY c.position LIMIT %s",
-            (campaign_id, limit),
+            " WHERE c.campaign_id = %s AND c.state = 'pending' AND c.station_id <> ALL(%s)"
+            " ORDER BY c.position LIMIT %s",
+            (campaign_id, list(exclude), limit),
         )
         return cur.fetchall()
 

@@ -60,16 +60,19 @@ async def rig(
     *,
     failures: dict[str, str] | None = None,
     versions: dict[str, str] | None = None,
+    **settings: Any,
 ) -> AsyncIterator[Rig]:
     feeds: list[Subscription] = []
 
     def campaign_events(parts: NodeParts) -> ChildSpec:
-        feeds.append(parts.events.subscribe("firmware.campaign."))
+        feeds.append(parts.events.subscribe("firmware."))
         return ChildSpec.actor("campaign_events", Actor, kind="test")
 
     fleet = Fleet(bridge, failures=failures)
     async with (
-        api_node(database_url, extra_children=(campaign_events,), **NODE_SETTINGS) as node,
+        api_node(
+            database_url, extra_children=(campaign_events,), **{**NODE_SETTINGS, **settings}
+        ) as node,
         client(node, ADMIN_TOKEN) as api,
     ):
         await fleet.connect(node, ids, versions or {})
@@ -181,9 +184,10 @@ async def test_a_restarted_node_resumes_the_campaign_and_its_running_job(
     async with rig(database_url, bridge, ids) as r:
         await r.fleet.hold()  # the first station's update is still running when the node stops
         created = await r.create(ids, maxConcurrent=1)
-        assert await r.fleet.next_update() == ids[0]
-        request_id = r.fleet.updates[0][1]
-    async with rig(database_url, bridge, ids) as r:
+        started = await r.event("firmware.update.started", station_id=ids[0])
+        request_id = started.request_id
+    # the campaign resumes before its stations are back: the offline ones are tried again
+    async with rig(database_url, bridge, ids, **{"firmware.campaign_tick_s": 0.2}) as r:
         body = await r.campaign(created["id"])
         assert (body["state"], body["counts"]["running"], body["counts"]["pending"]) == (
             "running",
@@ -197,3 +201,20 @@ async def test_a_restarted_node_resumes_the_campaign_and_its_running_job(
         done = await r.event("firmware.campaign.state", state="completed")
         assert (done.installed, done.failed) == (3, 0)
         assert [s for s, _ in r.fleet.updates] == ids[1:]  # the first was not sent again
+
+
+async def test_a_station_offline_is_tried_again_then_counted_failed(
+    database_url, admin_env, bridge
+):
+    ids = fleet_ids(3)
+    register_fleet(database_url, ids)
+    async with rig(database_url, bridge, ids[:2], **{"firmware.campaign_tick_s": 0.05}) as r:
+        created = await r.create(ids, maxConcurrent=3)
+        done = await r.event("firmware.campaign.state", state="completed")
+        assert (done.installed, done.failed) == (2, 1)
+        failed = (
+            await r.api.get(f"{CAMPAIGNS}/{created['id']}/stations", params={"state": "failed"})
+        ).json()["items"]
+        assert [(s["stationId"], s["reason"]) for s in failed] == [
+            (ids[2], "station_not_connected (3 tries)")  # one try per tick
+        ]

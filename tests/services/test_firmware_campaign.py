@@ -9,6 +9,7 @@ from csms.services.firmware_campaign import (
     Campaign,
     Cancel,
     Counts,
+    Deferred,
     Ended,
     Launched,
     Pause,
@@ -72,6 +73,12 @@ def test_a_halted_campaign_resumed_halts_again_at_its_next_failure():
     assert c.state == "halted"
 
 
+def test_a_deferred_station_is_pending_again_and_keeps_the_campaign_open():
+    c = step(campaign(1, concurrent=1), Launched())
+    c = step(c, Deferred())
+    assert (c.state, c.counts.pending, c.counts.running, launchable(c)) == ("running", 1, 0, 1)
+
+
 def test_skips_and_completion():
     assert should_skip("2.0", "2.0")
     assert not should_skip("1.0", "2.0")
@@ -82,7 +89,17 @@ def test_skips_and_completion():
 
 
 INPUTS = st.sampled_from(
-    [Launched(), Launched(), Skipped(), Ended(True), Ended(False), Pause(), Resume(), Cancel()]
+    [
+        Launched(),
+        Launched(),
+        Skipped(),
+        Deferred(),
+        Ended(True),
+        Ended(False),
+        Pause(),
+        Resume(),
+        Cancel(),
+    ]
 )
 
 

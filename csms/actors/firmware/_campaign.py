@@ -55,6 +55,11 @@ class CampaignDeps:
 
 
 @attrs.frozen
+class StationOffline:
+    station_id: str
+
+
+@attrs.frozen
 class StationEnded:
     station_id: str
     installed: bool
@@ -71,6 +76,10 @@ class FirmwareCampaignActor(Actor):
         self.campaign: policy.Campaign | None = None
         #: stations whose job is being started or runs (each ends once)
         self.running: set[str] = set()
+        #: stations found offline at their start: retried from the next tick on, failed after
+        #: ``OFFLINE_TRIES`` (stations reconnect over a few seconds after a node restart)
+        self.offline: dict[str, int] = {}
+        self.deferred: set[str] = set()
         self._ctx: ActorContext | None = None
         self._events: Subscription | None = None
 
@@ -123,7 +132,10 @@ class FirmwareCampaignActor(Actor):
         kind = type(message)
         if kind is StationEnded:
             await self._ended(message)
+        elif kind is StationOffline:
+            await self._offline(message.station_id)
         elif kind is Tick:
+            self.deferred.clear()
             await self._reconcile()
         elif kind is CampaignCommand:
             return await self._command(message)
@@ -160,6 +172,19 @@ class FirmwareCampaignActor(Actor):
         await self._apply(policy.Ended(installed=ended.installed))
         self._progress(ended.station_id, state)
 
+    async def _offline(self, station_id: str) -> None:
+        tries = self.offline[station_id] = self.offline.get(station_id, 0) + 1
+        if tries >= OFFLINE_TRIES:
+            reason = f"station_not_connected ({tries} tries)"
+            await self._ended(StationEnded(station_id, False, reason))
+            return
+        if station_id not in self.running:
+            return
+        self.running.discard(station_id)
+        self.deferred.add(station_id)
+        await self.deps.database.run(repo.set_station, self.id, station_id, "pending")
+        await self._apply(policy.Deferred())
+
     async def _reconcile(self) -> None:
         """Jobs that ended while no one listened (a dropped event, a node restart)."""
         for station, job_state, reason in await self.deps.database.run(repo.job_outcomes, self.id):
@@ -171,7 +196,9 @@ class FirmwareCampaignActor(Actor):
         assert self.row is not None
         assert self._ctx is not None
         while (slots := policy.launchable(self.campaign)) > 0:
-            pending = await self.deps.database.run(repo.next_pending, self.id, slots)
+            pending = await self.deps.database.run(
+                repo.next_pending, self.id, slots, sorted(self.deferred)
+            )
             if not pending:
                 return
             for station in pending:
@@ -207,6 +234,10 @@ class FirmwareCampaignActor(Actor):
         try:
             job = await self.deps.jobs.ask(start, timeout=self.deps.options.command_timeout + 10)
         except UpdateRefused as exc:
+            if exc.code == "station_not_connected":
+                with contextlib.suppress(ActorStopped):
+                    await ref.tell(StationOffline(station.station_id))
+                return
             ended = StationEnded(station.station_id, False, exc.code)
         except (ActorError, TimeoutError):
             ended = StationEnded(station.station_id, False, "not_started")
@@ -254,6 +285,8 @@ class FirmwareCampaignActor(Actor):
             self._ctx.stop()
 
 
+#: how many ticks in a row a station may be offline at its start before it counts as failed
+OFFLINE_TRIES = 3
 _STATES = ("pending", "running", "installed", "failed", "skipped")
 _PAST = {"pause": "paused", "resume": "resumed", "cancel": "canceled"}
 
