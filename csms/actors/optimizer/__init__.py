@@ -24,11 +24,12 @@ from csms.services.v2g_optimizer_run import OptimizerRun
 from csms.services.v2g_preferences import time_zone
 
 from ._actor import REQUESTED_BY, OptimizerActor, OptimizerUnavailable
-from ._messages import Optimize, OptimizerOptions, PricesRefreshed
+from ._messages import LastRun, Optimize, OptimizerOptions, PricesRefreshed
 
 __all__ = [
     "NAME",
     "REQUESTED_BY",
+    "LastRun",
     "Optimize",
     "OptimizerActor",
     "OptimizerCapability",
@@ -74,7 +75,13 @@ class OptimizerCapability:
         options = options_of(parts, **self.changes)
 
         def make() -> OptimizerActor:
-            return OptimizerActor(database=parts.database, root=self.root, tz=tz, options=options)
+            return OptimizerActor(
+                database=parts.database,
+                root=self.root,
+                tz=tz,
+                options=options,
+                events=parts.events,
+            )
 
         return ChildSpec.actor(self.name, make, kind="optimizer", shutdown_timeout=5)
 

@@ -21,6 +21,8 @@ import trio
 
 from csms.actors import prices, v2g
 from csms.actors.database import Database
+from csms.actors.events import EventBus, Subscription
+from csms.domain.events import GridPricesRefreshed
 from csms.runtime import Actor, ActorContext, ActorError, Rejected, Supervisor
 from csms.services.grid_price_book import MarketQuery
 from csms.services.v2g_optimizer import plan_fleet, price_hours
@@ -35,7 +37,7 @@ from csms.services.v2g_preferences import local_day_bounds
 from csms.storage.optimizer_inputs import read_optimizer_inputs
 
 from ._inputs import ev_input, running
-from ._messages import Optimize, OptimizerOptions, PricesRefreshed
+from ._messages import LastRun, Optimize, OptimizerOptions, PricesRefreshed
 
 __all__ = ["REQUESTED_BY", "OptimizerActor", "OptimizerUnavailable"]
 
@@ -59,8 +61,12 @@ class OptimizerActor(Actor):
         root: Callable[[], Supervisor],
         tz: dt.tzinfo,
         options: OptimizerOptions,
+        events: EventBus | None = None,
     ) -> None:
         self.database = database
+        #: Where ``grid.prices.refreshed`` comes from (a run follows each, when scheduled).
+        self.events = events
+        self._prices: Subscription | None = None
         self._root = root
         self.tz = tz
         self.options = options
@@ -71,7 +77,18 @@ class OptimizerActor(Actor):
 
     async def on_start(self, ctx: ActorContext) -> None:
         if self.options.enabled:
+            if self.events is not None:
+                self._prices = self.events.subscribe(GridPricesRefreshed.subject, capacity=16)
+                ctx.nursery.start_soon(self._follow_prices, self._prices)
             ctx.nursery.start_soon(self._schedule)
+
+    async def on_stop(self, reason: BaseException | None) -> None:
+        if self.events is not None and self._prices is not None:
+            self.events.unsubscribe(self._prices)
+
+    async def _follow_prices(self, prices: Subscription) -> None:
+        async for _ in prices:
+            self._kick.set()
 
     async def receive(self, message: Any) -> Any:
         if isinstance(message, Optimize):
@@ -80,8 +97,10 @@ class OptimizerActor(Actor):
             except Exception as exc:  # the database or the prices away: the asker's 503
                 log.warning("optimizer run failed", extra={"error": repr(exc)})
                 raise OptimizerUnavailable(repr(exc)) from None
+        if isinstance(message, LastRun):
+            return self.runs, self.last_run
         if isinstance(message, PricesRefreshed):
-            self._kick.set()
+            self._kick.set()  # as ``grid.prices.refreshed`` does
             return None
         log.warning("optimizer: unknown message ignored", extra={"kind": type(message).__name__})
         return None

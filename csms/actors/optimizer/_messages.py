@@ -10,7 +10,7 @@ import attrs
 
 from csms.actors.v2g._messages import TrioWallClock
 
-__all__ = ["Optimize", "OptimizerOptions", "PricesRefreshed"]
+__all__ = ["LastRun", "Optimize", "OptimizerOptions", "PricesRefreshed"]
 
 
 @attrs.frozen
@@ -24,6 +24,11 @@ class Optimize:
     at: dt.datetime | None = None
     #: Who asked (the REST API's principal); None: the optimizer's own schedule.
     requested_by: str | None = None
+
+
+@attrs.frozen
+class LastRun:
+    """Ask: ``(runs so far, the last OptimizerRun or None)``."""
 
 
 @attrs.frozen

@@ -23,6 +23,8 @@ import attrs
 import trio
 
 from csms.actors.database import Database
+from csms.actors.events import EventBus
+from csms.domain.events import GridPricesRefreshed
 from csms.runtime import Actor, ActorContext, Reply
 from csms.services.grid_price_book import GridPriceBook
 from csms.services.grid_price_json import GridPriceQueryError
@@ -72,8 +74,11 @@ class PricesActor(Actor):
         client: Callable[[], CceeClient] | None,
         refresh_interval: float,
         clock: Callable[[], dt.datetime] = _utc_now,
+        events: EventBus | None = None,
     ) -> None:
         self.database = database
+        #: Told ``grid.prices.refreshed`` after each reload (the V2G optimizer plans again).
+        self.events = events
         self.book = book
         #: None: fetching is off (``v2g.ccee.fetch = false``).
         self._make_client = client
@@ -148,6 +153,13 @@ class PricesActor(Actor):
                     outcomes.append(await self._refresh_month(self._client, year, month, now))
             await self._reload(now)
             self.last_refresh = RefreshResult(now, tuple(outcomes))
+            if self.events is not None:
+                self.events.publish(
+                    GridPricesRefreshed(
+                        ccee_hours=sum(o.ccee_hours for o in outcomes),
+                        simulated_hours=sum(o.simulated_hours for o in outcomes),
+                    )
+                )
             return self.last_refresh
 
     async def _reload(self, now: dt.datetime) -> None:

@@ -38,6 +38,7 @@ def prices_child(parts: NodeParts) -> ChildSpec:
             book=book,
             client=client,
             refresh_interval=ccee.refresh_interval_s,
+            events=parts.events,
         )
 
     return ChildSpec.actor(NAME, make, kind="prices", shutdown_timeout=5)
