@@ -15,6 +15,7 @@ from csms.storage import tokens as token_repo
 
 from . import (
     _audit,
+    _certificate_commands,
     _certificates,
     _compensation,
     _devices,
@@ -68,6 +69,7 @@ def endpoints() -> tuple[Endpoint, ...]:
         *_firmware_campaigns.ENDPOINTS,
         *_firmware_images.ENDPOINTS,
         *_certificates.ENDPOINTS,
+        *_certificate_commands.ENDPOINTS,
         *_grid_price.ENDPOINTS,
         *_compensation.ENDPOINTS,
         *_payouts.ENDPOINTS,

@@ -1,47 +1,34 @@
-"""Certificates (OCPP 2.0.1 A02, M03-M05; docs/OCPP.md "Certificates"): what the node stored
-(certificates it signed for stations and installed on them, contract certificates), install,
-delete and list the certificates on a station (InstallCertificate, DeleteCertificate,
-GetInstalledCertificateIds), trigger a renewal (TriggerMessage SignChargingStationCertificate
-or SignV2GCertificate), validate a PEM chain against the configured trust anchors, look a
-contract up by EMAID. Commands go through the gateway like every device command (audit, 409 for
-a station not connected); what a station accepted is stored in ``iso15118_certificates``."""
+"""Certificates the node knows (docs/OCPP.md "Certificates"): those it signed for stations and
+installed on them, contract certificates registered by EMAID, the local revocation list, how each
+SignCertificate ended; a PEM chain's verdict against the configured trust anchors. The commands
+to a station's certificates are ``_certificate_commands``."""
 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
 import attrs
 from cryptography import x509
+from psycopg.errors import UniqueViolation
 from starlette.responses import Response
 
-from csms.domain.events import CertificateDeleted, CertificateInstalled
 from csms.services.emaid import EmaidError, parse_emaid
 from csms.services.pki_contract import CHAIN_KINDS
 from csms.services.pki_csr import hash_data, pem_chain
+from csms.storage import NotFound as StorageNotFound
 from csms.storage import certificates as repo
 from csms.storage.certificates import CertificateRow
 
 from ._auth import Role
-from ._errors import InvalidBody, NotFound
+from ._certificate_commands import INSTALL_TYPES
+from ._errors import Conflict, InvalidBody, NotFound
 from ._routing import Call, Endpoint, Param, json_response
 from ._schema import spec
-from ._send import require_station, send_command
 from .bodies import STATION_ID_PATTERN
 
 __all__ = ["ENDPOINTS"]
 
 _DOCS = {"stationId": "The station's identity."}
-INSTALL_TYPES = (
-    "V2GRootCertificate",
-    "MORootCertificate",
-    "CSMSRootCertificate",
-    "ManufacturerRootCertificate",
-)
-RENEW_TYPES = {
-    "ChargingStationCertificate": "SignChargingStationCertificate",
-    "V2GCertificate": "SignV2GCertificate",
-}
 KINDS = (*INSTALL_TYPES, "V2GCertificateChain", "ContractCertificate", "ChargingStationCertificate")
 
 
@@ -70,24 +57,6 @@ class CertificateList:
 
 
 @attrs.frozen
-class InstallBody:
-    """InstallCertificate (M05): a root certificate (PEM) of ``certificateType``."""
-
-    certificate_type: str = spec(enum=INSTALL_TYPES)
-    certificate: str = spec(
-        min_length=1, max_length=5500, description="The PEM certificate to install."
-    )
-
-
-@attrs.frozen
-class RenewBody:
-    """A02: TriggerMessage for a new CSR of this type (optionally of one EVSE's SECC)."""
-
-    certificate_type: str = spec(enum=tuple(RENEW_TYPES))
-    evse_id: int | None = spec(None, minimum=1)
-
-
-@attrs.frozen
 class ValidateBody:
     """A PEM chain (leaf first) and what it should be: a ``contract`` (to the MO roots), a
     ``secc`` certificate (V2G roots), a ``station`` certificate (CSMS roots) or a
@@ -95,15 +64,6 @@ class ValidateBody:
 
     pem: str = spec(min_length=1, max_length=20_000)
     kind: str = spec("contract", enum=CHAIN_KINDS)
-
-
-@attrs.frozen
-class CommandAnswer:
-    """The station's answer (``status``) to the command, and the command's audit id."""
-
-    status: str
-    command_id: str
-    response: dict[str, Any]
 
 
 @attrs.frozen
@@ -127,6 +87,35 @@ class Contract:
     emaid: str
     certificates: list[Certificate]
     verdict: Verdict | None
+
+
+@attrs.frozen
+class ContractBody:
+    """A contract certificate chain (PEM, leaf first, with its sub-CAs) to register: it must
+    validate to a configured MO root; its leaf's CN is the EMAID."""
+
+    pem: str = spec(min_length=1, max_length=20_000)
+    contract_id: str | None = spec(None, max_length=100)
+    vin: str | None = spec(None, pattern="^[A-HJ-NPR-Z0-9]{17}$")
+
+
+@attrs.frozen
+class Signing:
+    """How a SignCertificate ended: Rejected (the CSR), Accepted / StationRejected (the
+    station's answer to CertificateSigned), Failed (no certificate reached it)."""
+
+    station_id: str
+    certificate_type: str
+    outcome: str
+    reason: str | None
+    serial_number: str | None
+    valid_to: dt.datetime | None
+    at: dt.datetime
+
+
+@attrs.frozen
+class SigningList:
+    items: list[Signing]
 
 
 def _view(row: CertificateRow) -> Certificate:
@@ -155,120 +144,6 @@ async def list_certificates(call: Call) -> Response:
     return json_response(CertificateList([_view(r) for r in rows]))
 
 
-def _answer(result: Any) -> CommandAnswer:
-    return CommandAnswer(
-        str(result.response.get("status")), result.command_id, dict(result.response)
-    )
-
-
-async def install(call: Call) -> Response:
-    body: InstallBody = call.body
-    station_id = call.path("stationId")
-    await require_station(call, station_id)  # 404 before anything about the body
-    try:
-        certificate = x509.load_pem_x509_certificate(body.certificate.strip().encode())
-    except ValueError:
-        raise InvalidBody("not a PEM certificate", field="certificate") from None
-    if certificate.subject != certificate.issuer:
-        raise InvalidBody("InstallCertificate installs root certificates", field="certificate")
-    result = await send_command(
-        call,
-        station_id,
-        "InstallCertificate",
-        {"certificateType": body.certificate_type, "certificate": pem_chain([certificate])},
-    )
-    answer = _answer(result)
-    hashed = hash_data(certificate)
-    if answer.status == "Accepted":  # M05.FR.02: the station trusts it now
-        existing = await call.control.database.run(
-            repo.by_hash_data,
-            hashed.hash_algorithm,
-            hashed.issuer_name_hash,
-            hashed.issuer_key_hash,
-            hashed.serial_number,
-        )
-        if not any(row.station_id == station_id for row in existing):  # M05.FR.17: replaced
-            await call.control.database.run(
-                repo.insert,
-                kind=body.certificate_type,
-                station_id=station_id,
-                subject=certificate.subject.rfc4514_string(),
-                issuer=certificate.issuer.rfc4514_string(),
-                serial_number=hashed.serial_number,
-                hash_algorithm=hashed.hash_algorithm,
-                issuer_name_hash=hashed.issuer_name_hash,
-                issuer_key_hash=hashed.issuer_key_hash,
-                certificate_pem=pem_chain([certificate]),
-                valid_from=certificate.not_valid_before_utc,
-                valid_to=certificate.not_valid_after_utc,
-            )
-    call.control.certificates.publish(
-        CertificateInstalled(
-            station_id=station_id,
-            certificate_type=body.certificate_type,
-            serial_number=hashed.serial_number,
-            status=answer.status,
-        )
-    )
-    return json_response(answer)
-
-
-async def delete(call: Call) -> Response:
-    station_id = call.path("stationId")
-    serial = call.path("hash").upper()
-    q = call.query
-    await require_station(call, station_id)
-    rows = await call.control.database.run(repo.list_certificates, station_id=station_id)
-    stored = [r for r in rows if r.serial_number == serial]
-    if stored:  # M04.FR.07: the hash data as stored (the algorithm the station reported)
-        row = stored[0]
-        data = {
-            "hashAlgorithm": row.hash_algorithm,
-            "issuerNameHash": row.issuer_name_hash,
-            "issuerKeyHash": row.issuer_key_hash,
-            "serialNumber": row.serial_number,
-        }
-    else:
-        for name in ("issuerNameHash", "issuerKeyHash"):
-            if not q[name]:
-                raise InvalidBody(
-                    f"no stored certificate {serial} on {station_id}: give {name}", field=name
-                )
-        data = {
-            "hashAlgorithm": q["hashAlgorithm"],
-            "issuerNameHash": q["issuerNameHash"],
-            "issuerKeyHash": q["issuerKeyHash"],
-            "serialNumber": serial,
-        }
-    result = await send_command(
-        call, station_id, "DeleteCertificate", {"certificateHashData": data}
-    )
-    answer = _answer(result)
-    if answer.status == "Accepted":
-        for row in stored:
-            await call.control.database.run(repo.remove, row.id)
-    call.control.certificates.publish(
-        CertificateDeleted(station_id=station_id, serial_number=serial, status=answer.status)
-    )
-    return json_response(answer)
-
-
-async def installed(call: Call) -> Response:
-    types = [t for t in (call.query["type"] or "").split(",") if t]
-    payload: dict[str, Any] = {"certificateType": types} if types else {}
-    result = await send_command(call, call.path("stationId"), "GetInstalledCertificateIds", payload)
-    return json_response(_answer(result))
-
-
-async def renew(call: Call) -> Response:
-    body: RenewBody = call.body
-    payload: dict[str, Any] = {"requestedMessage": RENEW_TYPES[body.certificate_type]}
-    if body.evse_id is not None:
-        payload["evse"] = {"id": body.evse_id}
-    result = await send_command(call, call.path("stationId"), "TriggerMessage", payload)
-    return json_response(_answer(result))
-
-
 async def validate(call: Call) -> Response:
     body: ValidateBody = call.body
     return json_response(Verdict(**call.control.certificates.validate(body.pem, body.kind)))
@@ -286,7 +161,114 @@ async def contract(call: Call) -> Response:
     return json_response(Contract(str(emaid), [_view(r) for r in rows], Verdict(**verdict)))
 
 
+async def register_contract(call: Call) -> Response:
+    body: ContractBody = call.body
+    verdict = call.control.certificates.validate(body.pem, "contract")
+    if not verdict["valid"]:
+        raise InvalidBody(f"{verdict['status']}: {verdict['reason']}", field="pem")
+    chain = x509.load_pem_x509_certificates(body.pem.encode())
+    if len(chain) < 2:
+        raise InvalidBody("send the leaf with its sub-CAs", field="pem")
+    leaf = chain[0]
+    hashed = hash_data(leaf, chain[1])
+    try:
+        row = await call.control.database.run(
+            repo.insert,
+            kind="ContractCertificate",
+            emaid=verdict["emaid"],
+            contract_id=body.contract_id,
+            vin=body.vin,
+            subject=leaf.subject.rfc4514_string(),
+            issuer=leaf.issuer.rfc4514_string(),
+            serial_number=hashed.serial_number,
+            hash_algorithm=hashed.hash_algorithm,
+            issuer_name_hash=hashed.issuer_name_hash,
+            issuer_key_hash=hashed.issuer_key_hash,
+            certificate_pem=pem_chain(chain),
+            valid_from=leaf.not_valid_before_utc,
+            valid_to=leaf.not_valid_after_utc,
+        )
+    except UniqueViolation:
+        raise Conflict("this contract certificate is registered already") from None
+    return json_response(_view(row), 201)
+
+
+async def revoke(call: Call) -> Response:
+    """The local revocation list: Authorize answers CertificateRevoked for it (C07.FR.16)."""
+    try:
+        certificate_id = int(call.path("id"))
+        await call.control.database.run(repo.revoke, certificate_id, dt.datetime.now(dt.UTC))
+    except (ValueError, StorageNotFound):
+        raise NotFound(f"no unrevoked certificate {call.path('id')!r}") from None
+    rows = await call.control.database.run(repo.list_certificates)
+    return json_response(next(_view(r) for r in rows if r.id == certificate_id))
+
+
+async def signings(call: Call) -> Response:
+    q = call.query
+    rows = await call.control.database.run(
+        repo.list_signings, station_id=q["stationId"], limit=q["limit"]
+    )
+    return json_response(
+        SigningList(
+            [
+                Signing(
+                    r.station_id,
+                    r.certificate_type,
+                    r.outcome,
+                    r.reason,
+                    r.serial_number,
+                    r.valid_to,
+                    r.at,
+                )
+                for r in rows
+            ]
+        )
+    )
+
+
 ENDPOINTS = (
+    Endpoint(
+        "POST",
+        "/api/v1/contracts",
+        register_contract,
+        Role.OPERATOR,
+        "Register a contract certificate (validated to a configured MO root)",
+        "certificates",
+        ok=201,
+        body=ContractBody,
+        body_rules=(
+            "`pem` is a PEM chain, the leaf with its sub-CAs, that validates to a configured MO "
+            "root; otherwise 422 naming `pem` with the rejection and its reason."
+        ),
+        response=Certificate,
+        errors=(409, 422),
+    ),
+    Endpoint(
+        "POST",
+        "/api/v1/certificates/{id}/revoke",
+        revoke,
+        Role.OPERATOR,
+        "Put a stored certificate on the local revocation list",
+        "certificates",
+        response=Certificate,
+        errors=(404,),
+        path_docs={"id": "The certificate's id (GET /api/v1/certificates)."},
+    ),
+    Endpoint(
+        "GET",
+        "/api/v1/certificates/signings",
+        signings,
+        Role.VIEWER,
+        "How each SignCertificate ended, newest first",
+        "certificates",
+        response=SigningList,
+        query=(
+            Param("stationId", description="Only this station's.", pattern=STATION_ID_PATTERN),
+            Param("limit", int, "At most this many.", minimum=1, maximum=1000, default=100),
+        ),
+        errors=(422,),
+    ),
     Endpoint(
         "GET",
         "/api/v1/certificates",
@@ -300,68 +282,6 @@ ENDPOINTS = (
             Param("type", description="Only this kind.", enum=KINDS),
         ),
         errors=(422,),
-    ),
-    Endpoint(
-        "POST",
-        "/api/v1/devices/{stationId}/certificates/install",
-        install,
-        Role.OPERATOR,
-        "Install a root certificate on a station (InstallCertificate, M05)",
-        "certificates",
-        body=InstallBody,
-        response=CommandAnswer,
-        errors=(404, 409, 422, 502, 504),
-        path_docs=_DOCS,
-        description="Accepted: stored as installed on the station (`GET /api/v1/certificates`).",
-    ),
-    Endpoint(
-        "DELETE",
-        "/api/v1/devices/{stationId}/certificates/{hash}",
-        delete,
-        Role.OPERATOR,
-        "Delete a certificate from a station (DeleteCertificate, M04)",
-        "certificates",
-        response=CommandAnswer,
-        query=(
-            Param("hashAlgorithm", enum=("SHA256", "SHA384", "SHA512"), default="SHA256"),
-            Param(
-                "issuerNameHash",
-                description="When the node has not stored it.",
-                pattern="^[0-9A-Fa-f]{1,128}$",
-            ),
-            Param(
-                "issuerKeyHash",
-                description="When the node has not stored it.",
-                pattern="^[0-9A-Fa-f]{1,128}$",
-            ),
-        ),
-        errors=(404, 409, 422, 502, 504),
-        path_docs={**_DOCS, "hash": "The certificate's serial number (hexadecimal)."},
-    ),
-    Endpoint(
-        "GET",
-        "/api/v1/devices/{stationId}/certificates/installed",
-        installed,
-        Role.OPERATOR,
-        "The certificates a station holds (GetInstalledCertificateIds, M03)",
-        "certificates",
-        response=CommandAnswer,
-        query=(Param("type", description="Comma-separated GetCertificateIdUseEnumType values."),),
-        errors=(404, 409, 502, 504),
-        path_docs=_DOCS,
-    ),
-    Endpoint(
-        "POST",
-        "/api/v1/devices/{stationId}/certificates/renew",
-        renew,
-        Role.OPERATOR,
-        "Have a station renew its certificate (TriggerMessage, A02)",
-        "certificates",
-        body=RenewBody,
-        response=CommandAnswer,
-        errors=(404, 409, 422, 502, 504),
-        path_docs=_DOCS,
-        description="The station then sends SignCertificate; CertificateSigned follows.",
     ),
     Endpoint(
         "GET",

@@ -26,6 +26,7 @@ from csms.actors import Node, NodeParts
 from csms.actors.events import Subscription
 from csms.domain.events import Event
 from csms.runtime import Actor, AsyncioThread, ChildSpec
+from csms.services.ocsp_check import request_data
 from csms.services.pki_csr import pem_chain
 from csms.services.pki_material import Signer
 from csms.storage import connect as db_connect
@@ -250,3 +251,25 @@ async def rig(
                 if running.peer is not None:
                     with contextlib.suppress(Exception):
                         await running.peer.close()
+
+
+def hash_entries(r: Rig, leaf: x509.Certificate) -> list[dict[str, str]]:
+    iso = r.pki.iso
+    pairs = [
+        (leaf, iso.mo_sub2.cert),
+        (iso.mo_sub2.cert, iso.mo_sub1.cert),
+        (iso.mo_sub1.cert, iso.mo_root.cert),
+    ]
+    entries = []
+    for certificate, issuer in pairs:
+        data = request_data(certificate, issuer)
+        entries.append(
+            {
+                "hash_algorithm": "SHA256",
+                "issuer_name_hash": data.issuer_name_hash,
+                "issuer_key_hash": data.issuer_key_hash,
+                "serial_number": data.serial_number,
+                "responder_url": r.fake.ocsp_url,
+            }
+        )
+    return entries

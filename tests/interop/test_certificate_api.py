@@ -13,7 +13,7 @@ from csms.services.pki_csr import hash_data, pem_chain
 from csms.storage import certificates as repo
 
 from ..services.pki_builder import CONTRACT_EMAID, issue
-from .certificate_peer import STATION, make_csr, rig
+from .certificate_peer import STATION, hash_entries, make_csr, rig
 
 
 @pytest.mark.parametrize(
@@ -277,3 +277,64 @@ async def test_renewal_checks_only_what_ends_soon_once_a_day(database_url, admin
         await store_signed(r, dt.datetime.now(dt.UTC) + dt.timedelta(days=365))
         renewals._triggered.clear()  # a day later, say: the renewed certificate is the newest
         assert await renewals.check() == []
+
+
+async def test_register_a_contract_then_revoke_it_on_the_local_list(
+    database_url, admin_env, bridge
+):
+    """POST /api/v1/contracts validates the chain to the MO root and stores it by its EMAID;
+    POST /api/v1/certificates/{id}/revoke puts it on the local list, and Authorize with its
+    hash data answers CertificateRevoked without asking the responder (C07.FR.16)."""
+    async with rig(database_url, bridge) as r:
+        await r.connect()
+        iso = r.pki.iso
+        chain = pem_chain([r.pki.contract.cert, iso.mo_sub2.cert, iso.mo_sub1.cert])
+        foreign = await r.api.post("/api/v1/contracts", json={"pem": pem_chain(iso.secc_chain)})
+        assert (foreign.status_code, foreign.json()["error"]["field"]) == (422, "pem")
+        created = await r.api.post("/api/v1/contracts", json={"pem": chain, "contractId": "C-1"})
+        assert created.status_code == 201, created.text
+        row = created.json()
+        assert (row["kind"], row["emaid"]) == ("ContractCertificate", CONTRACT_EMAID)
+        again = await r.api.post("/api/v1/contracts", json={"pem": chain})
+        assert again.status_code == 409
+        revoked = await r.api.post(f"/api/v1/certificates/{row['id']}/revoke")
+        assert revoked.json()["revokedAt"] is not None
+        assert (await r.api.post(f"/api/v1/certificates/{row['id']}/revoke")).status_code == 404
+        entries = hash_entries(r, r.pki.contract.cert)
+        answer = await r.call(
+            call201.Authorize(
+                id_token={"id_token": CONTRACT_EMAID, "type": "eMAID"},
+                iso15118_certificate_hash_data=entries,
+            )
+        )
+        assert (answer.certificate_status, answer.id_token_info["status"]) == (
+            "CertificateRevoked",
+            "Invalid",
+        )
+        assert r.fake.ocsp_requests == []
+
+
+async def test_signings_list_how_each_request_ended(database_url, admin_env, bridge):
+    async with rig(database_url, bridge) as r:
+        await r.connect()
+        await r.call(
+            call201.SignCertificate(
+                csr=make_csr(cn="NOT-ME")[0], certificate_type="ChargingStationCertificate"
+            )
+        )
+        await r.event("security.certificate.rejected")
+        r.answers["CertificateSigned"] = [{"status": "Rejected"}]
+        await r.call(
+            call201.SignCertificate(
+                csr=make_csr()[0], certificate_type="ChargingStationCertificate"
+            )
+        )
+        await r.event("security.certificate.signed")
+        body = (
+            await r.api.get("/api/v1/certificates/signings", params={"stationId": STATION})
+        ).json()
+        assert [(s["outcome"], s["certificateType"]) for s in body["items"]] == [
+            ("StationRejected", "ChargingStationCertificate"),
+            ("Rejected", "ChargingStationCertificate"),
+        ]
+        assert "common name 'NOT-ME'" in body["items"][1]["reason"]

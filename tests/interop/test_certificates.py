@@ -19,7 +19,7 @@ from csms.services.x509_chain import validate_chain
 from csms.storage import certificates as repo
 
 from ..services.pki_builder import CONTRACT_EMAID
-from .certificate_peer import STATION, Rig, make_csr, rig
+from .certificate_peer import STATION, Rig, hash_entries, make_csr, rig
 
 
 async def sign(r: Rig, csr: str, certificate_type: str = "ChargingStationCertificate") -> str:
@@ -186,28 +186,6 @@ async def test_m01_without_a_provider_the_answer_is_failed(database_url, admin_e
             "no contract-certificate provider"
             in (await r.event("security.certificate.rejected")).reason
         )
-
-
-def hash_entries(r: Rig, leaf: x509.Certificate) -> list[dict[str, str]]:
-    iso = r.pki.iso
-    pairs = [
-        (leaf, iso.mo_sub2.cert),
-        (iso.mo_sub2.cert, iso.mo_sub1.cert),
-        (iso.mo_sub1.cert, iso.mo_root.cert),
-    ]
-    entries = []
-    for certificate, issuer in pairs:
-        data = request_data(certificate, issuer)
-        entries.append(
-            {
-                "hash_algorithm": "SHA256",
-                "issuer_name_hash": data.issuer_name_hash,
-                "issuer_key_hash": data.issuer_key_hash,
-                "serial_number": data.serial_number,
-                "responder_url": r.fake.ocsp_url,
-            }
-        )
-    return entries
 
 
 def know_contract_chain(r: Rig, *, revoked: bool = False) -> None:
