@@ -111,7 +111,8 @@ async def test_a_node_restart_mid_session_resumes_it_and_ends_it_cleanly(
             body = await second.session(session["id"])
             assert Decimal(str(body["exportedWh"])) == export_register(sim) - first_export
             assert body["exportedWh"] > 0
-            assert sim.state.errors == []
+            # while no node listens, the station's connection attempts may fail: only those
+            assert [e for e in sim.state.errors if not e.startswith("connection:")] == []
         nursery.cancel_scope.cancel()
 
 
