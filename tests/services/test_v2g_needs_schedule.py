@@ -19,7 +19,11 @@ from csms.services.v2g_needs_schedule import (
     needs_periods,
     periods_allowed,
 )
-from csms.services.v2g_profiles import charging_profile_for_needs
+from csms.services.v2g_profiles import (
+    ScheduleDecision,
+    charging_profile_for_needs,
+    schedule_decision,
+)
 
 from .v2g_examples import BPT_EV, NOW, OPTED_IN, SP
 
@@ -228,3 +232,33 @@ def test_the_evs_max_schedule_tuples_bounds_the_periods():
     )
     (schedule,) = request["chargingProfile"]["chargingSchedule"]
     assert len(schedule["chargingSchedulePeriod"]) == 1
+
+
+def test_the_evs_schedule_is_checked_against_the_departure_shape():
+    """K15.FR.11/12 (TC_K_55) against the two periods: an EV schedule at the spread until the
+    departure and full power after it is Accepted; full power from the start is Rejected,
+    with one renegotiation (K15.FR.13)."""
+    ev = attrs.evolve(CHARGE_EV, energy_request_wh=Decimal(20_000), departure_time=NOW + 4 * HOUR)
+    sent = charging_profile_for_needs(
+        capability=ev, transaction_id="tx-1", version=Version.V21, now=NOW, v2x=False
+    )
+
+    def ev_schedule(*periods: tuple[int, int]) -> dict:
+        request = {
+            "timeBase": "2026-03-02T21:30:00Z",
+            "evseId": 1,
+            "chargingSchedule": {
+                "id": 1,
+                "chargingRateUnit": "W",
+                "chargingSchedulePeriod": [{"startPeriod": s, "limit": w} for s, w in periods],
+            },
+        }
+        validate_payload(Version.V21, "NotifyEVChargingSchedule", Direction.REQUEST, request)
+        return request
+
+    following = ev_schedule((0, 5000), (4 * 3600, 11_000))
+    assert schedule_decision(following, sent) == ScheduleDecision("Accepted", renegotiate=False)
+    eager = ev_schedule((0, 11_000))
+    assert schedule_decision(eager, sent) == ScheduleDecision("Rejected", renegotiate=True)
+    early = ev_schedule((0, 5000), (3600, 11_000))  # full power three hours early
+    assert schedule_decision(early, sent).status == "Rejected"
