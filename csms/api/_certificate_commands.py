@@ -13,7 +13,7 @@ from cryptography import x509
 from starlette.responses import Response
 
 from csms.domain.events import CertificateDeleted, CertificateInstalled
-from csms.services.pki_csr import hash_data, pem_chain
+from csms.services.pki_csr import hash_data, pem_chain, stored_columns
 from csms.storage import certificates as repo
 
 from ._auth import Role
@@ -100,15 +100,7 @@ async def install(call: Call) -> Response:
                 repo.insert,
                 kind=body.certificate_type,
                 station_id=station_id,
-                subject=certificate.subject.rfc4514_string(),
-                issuer=certificate.issuer.rfc4514_string(),
-                serial_number=hashed.serial_number,
-                hash_algorithm=hashed.hash_algorithm,
-                issuer_name_hash=hashed.issuer_name_hash,
-                issuer_key_hash=hashed.issuer_key_hash,
-                certificate_pem=pem_chain([certificate]),
-                valid_from=certificate.not_valid_before_utc,
-                valid_to=certificate.not_valid_after_utc,
+                **stored_columns(certificate),
             )
     call.control.certificates.publish(
         CertificateInstalled(

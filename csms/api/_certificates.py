@@ -14,7 +14,7 @@ from starlette.responses import Response
 
 from csms.services.emaid import EmaidError, parse_emaid
 from csms.services.pki_contract import CHAIN_KINDS
-from csms.services.pki_csr import hash_data, pem_chain
+from csms.services.pki_csr import stored_columns
 from csms.storage import NotFound as StorageNotFound
 from csms.storage import certificates as repo
 from csms.storage.certificates import CertificateRow
@@ -170,7 +170,6 @@ async def register_contract(call: Call) -> Response:
     if len(chain) < 2:
         raise InvalidBody("send the leaf with its sub-CAs", field="pem")
     leaf = chain[0]
-    hashed = hash_data(leaf, chain[1])
     try:
         row = await call.control.database.run(
             repo.insert,
@@ -178,15 +177,7 @@ async def register_contract(call: Call) -> Response:
             emaid=verdict["emaid"],
             contract_id=body.contract_id,
             vin=body.vin,
-            subject=leaf.subject.rfc4514_string(),
-            issuer=leaf.issuer.rfc4514_string(),
-            serial_number=hashed.serial_number,
-            hash_algorithm=hashed.hash_algorithm,
-            issuer_name_hash=hashed.issuer_name_hash,
-            issuer_key_hash=hashed.issuer_key_hash,
-            certificate_pem=pem_chain(chain),
-            valid_from=leaf.not_valid_before_utc,
-            valid_to=leaf.not_valid_after_utc,
+            **stored_columns(leaf, chain[1], chain),
         )
     except UniqueViolation:
         raise Conflict("this contract certificate is registered already") from None

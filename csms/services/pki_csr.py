@@ -33,6 +33,7 @@ __all__ = [
     "issuer_hashes",
     "pem_chain",
     "sign_csr",
+    "stored_columns",
 ]
 
 CHARGING_STATION = "ChargingStationCertificate"
@@ -228,3 +229,24 @@ def hash_data(
         request.issuer_key_hash.hex().upper(),
         format(request.serial_number, "X"),
     )
+
+
+def stored_columns(
+    certificate: x509.Certificate,
+    issuer: x509.Certificate | None = None,
+    chain: Sequence[x509.Certificate] | None = None,
+) -> dict[str, object]:
+    """The ``iso15118_certificates`` columns a certificate gives (its hash data with
+    ``issuer``, itself for a root; the PEM of ``chain``, or of the certificate alone)."""
+    hashed = hash_data(certificate, issuer)
+    return {
+        "subject": certificate.subject.rfc4514_string(),
+        "issuer": certificate.issuer.rfc4514_string(),
+        "serial_number": hashed.serial_number,
+        "hash_algorithm": hashed.hash_algorithm,
+        "issuer_name_hash": hashed.issuer_name_hash,
+        "issuer_key_hash": hashed.issuer_key_hash,
+        "certificate_pem": pem_chain(chain or [certificate]),
+        "valid_from": certificate.not_valid_before_utc,
+        "valid_to": certificate.not_valid_after_utc,
+    }

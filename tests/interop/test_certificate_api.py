@@ -9,7 +9,7 @@ import pytest
 from ocpp.v201 import call as call201
 
 from csms.actors.certificates._renewal import Renewals
-from csms.services.pki_csr import hash_data, pem_chain
+from csms.services.pki_csr import hash_data, pem_chain, stored_columns
 from csms.storage import certificates as repo
 
 from ..services.pki_builder import CONTRACT_EMAID, issue
@@ -200,21 +200,14 @@ async def test_validate_and_contract_lookup(database_url, admin_env, bridge):
         assert "does not chain to a trust anchor" in bad["reason"]
         assert (await r.api.get(f"/api/v1/contracts/{CONTRACT_EMAID}")).status_code == 404
         leaf = r.pki.contract.cert
-        hashed = hash_data(leaf, iso.mo_sub2.cert)
+        chain_certs = [leaf, iso.mo_sub2.cert, iso.mo_sub1.cert]
         await r.node.database.run(
             repo.insert,
             kind="ContractCertificate",
             emaid=CONTRACT_EMAID,
-            subject=leaf.subject.rfc4514_string(),
-            issuer=leaf.issuer.rfc4514_string(),
-            serial_number=hashed.serial_number,
-            hash_algorithm="SHA256",
-            issuer_name_hash=hashed.issuer_name_hash,
-            issuer_key_hash=hashed.issuer_key_hash,
-            certificate_pem=pem_chain([leaf, iso.mo_sub2.cert, iso.mo_sub1.cert]),
-            valid_from=leaf.not_valid_before_utc,
-            valid_to=leaf.not_valid_after_utc,
+            **stored_columns(leaf, iso.mo_sub2.cert, chain_certs),
         )
+        hashed = hash_data(leaf, iso.mo_sub2.cert)
         contract = (await r.api.get("/api/v1/contracts/DE-8AA-CA2B3C4D5-L")).json()
         assert contract["emaid"] == CONTRACT_EMAID
         assert contract["verdict"]["valid"] is True
@@ -222,21 +215,15 @@ async def test_validate_and_contract_lookup(database_url, admin_env, bridge):
 
 
 async def store_signed(r, valid_to: dt.datetime, kind: str = "ChargingStationCertificate") -> None:
-    leaf = issue(STATION, r.pki.station_ca).cert  # only the row's dates matter here
-    hashed = hash_data(leaf, r.pki.station_ca.cert)
+    # only the row's dates matter here
+    leaf = issue(
+        STATION, r.pki.station_ca, not_before=valid_to - dt.timedelta(days=365), not_after=valid_to
+    )
     await r.node.database.run(
         repo.insert,
         kind=kind,
         station_id=STATION,
-        subject="CN=" + STATION,
-        issuer=leaf.subject.rfc4514_string(),
-        serial_number=hashed.serial_number,
-        hash_algorithm="SHA256",
-        issuer_name_hash=hashed.issuer_name_hash,
-        issuer_key_hash=hashed.issuer_key_hash,
-        certificate_pem=pem_chain([leaf]),
-        valid_from=valid_to - dt.timedelta(days=365),
-        valid_to=valid_to,
+        **stored_columns(leaf.cert, r.pki.station_ca.cert),
     )
 
 

@@ -40,9 +40,9 @@ from csms.services.pki_csr import (
     V2G,
     CsrRejected,
     check_csr,
-    hash_data,
     pem_chain,
     sign_csr,
+    stored_columns,
 )
 from csms.services.pki_material import PkiMaterial
 from csms.services.x509_chain import CertificateError
@@ -260,22 +260,11 @@ class CertificatesOwner(OwnerBase):
         )
 
     async def _record(self, station: str, kind: str, chain: list[Any]) -> None:
-        leaf = chain[0]
-        issuer = chain[1] if len(chain) > 1 else None
-        hashed = hash_data(leaf, issuer)
         await self.database.run(
             repo.insert,
             kind=CHARGING_STATION if kind == CHARGING_STATION else "V2GCertificateChain",
             station_id=station,
-            subject=leaf.subject.rfc4514_string(),
-            issuer=leaf.issuer.rfc4514_string(),
-            serial_number=hashed.serial_number,
-            hash_algorithm=hashed.hash_algorithm,
-            issuer_name_hash=hashed.issuer_name_hash,
-            issuer_key_hash=hashed.issuer_key_hash,
-            certificate_pem=pem_chain([leaf]),
-            valid_from=leaf.not_valid_before_utc,
-            valid_to=leaf.not_valid_after_utc,
+            **stored_columns(chain[0], chain[1] if len(chain) > 1 else None),
         )
 
     # -- GetCertificateStatus (M06) --------------------------------------------------------------
