@@ -19,6 +19,7 @@ from starlette.types import Receive, Scope, Send
 from csms.storage import tokens as token_repo
 
 from ._activity import activity_routes
+from ._admin import admin_routes
 from ._commands import command_routes
 from ._core import HERE, Dashboard
 from ._hub import EventHub
@@ -80,6 +81,7 @@ def dashboard_routes(api: ApiState, *, admin_token: str | None = None) -> tuple[
         *command_routes(dash),
         *activity_routes(dash),
         *v2g_routes(dash),
+        *admin_routes(dash),
     ]
     routes: list[BaseRoute] = [
         Route(path, handler, methods=[method]) for method, path, handler in table

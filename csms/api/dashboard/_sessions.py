@@ -118,6 +118,11 @@ class SessionStore:
     def end(self, session: Session) -> None:
         self._sessions.pop(session.id, None)
 
+    def end_named(self, name: str) -> None:
+        """End every session of the token named ``name`` (it was revoked)."""
+        for session in [s for s in self._sessions.values() if s.principal.name == name]:
+            self.end(session)
+
     def __len__(self) -> int:
         return len(self._sessions)
 

@@ -1,5 +1,6 @@
-"""V2G: the discharge sessions, active and past, one session's power and SoC over time, and
-starting or stopping a discharge (operator) through the node's discharge sessions."""
+"""V2G: the discharge sessions, active and past, one session's power and SoC over time, its
+owner's preferences and its compensation and payout, the latest compensations, and starting or
+stopping a discharge (operator) through the node's discharge sessions."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import Any
 import orjson
 from starlette.responses import RedirectResponse, Response
 
-from csms.storage import transactions, v2g_sessions
+from csms.storage import compensations, transactions, users, v2g_sessions
 
 from .._auth import Role
 from .._control import DischargeStart
@@ -67,6 +68,7 @@ def v2g_routes(dash: Dashboard) -> list[tuple[str, str, Any]]:
         context = {
             "active": await db.run(v2g_sessions.list_sessions, active=True, limit=200),
             "past": await db.run(v2g_sessions.list_sessions, active=False, limit=50),
+            "paid": await db.run(compensations.list_compensations, limit=20),
             "can_command": p.can(Role.OPERATOR),
             "error": None,
             "form": {},
@@ -94,6 +96,10 @@ def v2g_routes(dash: Dashboard) -> list[tuple[str, str, Any]]:
             )
         context = {
             "s": row,
+            "compensation": await db.run(compensations.by_session, row.id),
+            "preferences": (
+                None if row.user_id is None else await db.run(users.get_preferences, row.user_id)
+            ),
             "chart": orjson.dumps(chart_series(readings)).decode(),
             "can_command": p.can(Role.OPERATOR),
         }

@@ -24,7 +24,9 @@
     if (!el) return;
     if (busy[id]) { again[id] = true; return; }
     busy[id] = true;
-    htmx.ajax("GET", el.dataset.src, { target: "#" + id, swap: "outerHTML" }).finally(function () {
+    // a request cut short (the page left, the node gone) rejects: the next change fetches again
+    var request = htmx.ajax("GET", el.dataset.src, { target: "#" + id, swap: "outerHTML" });
+    request.catch(function () {}).then(function () {
       busy[id] = false;
       drawCharts(document.getElementById(id) || document);
       document.body.dataset.refreshed = String(Date.now());
@@ -55,6 +57,13 @@
 
   var palette = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e"];
 
+  // the axes' times in the operator's time zone (as every time the server renders), not the
+  // browser's
+  function tzDate(ts) {
+    var zone = document.body.dataset.tz;
+    return zone ? uPlot.tzDate(new Date(ts * 1e3), zone) : new Date(ts * 1e3);
+  }
+
   function drawCharts(root) {
     if (!window.uPlot) return;
     root.querySelectorAll("[data-chart]").forEach(function (el) {
@@ -65,7 +74,7 @@
       var width = Math.max(300, el.clientWidth || 600);
       if (el.dataset.chart === "price") {
         var opts = {
-          width: width, height: 220,
+          width: width, height: 220, tzDate: tzDate,
           series: [{}, { label: "R$/kWh", stroke: "#1f77b4", width: 2, paths: uPlot.paths.stepped({ align: 1 }) },
                    { label: "ponta", stroke: "#d62728", fill: "rgba(214,39,40,0.15)", scale: "peak",
                      paths: uPlot.paths.stepped({ align: 1 }) }],
@@ -84,7 +93,7 @@
                       scale: percent ? "%" : "k", spanGaps: true });
         columns.push(s.values);
       });
-      new uPlot({ width: width, height: 260, series: series,
+      new uPlot({ width: width, height: 260, series: series, tzDate: tzDate,
                   axes: [{}, { scale: "k" }, { scale: "%", side: 1, grid: { show: false } }] },
                 columns, el);
       el.dataset.points = String(data.x.length);
