@@ -310,6 +310,21 @@ class SessionPolicy:
             return self._end(state, "negotiation_failed", at)
         return state, []
 
+    def due(self, state: SessionState) -> dt.datetime | None:
+        """When a ``Tick`` next changes ``state`` (its duration or window end, the disconnect
+        grace, the renegotiation's timeout): before then a tick does nothing, so the session's
+        timer wakes it then rather than every second. None: no tick will change it."""
+        if not state.active:
+            return None
+        due = state.ends_at if state.ends_by is not None else None
+        if state.disconnected_at is not None:
+            grace = state.disconnected_at + dt.timedelta(seconds=self.disconnect_grace_s)
+            due = grace if due is None else min(due, grace)
+        if state.state == "negotiating":
+            timeout = state.requested_at + dt.timedelta(seconds=self.negotiation_timeout_s)
+            due = timeout if due is None else min(due, timeout)
+        return due
+
     def _reconnected(
         self, state: SessionState, at: dt.datetime
     ) -> tuple[SessionState, list[Effect]]:

@@ -37,6 +37,7 @@ __all__ = [
     "list_sessions",
     "save",
     "transaction_active",
+    "update",
 ]
 
 ACTIVE_STATES = ("requested", "negotiating", "starting", "discharging", "stopping")
@@ -175,24 +176,38 @@ _SAVABLE = frozenset(
 )
 
 
-def save(conn: Connection, session_id: uuid.UUID, /, **changes: Any) -> SessionRow:
-    """Change the named columns of a session and return the row as stored."""
+def _assignments(session_id: uuid.UUID, changes: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """The ``SET`` list and parameters of an update of the named columns."""
     unknown = set(changes) - _SAVABLE
     if unknown or not changes:
         raise ValueError(f"cannot save session fields {sorted(unknown) or '(none given)'}")
     if "policy_state" in changes:
         changes["policy_state"] = Jsonb(changes["policy_state"])
     assignments = ", ".join(f"{name} = %({name})s" for name in changes)
+    return f"{assignments}, updated_at = now()", {**changes, "id": session_id}
+
+
+def save(conn: Connection, session_id: uuid.UUID, /, **changes: Any) -> SessionRow:
+    """Change the named columns of a session and return the row as stored."""
+    assignments, params = _assignments(session_id, changes)
     with conn.cursor(row_factory=class_row(SessionRow)) as cur:
         cur.execute(
-            f"UPDATE v2g_sessions SET {assignments}, updated_at = now() WHERE id = %(id)s"
-            f" RETURNING {_COLUMNS}",
-            {**changes, "id": session_id},
+            f"UPDATE v2g_sessions SET {assignments} WHERE id = %(id)s RETURNING {_COLUMNS}",
+            params,
         )
         row = cur.fetchone()
     if row is None:
         raise NotFound(f"no V2G session {session_id}")
     return row
+
+
+def update(conn: Connection, session_id: uuid.UUID, /, **changes: Any) -> None:
+    """``save`` without reading the row back: a running session's frequent writes (its
+    readings), which need nothing of it."""
+    assignments, params = _assignments(session_id, changes)
+    cur = conn.execute(f"UPDATE v2g_sessions SET {assignments} WHERE id = %(id)s", params)
+    if cur.rowcount == 0:
+        raise NotFound(f"no V2G session {session_id}")
 
 
 def get(conn: Connection, session_id: uuid.UUID | str) -> SessionRow | None:

@@ -15,7 +15,7 @@ Commands (one a line; each answered by one line ``BENCH {json}`` on stdout):
   (after a full collection) and where it was allocated; then tracemalloc off.
 * ``state``: the size of the state one discharge session actor holds (``sys.getsizeof`` over
   the objects reachable from its attributes but from no other session's: the policy state,
-  the row), its mean over every session.
+  the rest), its mean over every session.
 * ``power KW``: ChangePower for every session at once; answered when every session's
   UpdateDynamicSchedule came back (``ocpp.command.response``), 60 s at most.
 * ``dump``: the ``v2g.session.updated`` events seen since the last dump: (station, exportedWh,
@@ -112,6 +112,11 @@ def traced(base: tracemalloc.Snapshot, top: int = 12) -> dict[str, Any]:
         owners[where] = owners.get(where, 0) + stat.size_diff
     by_owner = sorted(owners.items(), key=lambda item: -item[1])[:top]
     return {"traced_bytes": total, "session_bytes": sessions, "sites": sites, "owners": by_owner}
+
+
+def _slots(cls: type) -> list[str]:
+    """The attributes of a slotted class and its bases."""
+    return [name for klass in cls.__mro__ for name in getattr(klass, "__slots__", ())]
 
 
 def trio_tasks() -> int:
@@ -242,11 +247,12 @@ class Probe:
         # what every session shares (the node's parts) is not one session's
         deps = actors[0].deps
         shared = {id(deps), *(id(getattr(deps, f.name)) for f in attrs.fields(type(deps)))}
-        parts: dict[str, list[int]] = {"row": [], "state": [], "rest": []}
+        parts: dict[str, list[int]] = {"state": [], "rest": []}
         for actor in actors:
-            own = {k: v for k, v in vars(actor).items() if k not in ("deps", "_ctx")}
-            row, state = own.pop("row"), own.pop("state")
-            parts["row"].append(deep_size(row, shared))
+            own = {k: getattr(actor, k, None) for k in _slots(type(actor))}
+            for k in ("deps", "_ctx"):
+                own.pop(k, None)
+            state = own.pop("state")
             parts["state"].append(deep_size(state, shared))
             parts["rest"].append(sys.getsizeof(actor) + deep_size(own, shared))
         totals = [sum(p) for p in zip(*parts.values(), strict=True)]

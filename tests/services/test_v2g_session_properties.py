@@ -128,6 +128,22 @@ def commanded_w(effect) -> Decimal | None:
     return -Decimal(str(period["limit"]))
 
 
+def check_due(state) -> None:
+    """``due`` is when a tick next matters: one a microsecond earlier changes nothing, one at
+    it ends the session (the sessions' timer wakes a session then, and only then)."""
+    due = POLICY.due(state)
+    if not state.active:
+        assert due is None
+        return
+    late = (due or state.requested_at) + dt.timedelta(days=400)
+    if due is None:
+        assert POLICY.step(state, Tick(late)) == (state, [])
+        return
+    assert POLICY.step(state, Tick(due - dt.timedelta(microseconds=1))) == (state, [])
+    _, effects = POLICY.step(state, Tick(due))
+    assert any(isinstance(e, End) for e in effects)
+
+
 @settings(max_examples=300, deadline=None)
 @given(
     st.sampled_from([Version.V21, Version.V201]).flatmap(
@@ -186,6 +202,7 @@ def test_the_session_policy_keeps_its_safety_rules(drawn, floor, user_max, power
             if isinstance(event, MeterReading) and event.soc is not None and event.soc <= floor:
                 assert not state.active  # ended by the very reading at or below the floor
         check_wire(version, effects)
+        check_due(state)
         limit = min(user_max, state.ev_max_w) if state.ev_max_w is not None else user_max
         for effect in effects:
             power_sent = commanded_w(effect)

@@ -11,7 +11,7 @@ from typing import Any
 
 import attrs
 
-from csms.domain.metering import meter_rows_from_json
+from csms.protocol import parse_datetime
 
 __all__ = ["Reading", "evse_faulted", "readings", "transaction_ended", "transaction_of"]
 
@@ -35,25 +35,42 @@ class Reading:
 def readings(
     station_id: str, evse_id: int, meter_values: Iterable[Mapping[str, Any]]
 ) -> list[Reading]:
-    """The readings of ``meter_values`` (wire JSON), in time order. Totals only: a value per
-    phase is not the EV's total."""
-    by_time: dict[dt.datetime, dict[str, Decimal]] = {}
-    for row in meter_rows_from_json(station_id, evse_id, meter_values):
-        if row.phase is not None or row.measurand not in _FOLLOWED:
-            continue
-        by_time.setdefault(row.timestamp, {})[row.measurand] = row.value
+    """The readings of ``meter_values`` (schema-valid wire JSON), in time order. Totals only: a
+    value per phase is not the EV's total. Values are converted as the protocol's structuring
+    does (``meter_rows_from_json``: the float's shortest repr, scaled by 10^multiplier), but only
+    those of the measurands followed: a reading is every few seconds for every session."""
+    by_time: dict[dt.datetime, dict[str, Decimal]] | None = None
+    for meter_value in meter_values:
+        values: dict[str, Decimal] | None = None
+        for sampled in meter_value["sampledValue"]:
+            get = sampled.get
+            measurand = get("measurand", _IMPORT_REGISTER)
+            if measurand not in _FOLLOWED or get("phase") is not None:
+                continue
+            value = Decimal(repr(float(sampled["value"])))
+            unit = get("unitOfMeasure")
+            if unit is not None and unit.get("multiplier"):
+                value = value * _TEN ** int(unit["multiplier"])
+            if values is None:
+                if by_time is None:
+                    by_time = {}
+                values = by_time.setdefault(parse_datetime(meter_value["timestamp"]), {})
+            values[measurand] = value
+    if by_time is None:
+        return []
     found = []
     for at in sorted(by_time):
         values = by_time[at]
         power = values.get(_EXPORT_POWER)
         if power is None and _IMPORT_POWER in values:
             power = -values[_IMPORT_POWER]
-        if _SOC in values or _EXPORT_REGISTER in values or power is not None:
-            found.append(Reading(at, values.get(_SOC), values.get(_EXPORT_REGISTER), power))
+        found.append(Reading(at, values.get(_SOC), values.get(_EXPORT_REGISTER), power))
     return found
 
 
 _FOLLOWED = frozenset({_SOC, _EXPORT_REGISTER, _EXPORT_POWER, _IMPORT_POWER})
+_IMPORT_REGISTER = "Energy.Active.Import.Register"  # a sampled value without a measurand
+_TEN = Decimal(10)
 
 
 def transaction_of(raw: Mapping[str, Any]) -> str | None:

@@ -4,6 +4,7 @@ catalog for it (translation only)."""
 from __future__ import annotations
 
 import uuid
+from decimal import Decimal
 from typing import Any
 
 from csms.domain.events import Event, V2GSessionCompleted, V2GSessionStarted, V2GSessionUpdated
@@ -12,7 +13,7 @@ from csms.storage import Connection
 from csms.storage import v2g_sessions as repo
 from csms.storage.v2g_sessions import SessionRow
 
-__all__ = ["event_of", "store_record"]
+__all__ = ["event_of", "exported_wh", "store_record", "store_update", "updated_event"]
 
 
 def event_of(kind: str, row: SessionRow, state: SessionState) -> Event:
@@ -37,14 +38,7 @@ def event_of(kind: str, row: SessionRow, state: SessionState) -> Event:
             ends_by=row.window_end_at,
         )
     if kind == "updated":
-        return V2GSessionUpdated(
-            **common,
-            state=state.state,
-            setpoint_kw=row.setpoint_kw,
-            last_power_kw=row.last_power_kw,
-            last_soc=row.last_soc,
-            exported_wh=exported,
-        )
+        return updated_event(state)
     assert row.ended_at is not None
     assert row.end_reason is not None
     return V2GSessionCompleted(
@@ -60,11 +54,47 @@ def event_of(kind: str, row: SessionRow, state: SessionState) -> Event:
     )
 
 
+def updated_event(state: SessionState) -> V2GSessionUpdated:
+    """``v2g.session.updated`` from the state alone: what its row would say once stored."""
+    return V2GSessionUpdated(
+        session_id=state.session_id,
+        station_id=state.station_id,
+        evse_id=state.evse_id,
+        transaction_id=state.transaction_id,
+        state=state.state,
+        setpoint_kw=_kw(state.setpoint_w),
+        last_power_kw=_kw(state.last_power_w),
+        last_soc=None if state.last_soc is None else float(state.last_soc),
+        exported_wh=float(exported_wh(state)),
+    )
+
+
+def exported_wh(state: SessionState) -> Decimal:
+    """The session's ``energy_exported_wh``: the register only grows, and a station that reset
+    it mid-session must not break the row."""
+    return max(state.exported_wh, _ZERO)
+
+
 def store_record(
     conn: Connection, session_id: uuid.UUID, changes: dict[str, Any], kind: str, state: SessionState
 ) -> SessionRow:
     """The row and one entry of the trail, in one transaction."""
     row = repo.save(conn, session_id, **changes)
+    _trail(conn, session_id, kind, state, row.energy_exported_wh)
+    return row
+
+
+def store_update(
+    conn: Connection, session_id: uuid.UUID, changes: dict[str, Any], state: SessionState
+) -> None:
+    """``store_record`` of an ``updated`` record, without reading the row back."""
+    repo.update(conn, session_id, **changes)
+    _trail(conn, session_id, "updated", state, exported_wh(state))
+
+
+def _trail(
+    conn: Connection, session_id: uuid.UUID, kind: str, state: SessionState, exported: Decimal
+) -> None:
     repo.add_event(
         conn,
         session_id,
@@ -72,7 +102,14 @@ def store_record(
         kind=kind,
         soc_percent=state.last_soc,
         power_w=state.last_power_w,
-        energy_exported_wh=row.energy_exported_wh,
+        energy_exported_wh=exported,
         payload={"state": state.state, "endReason": state.end_reason},
     )
-    return row
+
+
+_ZERO = Decimal(0)
+_KW = Decimal(1000)
+
+
+def _kw(watts: Decimal | None) -> float | None:
+    return None if watts is None else float(watts / _KW)

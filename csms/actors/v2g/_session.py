@@ -10,6 +10,10 @@ An end (``RestoreCharging``, ``Record("completed")``, ``End``) runs in a task: t
 ``stopping`` while charging is restored, then the session is recorded as ended and the actor
 stops. A node that stops meanwhile leaves the row ``stopping``; the next node's resume ends it
 again (``node_restart_lost``), restoring charging once more.
+
+Kept light (a node runs thousands): no trio task of its own besides its mailbox's (its clock
+is the node's one ``SessionTicker``, its commands run in the sessions' shared nursery), and only
+its policy state (not the row it was read from or saved as).
 """
 
 from __future__ import annotations
@@ -24,30 +28,29 @@ from typing import Any
 import attrs
 import trio
 
-from csms.actors.database import Database
-from csms.actors.events import EventBus
 from csms.actors.station import StationMessage
 from csms.actors.v2x import AllowV2X, SetpointChanged
-from csms.commands import CommandError, StationGateway
+from csms.commands import CommandError
+from csms.domain.events import Event
 from csms.protocol import Version
 from csms.runtime import Actor, ActorContext, ActorError, ActorRef, ActorStopped
 from csms.services import v2g_session as policy
-from csms.services.v2x_capability import capability_from_needs
 from csms.storage import v2g_sessions as repo
 from csms.storage.v2g_sessions import SessionRow
 
+from ._deps import FirstSteps, SessionDeps
+from ._inputs import session_inputs
 from ._messages import (
     ChangePower,
     CommandAnswered,
-    SessionOptions,
     StationBack,
     StationGone,
     StopDischarge,
     Tick,
 )
-from ._readings import evse_faulted, readings, transaction_ended, transaction_of
-from ._record import event_of, store_record
+from ._record import event_of, store_record, store_update, updated_event
 from ._start import row_of
+from ._tasks import Crashed, SessionTasks
 
 __all__ = ["DischargeSession", "FirstSteps", "SessionDeps"]
 
@@ -56,52 +59,37 @@ log = logging.getLogger("csms.v2g")
 ACCEPTED = "Accepted"
 
 
-@attrs.define
-class SessionDeps:
-    """What every session of the node shares."""
-
-    gateway: StationGateway
-    database: Database
-    events: EventBus
-    options: SessionOptions
-    policy: policy.SessionPolicy
-    #: The V2X owner (``csms/actors/v2x``), told the setpoints of Dynamic profiles (Q04).
-    v2x: ActorRef | None = None
-
-
-class FirstSteps:
-    """The effects a new session starts with, taken by its first incarnation only (a restart
-    after a crash resumes from the row instead)."""
-
-    __slots__ = ("effects",)
-
-    def __init__(self, effects: Sequence[policy.Effect] | None) -> None:
-        self.effects = effects
-
-    def take(self) -> Sequence[policy.Effect] | None:
-        effects, self.effects = self.effects, None
-        return effects
-
-
-_TICK = Tick()
-
-
 @attrs.frozen
 class _Apply:
     effects: Sequence[policy.Effect]
 
 
-class DischargeSession(Actor):
-    background_tasks = True
+class DischargeSession(SessionTasks, Actor):
+    # no background_tasks: a nursery of its own costs about 1.3 KiB a session
+    __slots__ = (
+        "_ctx",
+        "_dirty",
+        "_due",
+        "deps",
+        "ending",
+        "first",
+        "session_id",
+        "state",
+    )
 
     def __init__(self, deps: SessionDeps, session_id: uuid.UUID, first: FirstSteps) -> None:
         self.deps = deps
         self.session_id = session_id
-        self.first = first
-        self.row: SessionRow | None = None
+        self.first: FirstSteps | None = first
         self.state: policy.SessionState | None = None
         self.ending = False
         self._ctx: ActorContext | None = None
+        #: The state changed since it was last stored (kept by ``on_stop`` then).
+        self._dirty = False
+        #: The deadline last given to the ticker.
+        self._due: dt.datetime | None = None
+        self._tasks = None
+        self._stopped = False
 
     # -- life ----------------------------------------------------------------------------------
 
@@ -112,9 +100,10 @@ class DischargeSession(Actor):
         if row is None or not row.active:
             ctx.stop()
             return
-        self.row = row
         self.state = state = policy.state_from_json(row.policy_state)
-        effects = self.first.take()
+        del row  # the policy state is all a session keeps
+        first, self.first = self.first, None
+        effects = None if first is None else first.take()
         if effects is None:
             active = await deps.database.run(
                 repo.transaction_active, state.station_id, state.transaction_id
@@ -125,38 +114,41 @@ class DischargeSession(Actor):
                 station_connected=deps.gateway.is_connected(state.station_id),
                 transaction_active=active,
             )
+            self._dirty = self.state is not state
             effects = resumed
             log.info(
                 "discharge session resumed",
                 extra={"session": str(self.session_id), "state": self.state.state},
             )
         ctx.ref.tell_nowait(_Apply(effects))
-        ctx.nursery.start_soon(self._ticks, ctx.ref)
+        self._schedule()
 
     async def on_stop(self, reason: BaseException | None) -> None:
+        self._cancel_tasks()
+        if self.deps.ticker is not None and self._ctx is not None:
+            self.deps.ticker.remove(self._ctx.ref)
         # The node stops (or this actor crashed): what changed since the last record is kept
         # for the next node to resume from (readings, the export register's first value).
-        state, row = self.state, self.row
-        if state is None or row is None or self.ending or not state.active:
-            return
-        if policy.state_to_json(state) == row.policy_state:
+        state = self.state
+        if state is None or self.ending or not state.active or not self._dirty:
             return
         try:
-            await self.deps.database.run(repo.save, self.session_id, **row_of(state))
+            await self.deps.database.run(repo.update, self.session_id, **row_of(state))
         except Exception as exc:
             log.warning(
                 "discharge session not saved",
                 extra={"session": str(self.session_id), "error": repr(exc)},
             )
 
-    async def _ticks(self, ref: ActorRef) -> None:
-        interval = self.deps.options.tick_interval
-        while True:
-            await trio.sleep(interval)
-            try:
-                ref.tell_or_drop(_TICK)
-            except ActorStopped:
-                return
+    def _schedule(self) -> None:
+        """Give the ticker the state's next deadline, if it moved."""
+        ticker, ctx, state = self.deps.ticker, self._ctx, self.state
+        if ticker is None or ctx is None:
+            return
+        due = None if state is None or self.ending else self.deps.policy.due(state)
+        if due != self._due or (due is not None and ctx.ref not in ticker):
+            self._due = due
+            ticker.set(ctx.ref, due)
 
     # -- messages ------------------------------------------------------------------------------
 
@@ -165,9 +157,12 @@ class DischargeSession(Actor):
             return None
         kind = type(message)
         if kind is StationMessage:
-            await self._step_all(self._inputs(message))
+            for event in session_inputs(self.state, message, self.deps.options.clock()):
+                await self._step(event)
         elif kind is Tick:
+            self._due = None  # the ticker forgot it: given again after the step
             await self._step(policy.Tick(self.deps.options.clock()))
+            self._schedule()
         elif kind is CommandAnswered:
             await self._answered(message)
         elif kind is StationGone:
@@ -175,41 +170,27 @@ class DischargeSession(Actor):
         elif kind is StationBack:
             await self._step(policy.StationReconnected(message.at))
         elif kind is StopDischarge:
-            await self._step(policy.OperatorStop(self.deps.options.clock()))
-            return self.row
+            return await self._answer(policy.OperatorStop(self.deps.options.clock()))
         elif kind is ChangePower:
-            await self._step(policy.ChangePower(self.deps.options.clock(), message.power_w))
-            return self.row
+            return await self._answer(
+                policy.ChangePower(self.deps.options.clock(), message.power_w)
+            )
         elif kind is _Apply:
             await self._apply(message.effects)
+        elif kind is Crashed:
+            raise message.error
         return None
 
-    def _inputs(self, message: StationMessage) -> list[policy.Input]:
-        """The policy's inputs in a station message that concerns this session."""
-        state = self.state
-        assert state is not None
-        raw, action = message.raw, message.action
-        now = self.deps.options.clock()
-        found: list[policy.Input] = []
-        if action == "TransactionEvent":
-            if transaction_of(raw) != state.transaction_id:
-                return found
-            found += _meter_inputs(state, raw.get("meterValue") or (), now)
-            if transaction_ended(raw):
-                found.append(policy.TransactionEnded(now))
-        elif action == "MeterValues":
-            if raw.get("evseId") == state.evse_id:
-                found += _meter_inputs(state, raw.get("meterValue") or (), now)
-        elif action == "StatusNotification":
-            if evse_faulted(raw, state.evse_id):
-                found.append(policy.StationFault(now))
-        elif action == "NotifyEVChargingNeeds" and raw.get("evseId") == state.evse_id:
-            try:
-                capability = capability_from_needs(raw, Version(message.version))
-            except (TypeError, ValueError):
-                return found
-            found.append(policy.NeedsRenegotiated(now, capability))
-        return found
+    def _nursery(self) -> trio.Nursery:
+        assert self.deps.nursery is not None
+        return self.deps.nursery
+
+    async def _answer(self, event: policy.Input) -> SessionRow | None:
+        """An ask's step, answered with the session's row as it is stored afterwards."""
+        row = await self._step(event, answer=True)
+        if row is None:
+            row = await self.deps.database.run(repo.get, self.session_id)
+        return row
 
     async def _answered(self, answer: CommandAnswered) -> None:
         if answer.purpose not in ("profile", "setpoint"):
@@ -227,16 +208,18 @@ class DischargeSession(Actor):
             )
         await self._step(policy.ProfileAnswer(self.deps.options.clock(), status == ACCEPTED))
 
-    async def _step_all(self, inputs: list[policy.Input]) -> None:
-        for event in inputs:
-            await self._step(event)
-
-    async def _step(self, event: policy.Input) -> None:
+    async def _step(self, event: policy.Input, *, answer: bool = False) -> SessionRow | None:
+        """One policy step and its effects; the row when one was stored and read back
+        (``answer``: an ask wants it)."""
         before = self.state
         if before is None or self.ending:
-            return
+            return None
         self.state, effects = self.deps.policy.step(before, event)
         after = self.state
+        if after is before and not effects:
+            return None
+        self._dirty = True
+        row = None
         if (
             (before.first_export_wh is None) != (after.first_export_wh is None)
             or before.setpoint_w != after.setpoint_w
@@ -244,15 +227,29 @@ class DischargeSession(Actor):
             # Kept at once, not at the next record: exportedWh counts from the first export
             # reading (a node that dies meanwhile must not lose it), and the session's JSON
             # shows the setpoint commanded.
-            self.row = await self.deps.database.run(repo.save, self.session_id, **row_of(after))
-        await self._apply(effects)
+            row = await self._save(after, answer=answer)
+        applied = await self._apply(effects, answer=answer)
+        self._schedule()
+        return row if applied is None else applied
+
+    async def _save(self, state: policy.SessionState, *, answer: bool) -> SessionRow | None:
+        database, changes = self.deps.database, row_of(state)
+        row = None
+        if answer:
+            row = await database.run(repo.save, self.session_id, **changes)
+        else:
+            await database.run(repo.update, self.session_id, **changes)
+        self._dirty = state is not self.state
+        return row
 
     # -- effects -------------------------------------------------------------------------------
 
-    async def _apply(self, effects: Sequence[policy.Effect]) -> None:
+    async def _apply(
+        self, effects: Sequence[policy.Effect], *, answer: bool = False
+    ) -> SessionRow | None:
         if any(isinstance(e, policy.End) for e in effects):
-            await self._end(effects)
-            return
+            return await self._end(effects)
+        row = None
         for effect in effects:
             match effect:
                 case policy.SendProfile(request=request):
@@ -264,9 +261,10 @@ class DischargeSession(Actor):
                 case policy.SendAllowedEnergyTransfer(request=request):
                     self._allow_v2x(request)
                 case policy.Record():
-                    await self._record(effect)
+                    row = await self._record(effect, answer=answer) or row
                 case _:
                     raise TypeError(f"unexpected effect {effect!r} before an end")
+        return row
 
     def _allow_v2x(self, request: dict[str, Any]) -> None:
         """Q02.FR.05 through the V2X owner, which keeps the EVSE's allowed transfer and then
@@ -275,7 +273,7 @@ class DischargeSession(Actor):
         if self.deps.v2x is None:
             self._command("NotifyAllowedEnergyTransfer", request, "allowed")
         else:
-            self._ctx.nursery.start_soon(self._ask_allow_v2x, self.deps.v2x)
+            self._spawn(self._ask_allow_v2x, self.deps.v2x)
 
     async def _ask_allow_v2x(self, v2x: ActorRef) -> None:
         state = self.state
@@ -294,8 +292,7 @@ class DischargeSession(Actor):
         )
 
     def _command(self, action: str, payload: dict[str, Any], purpose: str) -> None:
-        assert self._ctx is not None
-        self._ctx.nursery.start_soon(self._send, action, payload, purpose)
+        self._spawn(self._send, action, payload, purpose)
 
     async def _send(self, action: str, payload: dict[str, Any], purpose: str) -> None:
         answer = await self._call(action, payload, purpose)
@@ -329,25 +326,35 @@ class DischargeSession(Actor):
         with contextlib.suppress(ActorStopped):
             v2x.tell_or_drop(SetpointChanged(state.station_id, state.evse_id, setpoint))
 
-    async def _record(self, record: policy.Record) -> None:
-        state = record.state
-        row = await self.deps.database.run(
-            store_record, self.session_id, row_of(state), record.kind, state
-        )
-        self.row = row
-        self.deps.events.publish(event_of(record.kind, row, state))
+    async def _record(self, record: policy.Record, *, answer: bool = False) -> SessionRow | None:
+        """The row and trail stored, then the event. An ``updated`` record (every few seconds
+        a session) does not read its row back: its event is the state's."""
+        state, database = record.state, self.deps.database
+        row = None
+        if record.kind == "updated" and not answer:
+            await database.run(store_update, self.session_id, row_of(state), state)
+            event: Event = updated_event(state)
+        else:
+            row = await database.run(
+                store_record, self.session_id, row_of(state), record.kind, state
+            )
+            event = event_of(record.kind, row, state)
+        self._dirty = state is not self.state
+        self.deps.events.publish(event)
+        return row
 
-    async def _end(self, effects: Sequence[policy.Effect]) -> None:
+    async def _end(self, effects: Sequence[policy.Effect]) -> SessionRow:
         """Charging restored first, then the end recorded: the row is ``stopping`` meanwhile
         (its policy state too, so that a node that stops now has the next one end it)."""
         assert self.state is not None
-        assert self._ctx is not None
         self.ending = True
+        self._schedule()
         pending = attrs.evolve(self.state, state="stopping", ended_at=None, end_reason=None)
-        self.row = await self.deps.database.run(
+        row = await self.deps.database.run(
             repo.save, self.session_id, state="stopping", policy_state=policy.state_to_json(pending)
         )
-        self._ctx.nursery.start_soon(self._finish, effects)
+        self._spawn(self._finish, effects)
+        return row
 
     async def _finish(self, effects: Sequence[policy.Effect]) -> None:
         assert self._ctx is not None
@@ -376,14 +383,3 @@ class DischargeSession(Actor):
                     )
         self._tell_setpoint(ended=True)
         self._ctx.stop()
-
-
-def _meter_inputs(
-    state: policy.SessionState, meter_values: Any, now: dt.datetime
-) -> list[policy.Input]:
-    # Taken at the sessions' clock, as its ticks are: a reading the station queued while
-    # offline is judged when it arrives (its own timestamp may lie far back).
-    return [
-        policy.MeterReading(now, r.soc_percent, r.export_register_wh, r.export_power_w)
-        for r in readings(state.station_id, state.evse_id, meter_values)
-    ]

@@ -4,9 +4,11 @@ dynamic supervisor this actor runs.
 It starts sessions (an operator's ``StartDischarge``, later the optimizer's), resumes the
 active ones from the database when the node starts (``v2g_sessions``), and routes to them what
 concerns their station: TransactionEvent, MeterValues and StatusNotification (notify routes,
-taken inline without a task switch) and the station's disconnects and reconnects (the event
-bus). It decides nothing about a session: the start's checks and every later step are the
-policy's (``csms.services.v2g_session``), run by the session actor.
+taken inline without a task switch, and only those that can say anything to a session) and
+the station's disconnects and reconnects (the event bus). It runs the sessions' one timer
+(``SessionTicker``) and the nursery their commands run in. It decides nothing about a
+session: the start's checks and every later step are the policy's
+(``csms.services.v2g_session``), run by the session actor.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from csms.runtime import (
 from csms.storage import v2g_sessions as repo
 from csms.storage.v2g_sessions import SessionActive, SessionRow
 
+from ._inputs import worth_routing
 from ._messages import (
     ChangePower,
     DischargeRefused,
@@ -45,6 +48,7 @@ from ._messages import (
 from ._router import SessionIndex
 from ._session import DischargeSession, FirstSteps, SessionDeps
 from ._start import plan_start
+from ._ticker import SessionTicker
 
 __all__ = ["V2GSessions"]
 
@@ -67,6 +71,10 @@ class V2GSessions(Actor):
 
     async def on_start(self, ctx: ActorContext) -> None:
         self._ctx = ctx
+        # one timer for every session, and the nursery their commands run in
+        self.deps.ticker = ticker = SessionTicker(self.options.clock, self.options.tick_interval)
+        self.deps.nursery = ctx.nursery
+        await ctx.nursery.start(ticker.run)
         await ctx.nursery.start(self.sessions.run)
         for subject in (StationDisconnected.subject, StationConnected.subject):
             feed = self.parts.events.subscribe(subject)
@@ -86,13 +94,19 @@ class V2GSessions(Actor):
     def receive_nowait(self, message: Any) -> bool:
         # the station messages of the routes: handed on in the station's own task
         if type(message) is StationMessage:
-            self.index.deliver(message.station_id, message)
+            self._route(message)
             return True
         return False
 
+    def _route(self, message: StationMessage) -> None:
+        if self.index.has_station(message.station_id) and worth_routing(
+            message.action, message.raw
+        ):
+            self.index.deliver(message.station_id, message)
+
     async def receive(self, message: Any) -> Any:
         if type(message) is StationMessage:
-            self.index.deliver(message.station_id, message)
+            self._route(message)
         elif type(message) in (StartDischarge, StopDischarge, ChangePower):
             assert self._ctx is not None
             # A start reads the database, a stop waits for its session: other starts, stops

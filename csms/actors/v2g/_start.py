@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import logging
 import uuid
-from decimal import Decimal
 from typing import Any
 
 from csms.actors.database import Database
@@ -26,12 +25,11 @@ from csms.storage.v2g_sessions import NewSession
 
 from ._facts import StartFacts, needs_request, read_start_facts
 from ._messages import DischargeRefused, SessionOptions, StartDischarge
+from ._record import exported_wh
 
 __all__ = ["plan_start", "row_of"]
 
 log = logging.getLogger("csms.v2g")
-
-_ZERO = Decimal(0)
 
 
 def _capability(facts: StartFacts, version: Version) -> EVCapability | None:
@@ -135,8 +133,7 @@ def row_of(state: SessionState) -> dict[str, Any]:
         "transaction_id": state.transaction_id,
         "start_soc_percent": state.start_soc,
         "soc_percent": state.last_soc,
-        # the register only grows; a station that reset it mid-session must not break the row
-        "energy_exported_wh": max(state.exported_wh, _ZERO),
+        "energy_exported_wh": exported_wh(state),
         "window_end_at": state.ends_at,
         "started_at": state.started_at,
         "ended_at": state.ended_at,
