@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime
 import functools
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from importlib import resources
 from typing import Any, Final
 
@@ -47,6 +47,8 @@ class Reboot:
 @attrs.frozen
 class RunFirmwareUpdate:
     request_id: int
+    #: the UpdateFirmwareRequest (location, signature, retries: csms/simulator/_firmware.py)
+    request: Mapping[str, Any] = attrs.field(factory=dict, eq=False, repr=False)
 
 
 @attrs.frozen
@@ -147,7 +149,9 @@ def _reset(cp: ChargePoint, req: dict[str, Any], now: datetime.datetime) -> Answ
 
 
 def _update_firmware(cp: ChargePoint, req: dict[str, Any], now: datetime.datetime) -> Answer:
-    return {"status": "Accepted"}, [RunFirmwareUpdate(req["requestId"])]
+    from ._firmware import answer_update  # it builds on this module's effects
+
+    return answer_update(cp, req)
 
 
 def _get_variables(cp: ChargePoint, req: dict[str, Any], now: datetime.datetime) -> Answer:

@@ -118,6 +118,8 @@ class ChargePoint:
     version: Version = Version.V201
     device: DeviceModel = attrs.field(factory=DeviceModel)
     firmware_fails: bool = False
+    #: the failure the next firmware update ends with (csms/simulator/_firmware.py), if any
+    firmware_failure: str | None = None
     firmware_version: str = "1.0.0"
     boot_reason: str = "PowerUp"
     offline_seconds: float = 0.0  # how long the CSMS has been out of reach (0: online)

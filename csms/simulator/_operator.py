@@ -1,6 +1,6 @@
 """What a simulated station does on an operator's command (the prompt, the load test's
 behaviours, tests): plug an EV in, stop, set a status or the meter, V2G by hand, reboot; and
-the firmware update it runs once the CSMS asked for one."""
+the firmware mode (the update itself: csms/simulator/_firmware.py)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from ._v2x import plugged_in
 if TYPE_CHECKING:
     from ._station import SimulatedStation
 
-__all__ = ["now", "operate", "plug_in", "request", "update_firmware"]
+__all__ = ["now", "operate", "plug_in", "request"]
 
 
 def now() -> datetime.datetime:
@@ -125,19 +125,3 @@ def _charging(cp: ChargePoint, connector: int | None) -> Evse:
     if not charging:
         raise SimulationError("no transaction is running")
     return charging[0]
-
-
-async def update_firmware(station: SimulatedStation, request_id: int) -> None:
-    """L01: walk the status sequence, one step per ``firmware_step`` seconds."""
-    cp = station.s.model
-    if cp.firmware_fails:
-        steps = ["Downloading", "DownloadFailed"]
-    else:
-        steps = ["Downloading", "Downloaded", "Installing", "Installed"]
-    for status in steps:
-        await trio.sleep(station.cfg.firmware_step)
-        station.s.firmware.append(status)
-        payload = {"status": status, "requestId": request_id}
-        station.emit([Outgoing("FirmwareStatusNotification", payload)])
-    if steps[-1] == "Installed":
-        cp.firmware_version = f"{cp.firmware_version}+{request_id}"

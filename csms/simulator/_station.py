@@ -41,9 +41,10 @@ from csms.runtime import Actor, ActorContext, ChildSpec, Rejected, RestartType
 
 from . import _commands as cmd
 from ._answers import ChangeHeartbeat, Effect, Reboot, RunFirmwareUpdate, SendMessages, answer
+from ._firmware import run_update
 from ._model import Outgoing, SimulationError
 from ._operator import now as _now
-from ._operator import operate, plug_in, update_firmware
+from ._operator import operate, plug_in
 from ._state import StationState
 from ._v2x import needs_answered
 
@@ -382,7 +383,7 @@ class SimulatedStation(Actor):
             self.reboot(effect.reason)
         elif isinstance(effect, RunFirmwareUpdate):
             assert self._ctx is not None
-            self._ctx.nursery.start_soon(update_firmware, self, effect.request_id)
+            self._ctx.nursery.start_soon(run_update, self, effect)
         elif isinstance(effect, ChangeHeartbeat):
             self._heartbeat_s = effect.seconds
 

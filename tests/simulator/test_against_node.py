@@ -111,32 +111,6 @@ async def test_reset_ends_the_transaction_and_boots_again(database_url):
     assert reason == ("RemoteReset",)
 
 
-async def test_firmware_update_walks_the_status_sequence_or_fails(database_url):
-    """L01: Downloading, Downloaded, Installing, Installed; `firmware reject` makes it fail."""
-    request = {
-        "requestId": 11,
-        "firmware": {
-            "location": "https://firmware.example.com/sim-2.bin",
-            "retrieveDateTime": "2026-01-01T00:00:00Z",
-        },
-    }
-    async with running_node(database_url) as node:
-        register(database_url, "SIM4")
-        async with open_simulator(fast_config(node, "SIM4")) as sim:
-            state = sim.state
-            with trio.fail_after(20):
-                await state.wait_for(lambda: state.online)
-                assert (await command(node, "SIM4", "UpdateFirmware", request))["status"] == (
-                    "Accepted"
-                )
-                await state.wait_for(lambda: state.sent["FirmwareStatusNotification"] == 4)
-                assert state.firmware == ["Downloading", "Downloaded", "Installing", "Installed"]
-                await sim.ref.ask(cmd.FirmwareMode(accept=False), timeout=5)
-                await command(node, "SIM4", "UpdateFirmware", {**request, "requestId": 12})
-                await state.wait_for(lambda: state.sent["FirmwareStatusNotification"] == 6)
-    assert state.firmware[4:] == ["Downloading", "DownloadFailed"]
-
-
 async def test_v21_discharge_setpoint_exports_energy_and_lowers_soc(database_url):
     """A 2.1 CentralSetpoint with a negative setpoint makes the V2G EV export energy."""
     ev = Ev(soc=80.0, battery_kwh=75.0, v2g=True, discharge_kw=50.0)
