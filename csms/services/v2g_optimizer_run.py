@@ -47,6 +47,8 @@ class Action:
     power_w: Decimal | None = None
     #: stop and power: the session.
     session_id: uuid.UUID | None = None
+    #: start: the end of the planned session (its contiguous intervals).
+    until: dt.datetime | None = None
 
 
 @attrs.frozen
@@ -94,7 +96,8 @@ def actions(plans: Sequence[EVPlan], running: Iterable[Running], now: dt.datetim
             continue
         planned.add(key)
         if session is None:
-            todo.append(Action("start", *key, power_w=due.power_w))
+            until = next(end for start, end in plan.sessions() if start <= now < end)
+            todo.append(Action("start", *key, power_w=due.power_w, until=until))
         elif session.own and session.state not in _ENDING and session.power_w != due.power_w:
             todo.append(Action("power", *key, power_w=due.power_w, session_id=session.session_id))
     for key, session in sessions.items():

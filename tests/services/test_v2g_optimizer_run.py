@@ -7,6 +7,8 @@ import datetime as dt
 import uuid
 from decimal import Decimal
 
+import attrs
+
 from csms.services.v2g_optimizer import EVPlan, PlanInterval
 from csms.services.v2g_optimizer_run import Action, OptimizerRun, Running, actions
 
@@ -37,9 +39,13 @@ DUE = (NOW - HOUR / 2, NOW + HOUR / 2, 7000)
 LATER = (NOW + HOUR, NOW + 2 * HOUR, 7000)
 
 
-def test_an_ev_due_now_without_a_session_gets_one():
-    assert actions([plan(1, DUE)], [], NOW) == [Action("start", "CP1", 1, power_w=Decimal(7000))]
+def test_an_ev_due_now_without_a_session_gets_one_until_its_planned_session_ends():
+    start = Action("start", "CP1", 1, power_w=Decimal(7000), until=DUE[1])
+    assert actions([plan(1, DUE)], [], NOW) == [start]
     assert actions([plan(1, LATER)], [], NOW) == []
+    # contiguous intervals at other powers are one session
+    longer = plan(1, DUE, (DUE[1], DUE[1] + HOUR, 3000))
+    assert actions([longer], [], NOW) == [attrs.evolve(start, until=DUE[1] + HOUR)]
 
 
 def test_its_own_session_goes_on_at_the_planned_power():

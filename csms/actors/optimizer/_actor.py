@@ -131,7 +131,7 @@ class OptimizerActor(Actor):
                 limiter = trio.CapacityLimiter(self.options.concurrency)
                 async with trio.open_nursery() as nursery:
                     for action in todo:
-                        nursery.start_soon(self._act, action, outcomes, limiter)
+                        nursery.start_soon(self._act, action, now, outcomes, limiter)
                 result = OptimizerRun(
                     result.at, False, result.simulated, result.plans, tuple(outcomes)
                 )
@@ -189,10 +189,14 @@ class OptimizerActor(Actor):
         return run, [running(s, own=REQUESTED_BY) for s in sessions.values()]
 
     async def _act(
-        self, action: Action, outcomes: list[ActionOutcome], limiter: trio.CapacityLimiter
+        self,
+        action: Action,
+        now: dt.datetime,
+        outcomes: list[ActionOutcome],
+        limiter: trio.CapacityLimiter,
     ) -> None:
         async with limiter:
-            outcome = await self._carry_out(action)
+            outcome = await self._carry_out(action, now)
         outcomes.append(outcome)
         log.info(
             "optimizer " + action.kind,
@@ -205,7 +209,15 @@ class OptimizerActor(Actor):
             },
         )
 
-    async def _carry_out(self, action: Action) -> ActionOutcome:
+    def _duration(self, action: Action, now: dt.datetime) -> int | None:
+        """On a schedule the optimizer stops its session when the plan says so (a plan that
+        grows keeps the session: no new cycle); off, nobody would, so the session is given
+        the planned session's length (whole seconds, at least one)."""
+        if self.options.enabled or action.until is None:
+            return None
+        return max(int((action.until - now).total_seconds()), 1)
+
+    async def _carry_out(self, action: Action, now: dt.datetime) -> ActionOutcome:
         root, timeout = self._root(), self.options.command_timeout
         try:
             if action.kind == "start":
@@ -214,7 +226,7 @@ class OptimizerActor(Actor):
                     action.station_id,
                     action.evse_id,
                     action.power_w,
-                    None,  # the optimizer stops it when its plan says so
+                    self._duration(action, now),
                     None,  # the owner's floor
                     REQUESTED_BY,
                 )
