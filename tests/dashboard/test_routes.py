@@ -209,3 +209,19 @@ async def test_the_event_stream_names_the_station_that_connected(url, node, data
                         batch = orjson.loads(line[6:])
                         if "DASH-SSE" in (batch["stations"] or []) and "station" in batch["topics"]:
                             break
+
+
+async def test_the_language_switch_shows_the_pages_in_brazilian_portuguese(url):
+    async with browser_client(url) as client:
+        await sign_in(client, ADMIN_TOKEN)
+        switched = await client.get("/lang/pt-BR", params={"next": "/stations"})
+        assert switched.status_code == 303
+        assert switched.headers["location"] == "/stations"
+        page = await client.get("/stations")
+        assert '<html lang="pt-BR">' in page.text
+        assert "Estações" in page.text
+        assert (await client.get("/lang/xx", params={"next": "https://evil.example"})).headers[
+            "location"
+        ] == "/"
+        await client.get("/lang/en")
+        assert "Estações" not in (await client.get("/stations")).text

@@ -9,7 +9,7 @@ from urllib.parse import urlencode
 from starlette.responses import Response
 
 from csms.services.basic_auth import masked
-from csms.storage import commands, stations, transactions
+from csms.storage import certificates, commands, stations, transactions
 from csms.storage import dashboard as queries
 
 from .._auth import Role
@@ -113,6 +113,7 @@ def station_routes(dash: Dashboard) -> list[tuple[str, str, Any]]:
                 for c in await db.run(commands.list_for_station, station_id, limit=15)
             ],
             "messages": await db.run(queries.station_messages, station_id, limit=30),
+            "certificates": await db.run(certificates.list_certificates, station_id=station_id),
             "triggers": TRIGGER_MESSAGES,
             "can_command": p.can(Role.OPERATOR),
         }
