@@ -15,7 +15,7 @@ from csms.storage import stations as station_repo
 from csms.storage.optimizer_inputs import read_optimizer_inputs
 from csms.storage.users import create_user, upsert_preferences
 
-OWN = "v2g-optimizer"
+OWN = "optimizer"
 T0 = dt.datetime(2026, 3, 3, 19, tzinfo=dt.UTC)
 DAY_START = dt.datetime(2026, 3, 3, 3, tzinfo=dt.UTC)
 

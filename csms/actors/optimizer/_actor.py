@@ -44,7 +44,7 @@ __all__ = ["REQUESTED_BY", "OptimizerActor", "OptimizerUnavailable"]
 log = logging.getLogger("csms.optimizer")
 
 #: ``requested_by`` of the sessions the optimizer starts: the ones it may stop.
-REQUESTED_BY = "v2g-optimizer"
+REQUESTED_BY = "optimizer"  # as the event catalog documents requestedBy
 
 
 class OptimizerUnavailable(Rejected):
