@@ -11,6 +11,7 @@ import trio
 
 from csms.api import create_token, revoke_token
 from csms.api.dashboard import _sessions
+from csms.storage import connect
 
 from .conftest import ADMIN_TOKEN, page_csrf, sign_in, simulator
 
@@ -161,8 +162,6 @@ async def test_the_vendored_libraries_are_served_from_the_node(url):
 
 
 async def test_the_station_list_filters_and_pages_on_the_server(url, database_url):
-    from csms.storage import connect
-
     with connect(database_url) as conn:
         conn.execute(
             "INSERT INTO stations (id, registration_status, model, firmware_version)"
@@ -225,3 +224,40 @@ async def test_the_language_switch_shows_the_pages_in_brazilian_portuguese(url):
         ] == "/"
         await client.get("/lang/en")
         assert "Estações" not in (await client.get("/stations")).text
+
+
+async def test_the_firmware_page_shows_campaign_progress_and_hides_location_secrets(
+    url, database_url
+):
+    from csms.storage import firmware_campaigns
+
+    with connect(database_url) as conn:
+        for i in range(4):
+            conn.execute("INSERT INTO stations (id) VALUES (%s)", (f"FW{i}",))
+        campaign = firmware_campaigns.create_campaign(
+            conn,
+            ["FW0", "FW1", "FW2", "FW3"],
+            name="spring-rollout",
+            location="https://user:pw@fw.example/cp-2.0.bin?token=s3cr3t",
+            max_concurrent=2,
+            requested_by="ops",
+        )
+        conn.execute(
+            "UPDATE firmware_campaign_stations SET state = 'installed'"
+            " WHERE campaign_id = %s AND station_id IN ('FW0', 'FW1')",
+            (campaign.id,),
+        )
+        conn.execute(
+            "UPDATE firmware_campaign_stations SET state = 'failed'"
+            " WHERE campaign_id = %s AND station_id = 'FW2'",
+            (campaign.id,),
+        )
+        conn.commit()
+    async with browser_client(url) as client:
+        await sign_in(client, ADMIN_TOKEN)
+        page = await client.get("/firmware")
+    assert "spring-rollout" in page.text
+    assert 'data-figure="progress">3/4<' in page.text
+    assert "https://fw.example/cp-2.0.bin" in page.text
+    assert "s3cr3t" not in page.text
+    assert "user:pw" not in page.text

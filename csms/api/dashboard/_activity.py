@@ -1,5 +1,5 @@
 """Transactions (list, and a chart of power, energy and SoC from the stored meter values),
-firmware jobs and certificates."""
+firmware jobs and campaigns (with their progress), and certificates."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 import orjson
 from starlette.responses import Response
 
-from csms.storage import certificates, firmware, transactions
+from csms.storage import certificates, firmware, firmware_campaigns, transactions
 
 from .._schema import parse_datetime
 from .._send import valid_station_id
@@ -132,11 +132,25 @@ def activity_routes(dash: Dashboard) -> list[tuple[str, str, Any]]:
 
     @page(dash)
     async def firmware_jobs(p: Page) -> Response:
-        jobs = await p.control.database.run(firmware.list_jobs, limit=100)
+        db = p.control.database
+        jobs = await db.run(firmware.list_jobs, limit=100)
         views = [{"job": j, "location": _safe_location(j.location)} for j in jobs]
+        campaigns: list[dict[str, Any]] = []
+        for c in await db.run(firmware_campaigns.list_campaigns, limit=20):
+            counts = await db.run(firmware_campaigns.counts, c.id)
+            campaigns.append(
+                {
+                    "c": c,
+                    "location": _safe_location(c.location),
+                    "counts": counts,
+                    "total": sum(counts.values()),
+                    "done": sum(counts[s] for s in ("installed", "failed", "skipped")),
+                }
+            )
+        context = {"jobs": views, "campaigns": campaigns}
         if p.partial:
-            return p.render("_firmware_table.html", jobs=views)
-        return p.render("firmware.html", jobs=views)
+            return p.render("_firmware_table.html", **context)
+        return p.render("firmware.html", **context)
 
     @page(dash)
     async def certificate_list(p: Page) -> Response:

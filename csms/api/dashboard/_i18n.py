@@ -127,6 +127,8 @@ _PT = {
     "Skip to content": "Ir para o conteúdo",
     "Compensations": "Compensações",
     "Administration": "Administração",
+    "Campaigns": "Campanhas",
+    "Progress": "Progresso",
     "Registration status": "Situação do cadastro",
     "Save": "Salvar",
     "API tokens": "Tokens da API",
