@@ -47,6 +47,7 @@ from csms.services.v2x_authorization import (
 from csms.services.v2x_capability import EVCapability, capability_from_needs
 from csms.storage import v2g, v2x_support
 
+from ._evccid import EvccIds
 from ._evse import Evses, EvseState, capability_row
 from ._messages import AllowV2X, GetStationSupport, PreferencesChanged, SetpointChanged
 from ._needs import needs_profile_request, read_needs_limits
@@ -89,6 +90,7 @@ class V2XOwner(V2XOffers):
         self.support = SupportCache(gateway, database, command_timeout=command_timeout, clock=clock)
         self.preferences = PreferencesCache(database, id_tokens)
         self.evses = Evses()
+        self.evccids = EvccIds()
         #: Setpoints of discharge sessions' Dynamic profiles, by (station, EVSE), in W.
         self.setpoints: dict[tuple[str, int], Decimal] = {}
         #: EVSEs whose discharge session asked for V2X (AllowV2X) and has not commanded yet.
@@ -157,6 +159,7 @@ class V2XOwner(V2XOffers):
         station_id = message.station_id
         self.support.forget(station_id)
         self.evses.forget_station(station_id)
+        self.evccids.forget_station(station_id)
         for key in [k for k in self.setpoints if k[0] == station_id]:
             del self.setpoints[key]
         self.discharge_pending = {k for k in self.discharge_pending if k[0] != station_id}
@@ -177,6 +180,7 @@ class V2XOwner(V2XOffers):
         if response.id_token_info.status is not v21.AuthorizationStatusEnum.ACCEPTED:
             return  # nothing to allow to a token that may not charge
         token = message.request.id_token
+        self.evccids.note(message.station_id, message.raw.get("idToken") or {})
         user_id = await self.preferences.user_of(token.id_token, str(token.type))
         allowed = allowed_energy_transfer(
             station=await self.support.get(message.station_id, Version.V21),
@@ -196,6 +200,19 @@ class V2XOwner(V2XOffers):
         capability = capability_from_needs(message.raw, version)
         evse = self.evses.needs(station_id, version, capability)
         generation = evse.generation
+        try:
+            decision = await self._decide_needs(evse)
+        except (psycopg.Error, OSError) as exc:
+            # Without the transaction and its user no profile can follow: "not available",
+            # never an Accepted with nothing after it (the handler's default, were this to crash).
+            log.warning(
+                "EV charging needs not decided: the database is unavailable",
+                extra={"station": station_id, "evse": evse.evse_id, "error": type(exc).__name__},
+            )
+            decision = NeedsDecision("Rejected", reason=UNAVAILABLE)
+        evccid = self.evccids.of(station_id, evse.id_token)
+        if capability.ev_id is None and evccid is not None:  # per EV: its EVCCID (Q01.FR.02)
+            evse.capability = capability = attrs.evolve(capability, ev_id=evccid)
         # Stored before the answer, so that a discharge start the answer prompts finds it; a
         # lost write must not cost the EV its answer or the profile it promises.
         try:
@@ -208,16 +225,6 @@ class V2XOwner(V2XOffers):
                 "EV capability not stored",
                 extra={"station": station_id, "evse": evse.evse_id, "error": type(exc).__name__},
             )
-        try:
-            decision = await self._decide_needs(evse)
-        except (psycopg.Error, OSError) as exc:
-            # Without the transaction and its user no profile can follow: "not available",
-            # never an Accepted with nothing after it (the handler's default, were this to crash).
-            log.warning(
-                "EV charging needs not decided: the database is unavailable",
-                extra={"station": station_id, "evse": evse.evse_id, "error": type(exc).__name__},
-            )
-            decision = NeedsDecision("Rejected", reason=UNAVAILABLE)
         if reply.abandoned:
             # The handler's answer went out (Accepted): its promise is kept all the same.
             decision = NeedsDecision(ACCEPTED, profile="charging_only")
@@ -263,10 +270,13 @@ class V2XOwner(V2XOffers):
         station_id = evse.station_id
         tx = await self.database.run(v2x_support.active_transaction, station_id, evse.evse_id)
         evse.transaction_id = None if tx is None else tx.transaction_id
+        evse.id_token = None if tx is None else tx.id_token
         evse.user_id = (
             None if tx is None else await self.preferences.user_of(tx.id_token, tx.id_token_type)
         )
         evse.preferences = await self.preferences.of_user(evse.user_id)
+        # read with the decision: the profile goes out right after the answer, as promised
+        evse.limits = await read_needs_limits(self.database, evse)
         decision = needs_decision(
             capability=evse.capability,
             station=await self.support.get(station_id, evse.version),
@@ -283,11 +293,10 @@ class V2XOwner(V2XOffers):
     async def _send_profile(self, evse: EvseState) -> None:
         if evse.transaction_id is None:
             return
-        limits = await read_needs_limits(self.database, evse)
         request = needs_profile_request(
             evse,
             evse.transaction_id,
-            limits,
+            evse.limits,
             setpoint=self.setpoints.get((evse.station_id, evse.evse_id)),
             now=self.clock(),
             tz=self.time_zone,

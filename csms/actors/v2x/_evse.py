@@ -14,6 +14,7 @@ from csms.protocol import Version
 from csms.services.v2g_preferences import V2GPreferences
 from csms.services.v2x_capability import EVCapability
 from csms.storage.v2g import CapabilityRow
+from csms.storage.v2x_station_limits import NeedsLimits
 
 __all__ = ["EvseState", "Evses", "capability_row"]
 
@@ -27,8 +28,13 @@ class EvseState:
     #: Bumped by every NotifyEVChargingNeeds: a decision for older needs sends nothing.
     generation: int = 0
     transaction_id: str | None = None
+    #: The transaction's id token (whose EVCCID an Authorize may have brought).
+    id_token: str | None = None
     user_id: str | None = None
     preferences: V2GPreferences | None = None
+    #: What the station reported of its limits (EVSE.Power, PeriodsPerSchedule), read with
+    #: the decision on the needs.
+    limits: NeedsLimits = attrs.field(factory=NeedsLimits)
     #: Whether the last decision promised a V2X (CentralSetpoint) profile, not charge-only.
     v2x: bool = False
     #: The SetChargingProfileRequest last sent for these needs (wire JSON), until refused.
