@@ -59,9 +59,13 @@ log = logging.getLogger("csms.v2g")
 ACCEPTED = "Accepted"
 
 
-@attrs.frozen
-class _Apply:
-    effects: Sequence[policy.Effect]
+class _Begin:
+    """Told by a new incarnation to itself: carry out its first effects."""
+
+    __slots__ = ()
+
+
+_BEGIN = _Begin()
 
 
 class DischargeSession(SessionTasks, Actor):
@@ -70,6 +74,7 @@ class DischargeSession(SessionTasks, Actor):
         "_ctx",
         "_dirty",
         "_due",
+        "_pending",
         "deps",
         "ending",
         "first",
@@ -88,6 +93,8 @@ class DischargeSession(SessionTasks, Actor):
         self._dirty = False
         #: The deadline last given to the ticker.
         self._due: dt.datetime | None = None
+        #: The effects to carry out before the first message (the start's, or the resume's).
+        self._pending: Sequence[policy.Effect] | None = None
         self._tasks = None
         self._stopped = False
 
@@ -120,7 +127,12 @@ class DischargeSession(SessionTasks, Actor):
                 "discharge session resumed",
                 extra={"session": str(self.session_id), "state": self.state.state},
             )
-        ctx.ref.tell_nowait(_Apply(effects))
+        # Carried out before the first message, whatever it is; the nudge is told once the
+        # actor waits for its first message (the task runs after on_start has returned), so it
+        # is handed over directly rather than queued in a buffer the mailbox would then keep
+        # for the session's life.
+        self._pending = effects
+        self._spawn(ctx.ref.tell, _BEGIN)
         self._schedule()
 
     async def on_stop(self, reason: BaseException | None) -> None:
@@ -155,6 +167,9 @@ class DischargeSession(SessionTasks, Actor):
     async def receive(self, message: Any) -> Any:
         if self.state is None:
             return None
+        if self._pending is not None:
+            effects, self._pending = self._pending, None
+            await self._apply(effects)
         kind = type(message)
         if kind is StationMessage:
             for event in session_inputs(self.state, message, self.deps.options.clock()):
@@ -175,8 +190,6 @@ class DischargeSession(SessionTasks, Actor):
             return await self._answer(
                 policy.ChangePower(self.deps.options.clock(), message.power_w)
             )
-        elif kind is _Apply:
-            await self._apply(message.effects)
         elif kind is Crashed:
             raise message.error
         return None
