@@ -113,9 +113,13 @@ def check_digit(body: str) -> str:
     if len(canonical) != _BODY_LENGTH or any(c not in _ALPHABET for c in canonical):
         raise EmaidError(f"an EMAID body is 14 letters or digits, got {body!r}")
     # Exactly one of the 36 characters zeroes both sums (the last powers are invertible);
-    # trying them all is clearer than solving the two small linear systems by hand.
+    # trying them all is clearer than solving the two small linear systems by hand. The body's
+    # sums are the same for every candidate: only the 15th position's term is added to them.
+    (q0, q1), (r0, r1) = _sums(canonical)
     for candidate in _ALPHABET:
-        if _sums(canonical + candidate) == ((0, 0), (0, 0)):
+        q, r = _vectors(candidate)
+        qq, rr = _times(q, _P1_POWERS[14], 2), _times(r, _P2_POWERS[14], 3)
+        if (q0 + qq[0]) % 2 == (q1 + qq[1]) % 2 == 0 and (r0 + rr[0]) % 3 == (r1 + rr[1]) % 3 == 0:
             return candidate
     raise AssertionError("unreachable: the position-15 powers are invertible")
 

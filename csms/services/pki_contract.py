@@ -33,6 +33,7 @@ from csms.services.x509_chain import (
 __all__ = [
     "ACCEPTED",
     "CHAIN_KINDS",
+    "IssuerIndex",
     "contract_answer",
     "contract_policy",
     "find_issuer",
@@ -109,15 +110,25 @@ def request_data_list(entries: Iterable[Mapping[str, Any]]) -> list[OcspRequestD
     return result
 
 
+class IssuerIndex:
+    """The configured CAs by the (hashAlgorithm, issuerNameHash, issuerKeyHash) of the
+    certificates they sign: a hash-data entry's issuer in one lookup."""
+
+    def __init__(self, cas: Sequence[x509.Certificate]) -> None:
+        self._by_hashes = {
+            (algorithm, *issuer_hashes(ca, algorithm)): ca
+            for ca in cas
+            for algorithm in ("SHA256", "SHA384", "SHA512")
+        }
+
+    def find(self, data: OcspRequestData) -> x509.Certificate | None:
+        key = (data.hash_algorithm, data.issuer_name_hash, data.issuer_key_hash)
+        return self._by_hashes.get(key)
+
+
 def find_issuer(data: OcspRequestData, cas: Sequence[x509.Certificate]) -> x509.Certificate | None:
     """The CA among ``cas`` whose name and key hash are those of ``data``."""
-    for ca in cas:
-        if issuer_hashes(ca, data.hash_algorithm) == (
-            data.issuer_name_hash,
-            data.issuer_key_hash,
-        ):
-            return ca
-    return None
+    return IssuerIndex(cas).find(data)
 
 
 def contract_policy(leaf: x509.Certificate) -> ChainPolicy:

@@ -8,6 +8,7 @@ import datetime as dt
 
 import httpx
 import pytest
+import trio
 from cryptography import x509
 
 from csms.actors.certificates._http import HttpPeerError, OcspClient, post_json
@@ -106,3 +107,42 @@ async def test_unreachable_peer() -> None:
             await client.status(data, pki.mo_sub2.cert)
         with pytest.raises(HttpPeerError, match="unreachable"):
             await post_json(http, url + "/provider", {}, 5)
+
+
+async def test_concurrent_asks_about_one_certificate_share_one_request() -> None:
+    """A burst of Authorize names the same sub-CAs: one OCSP request serves them all."""
+    pki = make_iso_pki()
+    async with running_fake_pki() as fake, httpx.AsyncClient() as http:
+        fake.know(pki.mo_sub2.cert, pki.mo_sub1)
+        client = OcspClient(http, timeout=5, clock=Clock())
+        data = asked(pki.mo_sub2.cert, pki.mo_sub1.cert, fake.ocsp_url)
+        results: list[OcspStatus] = []
+
+        async def ask() -> None:
+            results.append((await client.status(data, pki.mo_sub1.cert)).status)
+
+        async with trio.open_nursery() as nursery:
+            for _ in range(20):
+                nursery.start_soon(ask)
+        assert results == [OcspStatus.GOOD] * 20
+        assert (len(fake.ocsp_requests), client.fetches, client.hits) == (1, 1, 19)
+
+
+async def test_when_the_shared_request_fails_each_waiter_asks_again() -> None:
+    pki = make_iso_pki()
+    async with running_fake_pki() as fake, httpx.AsyncClient() as http:
+        client = OcspClient(http, timeout=5, clock=Clock())
+        data = asked(pki.mo_sub2.cert, pki.mo_sub1.cert, fake.ocsp_url)  # unknown: fails
+        outcomes: list[str] = []
+
+        async def ask() -> None:
+            try:
+                await client.status(data, pki.mo_sub1.cert)
+            except OcspResponseError as error:
+                outcomes.append(error.reason)
+
+        async with trio.open_nursery() as nursery:
+            for _ in range(3):
+                nursery.start_soon(ask)
+        assert len(outcomes) == 3
+        assert client.hits == 0

@@ -16,7 +16,7 @@ import datetime as dt
 import functools
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 import trio
@@ -34,7 +34,7 @@ from csms.services.ocsp_check import (
     check_responder_url,
     vouched_responder_urls,
 )
-from csms.services.pki_contract import find_issuer, parse_chain, request_data_list
+from csms.services.pki_contract import parse_chain, request_data_list
 from csms.services.pki_csr import (
     CHARGING_STATION,
     V2G,
@@ -85,7 +85,10 @@ class CertificatesOwner(OwnerBase):
         self.events = events
         self.command_timeout = command_timeout
         self.clock = clock
-        self.http = httpx.AsyncClient(follow_redirects=False)
+        # connections kept for reuse: a burst of OCSP requests to one responder must not open
+        # (and close) a connection each
+        limits = httpx.Limits(max_connections=100, max_keepalive_connections=100)
+        self.http = httpx.AsyncClient(follow_redirects=False, limits=limits)
         chains = [c for c in (material.v2g_sub_cas, material.mo_sub_cas) if c]
         # what a station may name as its responder: the anchors' (and the configured sub-CAs')
         # own AIA, and the operator's list; never a URL only the station vouches for
@@ -139,10 +142,11 @@ class CertificatesOwner(OwnerBase):
                 message, kind, has_ca=signer is not None or bool(self.config.ca_url)
             )
         except CsrRejected as error:
+            # recorded before it is published: whoever sees the event finds the record
+            await self._signing(message.station_id, kind, "Rejected", error.reason)
             self._rejected(
                 message.station_id, "SignCertificate", "Rejected", error.reason, STATION_EVENT
             )
-            self._start(self._signing, message.station_id, kind, "Rejected", error.reason)
             return self._response(
                 message,
                 {
@@ -193,8 +197,8 @@ class CertificatesOwner(OwnerBase):
                 chain = parse_chain(str(answer.get("certificateChain", "")))
         except (CsrRejected, HttpPeerError, CertificateError) as error:
             reason = getattr(error, "reason", str(error))
-            self._rejected(station, "SignCertificate", "Failed", reason, STATION_EVENT)
             await self._signing(station, kind, "Failed", reason)
+            self._rejected(station, "SignCertificate", "Failed", reason, STATION_EVENT)
             return
         pem = pem_chain(chain)
         try:
@@ -290,7 +294,7 @@ class CertificatesOwner(OwnerBase):
     async def _ocsp_answer(self, wire: dict[str, Any]) -> OcspResult:
         (data,) = request_data_list([wire])
         check_responder_url(data.responder_url, self.vouched)
-        issuer = find_issuer(data, self.material.known_cas)
+        issuer = self.contracts.issuers.find(data)
         if issuer is None:
             raise OcspResponseError("the certificate's issuer is not a configured CA")
         return await self.ocsp.status(data, issuer)
@@ -341,7 +345,7 @@ class CertificatesOwner(OwnerBase):
             )
             return error.status
 
-    _work: dict[str, Callable[[CertificatesOwner, StationMessage], Awaitable[Any]]] = {
+    _work: ClassVar[dict[str, Callable[[CertificatesOwner, StationMessage], Awaitable[Any]]]] = {
         "SignCertificate": _sign_certificate,
         "GetCertificateStatus": _certificate_status,
         "Get15118EVCertificate": _ev_certificate,

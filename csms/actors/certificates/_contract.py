@@ -31,8 +31,8 @@ from csms.services.ocsp_check import (
 )
 from csms.services.pki_contract import (
     ACCEPTED,
+    IssuerIndex,
     contract_policy,
-    find_issuer,
     parse_chain,
     request_data_list,
 )
@@ -63,6 +63,7 @@ class ContractChecker:
         self.ocsp = ocsp
         self.database = database
         self.clock = clock
+        self.issuers = IssuerIndex(material.known_cas)
 
     async def status(self, request: VerifyContract) -> str:
         """Accepted, or raise the ``CertificateError`` whose ``status`` is the answer."""
@@ -81,7 +82,7 @@ class ContractChecker:
             if not entries:
                 raise CertChainError("neither a certificate nor hash data")
             for data in entries:
-                issuer = find_issuer(data, self.material.known_cas)
+                issuer = self.issuers.find(data)
                 if issuer is None:
                     raise CertChainError("hash data names an issuer that is not a configured CA")
                 await self._revocation(data, issuer, self.vouched)

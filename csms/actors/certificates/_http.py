@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx
+import trio
 from cryptography import x509
 
 from csms.services.ocsp_check import (
@@ -74,14 +75,33 @@ class OcspClient:
         self.cache = cache if cache is not None else OcspCache()
         self.hits = 0
         self.fetches = 0
+        self._fetching: dict[tuple[str, str, str, str], trio.Event] = {}
 
     async def status(self, data: OcspRequestData, issuer: x509.Certificate) -> OcspResult:
         """The checked answer about ``data`` (``OcspResponseError``, ``SignatureError`` or
-        ``HttpPeerError`` when there is none)."""
+        ``HttpPeerError`` when there is none). Concurrent asks about one certificate share one
+        request (a burst of Authorize names the same sub-CAs): the others wait for its answer."""
         cached = self.cache.get(data, self.clock())
         if cached is not None:
             self.hits += 1
             return cached
+        fetching = self._fetching.get(data.key)
+        if fetching is not None:
+            await fetching.wait()
+            cached = self.cache.get(data, self.clock())
+            if cached is not None:
+                self.hits += 1
+                return cached
+            # that request failed (or its answer cannot be kept): ask for ourselves
+        done = self._fetching[data.key] = trio.Event()
+        try:
+            return await self._fetch(data, issuer)
+        finally:
+            if self._fetching.get(data.key) is done:
+                del self._fetching[data.key]
+            done.set()
+
+    async def _fetch(self, data: OcspRequestData, issuer: x509.Certificate) -> OcspResult:
         self.fetches += 1
         response = await _post(
             self.http,
