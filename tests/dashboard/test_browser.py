@@ -8,7 +8,9 @@ import trio
 from playwright.async_api import expect
 
 from csms.simulator import _commands as cmd
+from csms.simulator import open_simulator
 
+from ..simulator.conftest import fast_config, register
 from .conftest import ADMIN_TOKEN, Browser, simulator
 
 
@@ -144,3 +146,26 @@ async def test_a_transaction_page_charts_its_meter_values(
 
     with trio.fail_after(120):
         assert await browser.run(chart) >= 2
+
+
+async def test_a_listed_station_coming_online_updates_the_open_station_list(
+    browser: Browser, url, node, database_url
+):
+    register(database_url, "LIST1")
+    await browser.sign_in(url, ADMIN_TOKEN)
+
+    async def open_list(page) -> None:
+        await page.goto(url + "/stations")
+        await page.wait_for_selector("body[data-stream-state=open]")
+        await expect(page.locator("tr[data-station=LIST1] .status")).to_have_text("Offline")
+        await _mark(page)
+
+    await browser.run(open_list)
+    async with open_simulator(fast_config(node, "LIST1")) as sim:
+        await sim.state.wait_for(lambda: sim.state.online)
+
+        async def online(page) -> None:
+            await expect(page.locator("tr[data-station=LIST1] .status")).to_have_text("Online")
+            await _not_reloaded(page)
+
+        await browser.run(online)

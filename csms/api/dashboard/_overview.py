@@ -75,10 +75,11 @@ def overview_routes(dash: Dashboard) -> list[tuple[str, str, Any]]:
     @page(dash)
     async def overview(p: Page) -> Response:
         db = p.control.database
-        version = dash.hub.version
-        counts = await cached(
-            dash, f"counts:{version}", 30.0, lambda: db.run(queries.network_counts)
-        )
+        # while pages are open, the figures are computed once per batch of events (however
+        # many pages ask); with none open the hub hears nothing, so they are kept a second
+        hub = dash.hub
+        key, ttl = (f"counts:{hub.version}", 5.0) if hub.clients else ("counts", 1.0)
+        counts = await cached(dash, key, ttl, lambda: db.run(queries.network_counts))
         since = _local_midnight(dt.datetime.now(dt.UTC), p.tz)
         energy: Decimal = await cached(
             dash,
@@ -88,8 +89,8 @@ def overview_routes(dash: Dashboard) -> list[tuple[str, str, Any]]:
         )
         security = await cached(
             dash,
-            f"security:{version}",
-            30.0,
+            "security" + key[len("counts") :],
+            ttl,
             lambda: db.run(queries.recent_security_events, limit=10),
         )
         context = {"counts": counts, "energy_wh": energy, "security": security}

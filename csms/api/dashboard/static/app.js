@@ -1,6 +1,6 @@
 // The dashboard's only script: the live stream (Server-Sent Events) and the charts.
 // Each live part of a page names the topics it shows (data-live), optionally its station
-// (data-station), and where to fetch it again (data-src). An event batch from /events names
+// (data-station) or stations (data-stations), and where to fetch it again (data-src). An event batch from /events names
 // the topics and stations that changed; the parts concerned are fetched again (one request at
 // a time per part; changes during a request fetch it once more afterwards).
 (function () {
@@ -11,19 +11,31 @@
     var hit = batch.topics.indexOf("*") >= 0 || topics.some(function (t) {
       return batch.topics.indexOf(t) >= 0;
     });
-    if (!hit) return false;
-    var station = el.dataset.station;
-    return !station || batch.stations === null || batch.stations.indexOf(station) >= 0;
+    if (!hit || batch.stations === null) return hit;
+    // a part about some stations (one, or a page of the list) only when one of them changed
+    var mine = (el.dataset.station || el.dataset.stations || "").split(" ").filter(Boolean);
+    return !mine.length || mine.some(function (id) { return batch.stations.indexOf(id) >= 0; });
   }
 
+  // A part is fetched at most once a second (the first change at once, later ones together
+  // at the end of that second), so a busy network costs each open page one request a second.
+  var MIN_INTERVAL = 1000;
   var busy = {};
   var again = {};
+  var last = {};
 
   function refresh(id) {
     var el = document.getElementById(id);
     if (!el) return;
     if (busy[id]) { again[id] = true; return; }
+    var wait = (last[id] || 0) + MIN_INTERVAL - Date.now();
+    if (wait > 0) {
+      busy[id] = true;
+      setTimeout(function () { busy[id] = false; refresh(id); }, wait);
+      return;
+    }
     busy[id] = true;
+    last[id] = Date.now();
     // a request cut short (the page left, the node gone) rejects: the next change fetches again
     var request = htmx.ajax("GET", el.dataset.src, { target: "#" + id, swap: "outerHTML" });
     request.catch(function () {}).then(function () {
