@@ -15,12 +15,16 @@ import contextlib
 import datetime as dt
 from collections.abc import AsyncIterator, Callable
 from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
 
 import trio
 import trio.testing
 
 from csms.actors.optimizer import REQUESTED_BY, Optimize, ask_optimizer, optimizer_capability
 from csms.protocol import Version
+from csms.services.grid_price_book import GridPriceBook, MarketQuery
+from csms.services.grid_price_settings import parse_grid_price_settings
 from csms.services.v2g_optimizer_run import OptimizerRun
 from csms.simulator import Simulator, open_simulator
 
@@ -55,8 +59,10 @@ def anchored_clock() -> Callable[[], dt.datetime]:
 
 
 @contextlib.asynccontextmanager
-async def optimizer_node(database_url: str) -> AsyncIterator[Rig]:
-    optimizer = optimizer_capability(NAME, anchored_clock(), enabled=True, interval_s=300.0)
+async def optimizer_node(database_url: str, **options: Any) -> AsyncIterator[Rig]:
+    optimizer = optimizer_capability(
+        NAME, anchored_clock(), enabled=True, interval_s=300.0, **options
+    )
     async with (
         api_node(
             database_url,
@@ -82,6 +88,14 @@ async def jump(clock: trio.testing.MockClock, sim: Simulator, seconds: float) ->
 async def tick(clock: trio.testing.MockClock, sim: Simulator) -> None:
     await sim.state.wait_for(lambda: sim.state.settled)
     await meter_tick(clock, sim)
+
+
+def ponta_only() -> Decimal:
+    """A spread over the day's cheapest hour that only the ponta's price beats."""
+    book = GridPriceBook(parse_grid_price_settings({}), ZoneInfo("America/Sao_Paulo"))
+    prices = sorted({h.retail_rs_per_kwh for h in book.forecast(MarketQuery(), ANCHOR, 24)})
+    cheapest, intermediario, ponta = prices[0], prices[-2], prices[-1]
+    return (intermediario + ponta) / 2 - cheapest
 
 
 async def optimize(rig: Rig, **request) -> OptimizerRun:
@@ -136,4 +150,40 @@ async def test_an_ev_plugged_in_before_the_ponta_discharges_in_it_down_to_the_fl
             assert (plan.reason, after.outcomes) == ("at_floor", ())
             sessions = (await rig.api.get("/api/v1/v2g/sessions")).json()["items"]
             assert [s["id"] for s in sessions] == [started.session_id]
+            assert sim.state.errors == []
+
+
+async def test_the_optimizer_stops_its_session_where_the_plan_ends(
+    database_url, clock: trio.testing.MockClock
+):
+    """At the owner's 1 kW the 4 kWh on offer outlast the ponta, the only hours worth it here:
+    the plan holds 17:00-20:00, and the scheduled run at 20:00 stops the session above the
+    floor."""
+    async with (
+        hang_guard(),
+        optimizer_node(database_url, min_spread_rs_per_kwh=ponta_only()) as rig,
+    ):
+        await rig.setup(min_soc=15)
+        prefs = {"userId": USER, "optIn": True, "minSocPercent": 15, "maxDischargeKw": 1}
+        r = await rig.api.post("/api/v1/v2g/preferences", json=prefs)
+        assert r.is_success, r.text
+        async with open_simulator(station_config(rig.node, Version.V21, ev=v2x_ev())) as sim:
+            await plug_in(rig, sim)
+            await tick(clock, sim)
+            (plan,) = (await optimize(rig, dry_run=True)).plans
+            ponta_end = PONTA_START + dt.timedelta(hours=3)
+            assert [(i.start, i.end, i.power_w) for i in plan.intervals] == [
+                (PONTA_START, ponta_end, Decimal(1000))
+            ]
+            await jump(clock, sim, (PONTA_START - ANCHOR).total_seconds())
+            started = await rig.event("v2g.session.started")
+            while (await rig.event("v2g.session.updated")).state != "discharging":
+                pass
+            await jump(clock, sim, 3 * 3600)
+            completed = await rig.event("v2g.session.completed")
+            assert completed.session_id == started.session_id
+            assert completed.end_reason == "operator_stop"
+            assert sim.state.model.ev.soc > 15
+            body = await rig.session(started.session_id)
+            assert body["requestedBy"] == REQUESTED_BY
             assert sim.state.errors == []
