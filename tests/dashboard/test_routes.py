@@ -261,3 +261,54 @@ async def test_the_firmware_page_shows_campaign_progress_and_hides_location_secr
     assert "https://fw.example/cp-2.0.bin" in page.text
     assert "s3cr3t" not in page.text
     assert "user:pw" not in page.text
+
+
+async def test_the_transaction_list_filters_by_station_and_state(url, database_url):
+    with connect(database_url) as conn:
+        conn.execute("INSERT INTO stations (id) VALUES ('TXA'), ('TXB')")
+        conn.execute(
+            "INSERT INTO transactions (station_id, transaction_id, state, evse_id, started_at,"
+            " ended_at, last_seq_no) VALUES"
+            " ('TXA', 'a-live', 'Active', 1, now(), NULL, 0),"
+            " ('TXA', 'a-done', 'Ended', 1, now() - interval '1 day', now(), 3),"
+            " ('TXB', 'b-live', 'Active', 1, now(), NULL, 0)"
+        )
+        conn.commit()
+    async with browser_client(url) as client:
+        await sign_in(client, ADMIN_TOKEN)
+
+        async def listed(**params: str) -> set[str]:
+            page = await client.get("/transactions", params=params)
+            return set(re.findall(r'href="/transactions/[^/]+/([^"]+)"', page.text))
+
+        assert await listed() == {"a-live", "a-done", "b-live"}
+        assert await listed(station="TXA") == {"a-live", "a-done"}
+        assert await listed(state="active") == {"a-live", "b-live"}
+        assert await listed(station="TXA", state="ended") == {"a-done"}
+        detail = await client.get("/transactions/TXA/a-done")
+        assert detail.status_code == 200
+        assert (await client.get("/transactions/TXA/nope")).status_code == 404
+
+
+async def test_a_refused_discharge_start_is_shown_with_its_code_and_field(url, database_url):
+    async with browser_client(url) as client:
+        await sign_in(client, ADMIN_TOKEN)
+        csrf = page_csrf((await client.get("/v2g")).text)
+        bad = await client.post(
+            "/v2g/start", data={"csrf": csrf, "stationId": "CP1", "powerKw": "x"}
+        )
+        assert bad.status_code == 422
+        assert "(powerKw)" in bad.text
+        assert 'value="CP1"' in bad.text  # the form keeps what was typed
+        with connect(database_url) as conn:
+            conn.execute("INSERT INTO stations (id) VALUES ('V2G-OFF')")
+            conn.commit()
+        refused = await client.post(
+            "/v2g/start", data={"csrf": csrf, "stationId": "V2G-OFF", "powerKw": "7"}
+        )
+        assert refused.status_code == 409, refused.text
+        assert 'class="answer error"' in refused.text
+        stop = await client.post(
+            f"/v2g/{'0' * 8}-0000-0000-0000-{'0' * 12}/stop", data={"csrf": csrf}
+        )
+        assert stop.status_code == 404
