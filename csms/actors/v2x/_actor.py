@@ -50,7 +50,7 @@ from csms.storage import v2g, v2x_support
 from ._evccid import EvccIds
 from ._evse import Evses, EvseState, capability_row
 from ._messages import AllowV2X, GetStationSupport, PreferencesChanged, SetpointChanged
-from ._needs import needs_profile_request, read_needs_limits
+from ._needs import needs_profile_request, read_needs_limits, session_discharge_w
 from ._offers import V2XOffers
 from ._preferences import PreferencesCache
 from ._support import SupportCache
@@ -104,6 +104,9 @@ class V2XOwner(V2XOffers):
             self.discharge_pending.discard(key)
             if message.setpoint_w is None:
                 self.setpoints.pop(key, None)
+                ended = self.evses.get(*key)
+                if ended is not None:  # its session ended: no discharge to answer needs with
+                    ended.discharge_w = None
             else:
                 self.setpoints[key] = message.setpoint_w
             return None
@@ -277,6 +280,7 @@ class V2XOwner(V2XOffers):
         evse.preferences = await self.preferences.of_user(evse.user_id)
         # read with the decision: the profile goes out right after the answer, as promised
         evse.limits = await read_needs_limits(self.database, evse)
+        evse.discharge_w = await session_discharge_w(self.database, evse)
         decision = needs_decision(
             capability=evse.capability,
             station=await self.support.get(station_id, evse.version),
@@ -290,6 +294,14 @@ class V2XOwner(V2XOffers):
             return NeedsDecision("Rejected", reason="no_transaction")
         return decision
 
+    def _session_setpoint(self, evse: EvseState) -> Decimal | None:
+        """A discharge session's setpoint on the EVSE (W, signed): the latest it told
+        (Dynamic, 2.1), else what its row said when the needs were decided."""
+        told = self.setpoints.get((evse.station_id, evse.evse_id))
+        if told is not None:
+            return told
+        return None if evse.discharge_w is None else -evse.discharge_w
+
     async def _send_profile(self, evse: EvseState) -> None:
         if evse.transaction_id is None:
             return
@@ -297,7 +309,7 @@ class V2XOwner(V2XOffers):
             evse,
             evse.transaction_id,
             evse.limits,
-            setpoint=self.setpoints.get((evse.station_id, evse.evse_id)),
+            setpoint=self._session_setpoint(evse),
             now=self.clock(),
             tz=self.time_zone,
         )
@@ -339,6 +351,7 @@ class V2XOwner(V2XOffers):
         if decision.renegotiate:  # K15.FR.13 / K17.FR.13: the profile again (K16)
             evse.renegotiations += 1
             await trio.lowlevel.checkpoint()  # the answer goes out first
+            evse.discharge_w = await session_discharge_w(self.database, evse)  # still running?
             await self._send_profile(evse)
 
     # -- PullDynamicScheduleUpdate (Q04) -------------------------------------------------------

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
+from decimal import Decimal
 from typing import Any
 
 import attrs
@@ -35,6 +36,8 @@ class EvseState:
     #: What the station reported of its limits (EVSE.Power, PeriodsPerSchedule), read with
     #: the decision on the needs.
     limits: NeedsLimits = attrs.field(factory=NeedsLimits)
+    #: The power of a discharge session commanding the EVSE when the needs were decided (W).
+    discharge_w: Decimal | None = None
     #: Whether the last decision promised a V2X (CentralSetpoint) profile, not charge-only.
     v2x: bool = False
     #: The SetChargingProfileRequest last sent for these needs (wire JSON), until refused.

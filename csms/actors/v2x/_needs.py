@@ -12,11 +12,12 @@ import psycopg
 
 from csms.actors.database import Database
 from csms.services.v2g_profiles import charging_profile_for_needs, discharge_profile
+from csms.storage.v2g_sessions import list_sessions
 from csms.storage.v2x_station_limits import NeedsLimits, needs_limits
 
 from ._evse import EvseState
 
-__all__ = ["needs_profile_request", "read_needs_limits"]
+__all__ = ["needs_profile_request", "read_needs_limits", "session_discharge_w"]
 
 log = logging.getLogger("csms.v2x")
 
@@ -33,6 +34,28 @@ async def read_needs_limits(database: Database, evse: EvseState) -> NeedsLimits:
         )
         return NeedsLimits()
     return limits
+
+
+async def session_discharge_w(database: Database, evse: EvseState) -> Decimal | None:
+    """The power (W, positive) of the discharge session running on the EVSE, if one has
+    commanded the station (``starting`` or ``discharging``): fresh needs on that EVSE are
+    answered with its discharge (K16.FR.12, K17.FR.07), whatever the station's version or the
+    profile's kind. None when there is none, or the sessions cannot be read."""
+    try:
+        rows = await database.run(
+            list_sessions, active=True, station_id=evse.station_id, user_id=None, limit=20
+        )
+    except (psycopg.Error, OSError) as exc:
+        log.warning(
+            "discharge sessions not read",
+            extra={"station": evse.station_id, "error": type(exc).__name__},
+        )
+        return None
+    for row in rows:
+        if row.evse_id == evse.evse_id and row.state in ("starting", "discharging"):
+            watts: Decimal | None = row.setpoint_w
+            return watts if watts is not None and watts > 0 else None
+    return None
 
 
 def needs_profile_request(
