@@ -45,6 +45,18 @@ async def discharging(r: Rig, **body: Any) -> dict[str, Any]:
     return session
 
 
+async def discharging_201(r: Rig, power_kw: float = 5) -> dict[str, Any]:
+    """A 2.0.1 station (registered bidirectional) whose EV announced the customData convention
+    at 60 %, a discharge started through REST; the station's first discharge profile."""
+    await r.connect(version="ocpp2.0.1")
+    await r.plug_in(soc=60)
+    await r.needs(soc=60)
+    started = await r.start(powerKw=power_kw)
+    assert started.status_code == 201, started.text
+    assert started.json()["operationMode"] is None
+    return await r.command("SetChargingProfile", is_discharge)
+
+
 async def ended(r: Rig, reason: str, *, state: str = "completed") -> Any:
     completed = await r.event("v2g.session.completed")
     assert (completed.end_reason, completed.state) == (reason, state)
@@ -198,13 +210,7 @@ async def test_an_ocpp_201_station_discharges_on_a_negative_limit(database_url, 
     it and the profile is cleared."""
     setup_database(database_url, min_soc=40, bidirectional=True)
     async with rig(database_url, bridge) as r:
-        await r.connect(version="ocpp2.0.1")
-        await r.plug_in(soc=60)
-        await r.needs(soc=60)
-        started = await r.start(powerKw=5)
-        assert started.status_code == 201, started.text
-        assert started.json()["operationMode"] is None
-        profile = await r.command("SetChargingProfile", is_discharge)
+        profile = await discharging_201(r)
         period = profile["charging_profile"]["charging_schedule"][0]["charging_schedule_period"][0]
         assert period["limit"] == -5000
         assert "operation_mode" not in period

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .test_v2g_discharge import discharging, is_discharge
+from .test_v2g_discharge import discharging, discharging_201, is_discharge
 from .v2g_discharge_peer import rig, setup_database
 
 
@@ -15,12 +15,20 @@ def first_period(profile: dict[str, Any]) -> dict[str, Any]:
     return profile["charging_profile"]["charging_schedule"][0]["charging_schedule_period"][0]
 
 
-async def profiles_after(r: Any, seen: int) -> list[dict[str, Any]]:
-    """The SetChargingProfiles the station got after the first ``seen``, once a Heartbeat
-    came back (whatever the node sent on the needs' answer came before it)."""
+async def profiles_for_fresh_needs(r: Any, soc: int) -> list[dict[str, Any]]:
+    """The EV renegotiates (fresh needs at ``soc``, Accepted): every SetChargingProfile the
+    station got for them, once a Heartbeat came back after the first (whatever the node sent
+    on the needs' answer came before it)."""
+
+    def profiles() -> list[dict[str, Any]]:
+        return [kw for action, kw in r.peer.received if action == "SetChargingProfile"]
+
+    seen = len(profiles())
+    answer = await r.needs(soc=soc, profile_follows=False)
+    assert answer.status == "Accepted"
+    await r.command("SetChargingProfile")
     await r.call(r.calls.Heartbeat())
-    profiles = [kw for action, kw in r.peer.received if action == "SetChargingProfile"]
-    return profiles[seen:]
+    return profiles()[seen:]
 
 
 async def test_ocpp201_needs_during_a_discharge_get_the_discharge_again(
@@ -30,19 +38,10 @@ async def test_ocpp201_needs_during_a_discharge_get_the_discharge_again(
     negative limit, -5000 W."""
     setup_database(database_url, min_soc=40, bidirectional=True)
     async with rig(database_url, bridge) as r:
-        await r.connect(version="ocpp2.0.1")
-        await r.plug_in(soc=60)
-        await r.needs(soc=60)
-        started = await r.start(powerKw=5)
-        assert started.status_code == 201, started.text
-        first = await r.command("SetChargingProfile", is_discharge)
+        first = await discharging_201(r)
         assert first_period(first)["limit"] == -5000
         await r.event("v2g.session.updated")  # discharging
-        seen = sum(1 for action, _ in r.peer.received if action == "SetChargingProfile")
-        answer = await r.needs(soc=59, profile_follows=False)
-        assert answer.status == "Accepted"
-        await r.command("SetChargingProfile")
-        after = await profiles_after(r, seen)
+        after = await profiles_for_fresh_needs(r, 59)
         assert after
         assert all(is_discharge(p) and first_period(p)["limit"] == -5000 for p in after)
 
@@ -55,10 +54,6 @@ async def test_ocpp21_needs_during_a_discharge_get_the_discharge_again(
     async with rig(database_url, bridge) as r:
         await discharging(r)
         await r.command("SetChargingProfile", is_discharge)
-        seen = sum(1 for action, _ in r.peer.received if action == "SetChargingProfile")
-        answer = await r.needs(soc=79, profile_follows=False)
-        assert answer.status == "Accepted"
-        await r.command("SetChargingProfile")
-        after = await profiles_after(r, seen)
+        after = await profiles_for_fresh_needs(r, 79)
         assert after
         assert all(is_discharge(p) and first_period(p)["setpoint"] == -7000 for p in after)
