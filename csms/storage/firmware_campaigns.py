@@ -162,14 +162,20 @@ def counts(conn: Connection, campaign_id: uuid.UUID) -> dict[str, int]:
     return found
 
 
+#: a campaign's stations with the version each last booted with
+_STATIONS = (
+    "SELECT c.station_id, c.position, c.state, c.job_id, c.reason, s.firmware_version"
+    " FROM firmware_campaign_stations c LEFT JOIN stations s ON s.id = c.station_id"
+)
+
+
 def campaign_stations(
     conn: Connection, campaign_id: uuid.UUID, *, state: str | None = None
 ) -> list[CampaignStation]:
     with conn.cursor(row_factory=class_row(CampaignStation)) as cur:
         cur.execute(
-            "SELECT c.station_id, c.position, c.state, c.job_id, c.reason, s.firmware_version"
-            " FROM firmware_campaign_stations c LEFT JOIN stations s ON s.id = c.station_id"
-            " WHERE c.campaign_id = %(id)s AND (%(state)s::text IS NULL OR c.state = %(state)s)"
+            _STATIONS
+            + " WHERE c.campaign_id = %(id)s AND (%(state)s::text IS NULL OR c.state = %(state)s)"
             " ORDER BY c.position",
             {"id": campaign_id, "state": state},
         )
@@ -182,9 +188,8 @@ def next_pending(
     """The next pending stations in order, but those of ``exclude`` (offline a moment ago)."""
     with conn.cursor(row_factory=class_row(CampaignStation)) as cur:
         cur.execute(
-            "SELECT c.station_id, c.position, c.state, c.job_id, c.reason, s.firmware_version"
-            " FROM firmware_campaign_stations c LEFT JOIN stations s ON s.id = c.station_id"
-            " WHERE c.campaign_id = %s AND c.state = 'pending' AND c.station_id <> ALL(%s)"
+            _STATIONS
+            + " WHERE c.campaign_id = %s AND c.state = 'pending' AND c.station_id <> ALL(%s)"
             " ORDER BY c.position LIMIT %s",
             (campaign_id, list(exclude), limit),
         )

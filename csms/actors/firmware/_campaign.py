@@ -16,7 +16,6 @@ import uuid
 from typing import Any
 
 import attrs
-import trio
 
 from csms.actors.database import Database
 from csms.actors.events import EventBus, Subscription
@@ -32,12 +31,18 @@ from csms.storage import Connection
 from csms.storage import firmware_campaigns as repo
 from csms.storage.firmware_campaigns import CampaignRow, CampaignStation
 
-from ._messages import CampaignCommand, FirmwareOptions, StartUpdate, Tick, UpdateRefused
+from ._messages import (
+    CampaignCommand,
+    FirmwareOptions,
+    StartUpdate,
+    Tick,
+    UpdateRefused,
+    tick_every,
+)
 
 __all__ = ["CampaignDeps", "FirmwareCampaignActor"]
 
 log = logging.getLogger("csms.firmware")
-_TICK = Tick()
 _COMMANDS: dict[str, policy.Input] = {
     "pause": policy.Pause(),
     "resume": policy.Resume(),
@@ -98,7 +103,7 @@ class FirmwareCampaignActor(Actor):
             _state(row.state), row.max_concurrent, row.failure_threshold, counts, row.reason
         )
         ctx.nursery.start_soon(self._listen, ctx.ref, self._events)
-        ctx.nursery.start_soon(self._ticks, ctx.ref)
+        ctx.nursery.start_soon(tick_every, self.deps.options.campaign_tick, ctx.ref)
         await self._reconcile()
         await self._fill()
         # not stopped here even if settled: a command may be on its way (the next tick stops it)
@@ -117,14 +122,6 @@ class FirmwareCampaignActor(Actor):
                 reason = None if installed else event.reason  # type: ignore[union-attr]
                 with contextlib.suppress(ActorStopped):
                     await ref.tell(StationEnded(event.station_id, installed, reason))
-
-    async def _ticks(self, ref: ActorRef) -> None:
-        while True:
-            await trio.sleep(self.deps.options.campaign_tick)
-            try:
-                ref.tell_or_drop(_TICK)
-            except ActorStopped:
-                return
 
     async def receive(self, message: Any) -> Any:
         if self.campaign is None:

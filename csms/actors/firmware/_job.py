@@ -13,24 +13,22 @@ import uuid
 from typing import Any
 
 import attrs
-import trio
 
 from csms.actors.database import Database
 from csms.actors.events import EventBus
 from csms.actors.station import StationMessage
-from csms.runtime import Actor, ActorContext, ActorRef, ActorStopped
+from csms.runtime import Actor, ActorContext
 from csms.services import firmware_job as policy
 from csms.storage import Connection
 from csms.storage import firmware as repo
 from csms.storage.firmware import FirmwareJobRow
 
-from ._messages import CancelJob, FirmwareOptions, Replaced, Tick
+from ._messages import CancelJob, FirmwareOptions, Replaced, Tick, tick_every
 from ._record import columns_of, event_of, job_of
 
 __all__ = ["FirmwareJobActor", "JobDeps"]
 
 log = logging.getLogger("csms.firmware")
-_TICK = Tick()
 
 
 @attrs.define
@@ -53,19 +51,15 @@ class FirmwareJobActor(Actor):
     async def on_start(self, ctx: ActorContext) -> None:
         self._ctx = ctx
         row = await self.deps.database.run(repo.get_job_by_id, self.job_id)
+        if row is not None and row.reason == "Replaced" and row.state != "active":
+            # a newer job replaced this one before it first ran (its Replaced came to no
+            # one): the end is told here
+            self.deps.events.publish(event_of(policy.Failed("Replaced", None), row, row.created_at))
         if row is None or row.state != "active":
             ctx.stop()
             return
         self.row, self.job = row, job_of(row)
-        ctx.nursery.start_soon(self._ticks, ctx.ref)
-
-    async def _ticks(self, ref: ActorRef) -> None:
-        while True:
-            await trio.sleep(self.deps.options.tick_interval)
-            try:
-                ref.tell_or_drop(_TICK)
-            except ActorStopped:
-                return
+        ctx.nursery.start_soon(tick_every, self.deps.options.tick_interval, ctx.ref)
 
     async def receive(self, message: Any) -> Any:
         if self.job is None:

@@ -7,9 +7,10 @@ import uuid
 from collections.abc import Callable
 
 import attrs
+import trio
 
 from csms.actors.v2g._messages import TrioWallClock
-from csms.runtime import Rejected
+from csms.runtime import ActorRef, ActorStopped, Rejected
 
 __all__ = [
     "CampaignCommand",
@@ -19,6 +20,7 @@ __all__ = [
     "StartUpdate",
     "Tick",
     "UpdateRefused",
+    "tick_every",
 ]
 
 
@@ -105,6 +107,18 @@ class Replaced:
 @attrs.frozen
 class Tick:
     pass
+
+
+async def tick_every(interval: float, ref: ActorRef) -> None:
+    """Tell ``ref`` a ``Tick`` every ``interval`` seconds (dropped when its mailbox is full)
+    until it stops."""
+    tick = Tick()
+    while True:
+        await trio.sleep(interval)
+        try:
+            ref.tell_or_drop(tick)
+        except ActorStopped:
+            return
 
 
 class UpdateRefused(Rejected):
