@@ -71,6 +71,8 @@ class NatsMirror(Actor):
         # Subscribed before anything else so that no event of this incarnation is missed.
         self._sub = self.events.subscribe("", capacity=self.settings.buffer)
         await self.thread.start()
+        self._connect_lock = trio.Lock()
+        ctx.nursery.start_soon(self._connect_early)
         ctx.nursery.start_soon(self._pump)
         ctx.nursery.start_soon(self._report_drops)
 
@@ -120,13 +122,30 @@ class NatsMirror(Actor):
             self._batch = []
             self._count_bus_drops(sub)
 
+    async def _connect(self) -> None:
+        async with self._connect_lock:  # the first batch may come while the start connects
+            if not self.link.connected:
+                await self.thread.run(self.link.connect)
+
+    async def _connect_early(self) -> None:
+        """Connect (and create the stream) at start, not at the first event."""
+        attempt = 0
+        while True:
+            try:
+                await self._connect()
+                return
+            except Exception as exc:
+                attempt += 1
+                if attempt == 1:
+                    log.warning("mirror.unreachable", extra={"url": self.url, "error": repr(exc)})
+                await trio.sleep(self.backoff.delay(attempt, self._rng))
+
     async def _deliver(self, batch: list[Event]) -> None:
         """Until NATS has acknowledged every event of ``batch``."""
         attempt = 0
         while True:
             try:
-                if not self.link.connected:
-                    await self.thread.run(self.link.connect)
+                await self._connect()
                 self.stats.crossings += 1
                 stored = await self.thread.run(self.link.publish, batch)
             except Exception as exc:  # NATS away, slow, or refusing: the batch is sent again
