@@ -177,14 +177,15 @@ def uncompensated_sessions(conn: Connection, *, limit: int = 100) -> list[Sessio
 
 
 def export_readings(conn: Connection, session: SessionRow) -> list[tuple[dt.datetime, Decimal]]:
-    """The export register's readings (totals, not per phase) of the session's EVSE from its
-    creation to its end, in time order, one per instant (a message stored twice counts once),
-    of its transaction or of none (MeterValues carry no transactionId)."""
+    """The export register's readings (totals, not per phase) from the session's creation to
+    its end, in time order, one per instant (a message stored twice counts once): those of its
+    transaction (a TransactionEvent names its EVSE only in its first one), and the MeterValues
+    of its EVSE (they carry no transactionId)."""
     rows = conn.execute(
         "SELECT timestamp, max(value) FROM meter_values WHERE station_id = %(station)s"
-        " AND evse_id = %(evse)s AND measurand = %(measurand)s AND phase IS NULL"
+        " AND measurand = %(measurand)s AND phase IS NULL"
         " AND timestamp >= %(since)s AND timestamp <= %(until)s"
-        " AND (transaction_id IS NULL OR %(tx)s::text IS NULL OR transaction_id = %(tx)s)"
+        " AND (transaction_id = %(tx)s OR (transaction_id IS NULL AND evse_id = %(evse)s))"
         " GROUP BY timestamp ORDER BY timestamp",
         {
             "station": session.station_id,

@@ -139,21 +139,29 @@ def test_export_readings_of_the_session_only(conn):
         (session.created_at + MINUTE, "Energy.Active.Export.Register", 100, "tx-1", None),
         (session.created_at + MINUTE, "Energy.Active.Export.Register", 100, "tx-1", None),
         (session.created_at + 2 * MINUTE, "Energy.Active.Export.Register", 150, None, None),
+        # a TransactionEvent after the first names no EVSE: stored with EVSE 0
+        (session.created_at + 3 * MINUTE, "Energy.Active.Export.Register", 160, "tx-1", None),
         (session.created_at + 2 * MINUTE, "Energy.Active.Export.Register", 50, "tx-1", "L1"),
         (session.created_at + 3 * MINUTE, "Energy.Active.Import.Register", 9, "tx-1", None),
         (session.created_at + 4 * MINUTE, "Energy.Active.Export.Register", 170, "tx-9", None),
         (session.created_at - MINUTE, "Energy.Active.Export.Register", 90, "tx-1", None),
     ]
-    for at, measurand, value, tx, phase in rows:
+    for n, (at, measurand, value, tx, phase) in enumerate(rows):
         conn.execute(
             "INSERT INTO meter_values (station_id, timestamp, evse_id, transaction_id,"
-            " measurand, phase, value) VALUES ('CP001', %s, 1, %s, %s, %s, %s)",
-            (at, tx, measurand, phase, value),
+            " measurand, phase, value) VALUES ('CP001', %s, %s, %s, %s, %s, %s)",
+            (at, 0 if n == 3 else 1, tx, measurand, phase, value),
         )
+    conn.execute(  # another EVSE's MeterValues
+        "INSERT INTO meter_values (station_id, timestamp, evse_id, measurand, value)"
+        " VALUES ('CP001', %s, 2, 'Energy.Active.Export.Register', 999)",
+        (session.created_at + 5 * MINUTE,),
+    )
     session = v2g_sessions.save(conn, session.id, ended_at=session.created_at + 10 * MINUTE)
     assert compensations.export_readings(conn, session) == [
         (session.created_at + MINUTE, 100),
         (session.created_at + 2 * MINUTE, 150),
+        (session.created_at + 3 * MINUTE, 160),
     ]
 
 
