@@ -29,7 +29,7 @@ from typing import Any
 import attrs
 import trio
 
-from csms.domain.records import Record
+from csms.domain.records import Record, TransactionEventRecord
 from csms.runtime import (
     Actor,
     ActorContext,
@@ -55,6 +55,10 @@ __all__ = [
 ]
 
 log = logging.getLogger("csms.persistence")
+
+#: Test only (tests/soak): the next TransactionEvent is left out of its batch yet acknowledged,
+#: a loss made on purpose that the soak's ledger must catch. Nothing but a test sets it.
+LOSE_NEXT_TRANSACTION_EVENT_FOR_TEST = False
 
 
 @attrs.frozen
@@ -356,6 +360,8 @@ class PersistenceActor(Actor):
     async def _flush(self, batch: Batch, receipts: list[Reply | None]) -> None:
         """Write until settled. Runs to completion even when cancelled mid-write (the worker
         thread is waited for), and whatever settled is acknowledged in ``finally``."""
+        if LOSE_NEXT_TRANSACTION_EVENT_FOR_TEST and _lose_a_transaction_event(batch):
+            self._release(1)
         try:
             await self._write_until_settled(batch)
         finally:
@@ -444,6 +450,18 @@ class PersistenceActor(Actor):
         if lost:
             log.error("persistence stopped with records not stored", extra={"records": lost})
         self._release(lost)
+
+
+def _lose_a_transaction_event(batch: Batch) -> bool:
+    """The test-only loss (see ``LOSE_NEXT_TRANSACTION_EVENT_FOR_TEST``)."""
+    global LOSE_NEXT_TRANSACTION_EVENT_FOR_TEST
+    for i, group in enumerate(batch.groups):
+        for j, record in enumerate(group):
+            if type(record) is TransactionEventRecord:
+                batch.groups[i] = (*group[:j], *group[j + 1 :])
+                LOSE_NEXT_TRANSACTION_EVENT_FOR_TEST = False
+                return True
+    return False
 
 
 def _timed_out(timeout: float) -> AskTimeout:

@@ -14,6 +14,7 @@ import trio
 from csms.protocol import Version
 
 from ._backoff import ReconnectBackoff
+from ._ledger import Ledger
 from ._model import ChargePoint, Ev, Outgoing
 from ._stats import LoadStats
 
@@ -68,6 +69,7 @@ class StationState:
         "connected",
         "errors",
         "firmware",
+        "ledger",
         "message_ids",
         "model",
         "queue",
@@ -108,6 +110,7 @@ class StationState:
         self.applying = 0  # commands answered whose effects are not applied yet
         self.firmware: list[str] = []  # FirmwareStatusNotification statuses sent
         self.errors: list[str] = []
+        self.ledger: Ledger | None = None  # a soak run's record of what was acknowledged
         self._changed = trio.Event()
 
     @property
@@ -145,6 +148,8 @@ class StationState:
         self.sent[action] += 1
         if action == "TransactionEvent":
             self.sent[f"{action}/{payload.get('triggerReason')}"] += 1
+        if self.ledger is not None:
+            self.ledger.record(self.config.station_id, action, payload)
         self.changed()
 
     def changed(self) -> None:

@@ -128,6 +128,11 @@ class SimulatedStation(Actor):
         if ws is not None and self._ctx is not None:
             self._ctx.nursery.start_soon(ws.aclose)
 
+    def drop_connection(self) -> None:
+        """Close the socket (a soak's mass disconnect); reconnects with the back-off."""
+        if self._ws is not None and self._ctx is not None:
+            self._ctx.nursery.start_soon(self._ws.aclose)
+
     # --- outgoing -----------------------------------------------------------------------
 
     def emit(self, messages: list[Outgoing] | tuple[Outgoing, ...]) -> None:

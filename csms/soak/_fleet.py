@@ -1,0 +1,120 @@
+"""The soak's fleet: the load test's simulated stations (same configuration, same actors), kept
+running for the whole soak, each recording what the CSMS acknowledged in one `Ledger`.
+
+Unlike ``run_loadtest`` the soak needs to reach its stations: to close every socket at once, to
+wait until all are back after a fault, and to read their unacknowledged queues at the end.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import trio
+
+from csms.runtime import ChildSpec, DynamicSupervisor, RestartIntensity, RestartType
+from csms.simulator import LoadStats, SimulatedStation, StationState
+from csms.simulator._ledger import Acknowledged, Ledger
+from csms.simulator._loadtest import LoadTestOptions
+
+from ._check import StationEnd
+
+__all__ = ["Fleet"]
+
+
+class Fleet:
+    def __init__(self, options: LoadTestOptions) -> None:
+        self.options = options
+        self.ledger = Ledger()
+        self.stats = LoadStats()
+        self.states: list[StationState] = []
+        self._actors: dict[str, SimulatedStation] = {}
+        self._acked = trio.Event()
+        self.ledger.on_record = self._on_record
+        self._supervisor = DynamicSupervisor(
+            name="soak-fleet",
+            intensity=RestartIntensity(max_restarts=max(100, options.stations), within=10.0),
+        )
+
+    def _on_record(self) -> None:
+        if not self._acked.is_set():
+            self._acked.set()
+
+    def _spec(self, state: StationState) -> ChildSpec:
+        def make() -> SimulatedStation:
+            actor = SimulatedStation(state)
+            self._actors[state.config.station_id] = actor
+            return actor
+
+        return ChildSpec.actor(
+            state.config.station_id,
+            make,
+            kind="simulator",
+            restart=RestartType.PERMANENT,
+            mailbox_size=16,
+            shutdown_timeout=1.0,
+        )
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Start the stations at the options' ramp (started once all are), run until cancelled."""
+        async with trio.open_nursery() as nursery:
+            await nursery.start(self._supervisor.run)
+            begin = trio.current_time()
+            options = self.options
+            for offset in range(options.stations):
+                await trio.sleep_until(begin + offset / options.ramp)
+                state = StationState(options.config(options.first + offset), self.stats)
+                state.ledger = self.ledger
+                self.states.append(state)
+                self._supervisor.start_child_nowait(self._spec(state))
+            task_status.started()
+
+    # --- what the soak does and asks ----------------------------------------------------
+
+    def drop_all(self) -> int:
+        """Close every station's socket at once; returns how many were open."""
+        dropped = 0
+        for state in self.states:
+            actor = self._actors.get(state.config.station_id)
+            if actor is not None and state.connected:
+                actor.drop_connection()
+                dropped += 1
+        return dropped
+
+    def online(self) -> int:
+        return sum(1 for s in self.states if s.online)
+
+    async def all_online(self) -> None:
+        """Return once every station is connected with its boot accepted."""
+        while (offline := [s for s in self.states if not s.online]) != []:
+            for state in offline:
+                await state.wait_for(_online(state))
+
+    async def acknowledged_again(self) -> None:
+        """Return at the next acknowledgement from now on (the node writes again)."""
+        self._acked = trio.Event()
+        await self._acked.wait()
+
+    async def drained(self) -> None:
+        """Return once every station was, at some point from now on, online with nothing
+        unacknowledged (what it sent was answered)."""
+        for state in self.states:
+            await state.wait_for(_drained(state))
+
+    def pending(self) -> list[Acknowledged]:
+        return Ledger.pending(
+            {s.config.station_id: [(m.action, m.payload) for m in s.queue] for s in self.states}
+        )
+
+    def ends(self) -> list[StationEnd]:
+        return [StationEnd(s.config.station_id, s.online, s.boots) for s in self.states]
+
+    def errors(self) -> dict[str, int]:
+        return dict(self.stats.error_kinds)
+
+
+def _online(state: StationState) -> Callable[[], bool]:
+    return lambda: state.online
+
+
+def _drained(state: StationState) -> Callable[[], bool]:
+    return lambda: state.online and not state.queue
