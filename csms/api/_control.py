@@ -114,6 +114,8 @@ class NodeStats:
     routed: Mapping[tuple[str, str, str], int] = attrs.field(factory=dict)
     #: One row per supervised child (``csms.runtime.collect_stats``).
     actors: Sequence[ChildStats] = ()
+    #: NATS counters by name (``NATS_METRICS`` of the metrics module), None when NATS is off.
+    nats: Mapping[str, float] | None = None
 
 
 @attrs.frozen

@@ -124,6 +124,7 @@ def render(stats: NodeStats, metrics: Metrics) -> str:
     _actor_metrics(lines, stats)
     _persistence_metrics(lines, stats)
     _id_token_metrics(lines, stats)
+    _nats_metrics(lines, stats)
     _gauge(
         lines,
         "csms_events_published_total",
@@ -242,6 +243,41 @@ def _persistence_metrics(lines: list[str], stats: NodeStats) -> None:
         ("csms_persistence_retries_total", "Write retries.", "counter", status.retries),
     ]
     for name, help, kind, value in rows:
+        _gauge(lines, name, help, kind, {(): float(value)})
+
+
+#: NodeStats.nats key -> (metric, type, help).
+NATS_METRICS: dict[str, tuple[str, str, str]] = {
+    "connected": ("csms_nats_mirror_connected", "gauge", "1 while the mirror is connected."),
+    "stored": (
+        "csms_nats_mirror_stored_total",
+        "counter",
+        "Events JetStream acknowledged as stored.",
+    ),
+    "duplicates": (
+        "csms_nats_mirror_duplicates_total",
+        "counter",
+        "Events sent again that JetStream recognised by their Nats-Msg-Id.",
+    ),
+    "dropped": (
+        "csms_nats_mirror_dropped_total",
+        "counter",
+        "Events lost: the mirror's buffer was full, or the node stopped before NATS took them.",
+    ),
+    "retries": ("csms_nats_mirror_retries_total", "counter", "Batches sent again."),
+    "remote_commands": (
+        "csms_nats_remote_commands_total",
+        "counter",
+        "Commands sent to stations held by other nodes.",
+    ),
+}
+
+
+def _nats_metrics(lines: list[str], stats: NodeStats) -> None:
+    if stats.nats is None:
+        return
+    for key, value in stats.nats.items():
+        name, kind, help = NATS_METRICS.get(key, (f"csms_nats_{key}", "gauge", key))
         _gauge(lines, name, help, kind, {(): float(value)})
 
 

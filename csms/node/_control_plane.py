@@ -73,6 +73,7 @@ class NodeControlPlane:
             messages_received=dict(node.routes.received),
             routed=routed,
             actors=collect_stats(node.root),
+            nats=_nats_stats(node),
         )
 
     def subscribe(self, prefix: str) -> Subscription:
@@ -135,3 +136,18 @@ class NodeControlPlane:
     @property
     def money(self) -> NodeMoney:
         return NodeMoney(self.node)
+
+
+def _nats_stats(node: Node) -> dict[str, float] | None:
+    mirror = node.nats_mirror
+    if mirror is None:
+        return None
+    remote = getattr(node.gateway, "remote_sent", None)  # the cluster gateway's count
+    return {
+        "connected": float(mirror.connected),
+        "stored": mirror.stored,
+        "duplicates": mirror.duplicates,
+        "dropped": mirror.dropped,
+        "retries": mirror.retries,
+        **({"remote_commands": remote} if remote is not None else {}),
+    }

@@ -19,7 +19,7 @@ from csms.domain.events import from_json
 from csms.node import open_node
 from csms.services.nats_subjects import message_id
 from csms.transport.nats_server import EmbeddedNats
-from tests.api.conftest import node_settings
+from tests.api.conftest import api_node, client, node_settings
 from tests.nats_server import NatsPeer
 
 STREAM = "TEST_EVENTS"
@@ -126,3 +126,21 @@ async def test_the_stream_is_created_with_the_configured_limits(
 def node_mirror_stats(node: Node) -> Any:
     assert node.nats_mirror is not None
     return node.nats_mirror
+
+
+async def test_metrics_count_what_the_mirror_stored_and_dropped(
+    database_url: str, nats: EmbeddedNats, nats_peer: NatsPeer, admin_env: str
+) -> None:
+    overrides = {"nats.url": nats.url, "nats.stream": STREAM}
+    async with api_node(database_url, **overrides) as node, client(node) as api:
+        node.events.publish(connected("CP1"))
+        await nats_peer.run(nats_peer.wait_stream_count, STREAM, 1)
+        r = await api.get("/metrics")
+        assert r.status_code == 200
+        lines = dict(
+            line.rsplit(" ", 1) for line in r.text.splitlines() if line.startswith("csms_nats")
+        )
+        assert float(lines["csms_nats_mirror_connected"]) == 1
+        assert float(lines["csms_nats_mirror_stored_total"]) >= 1
+        assert float(lines["csms_nats_mirror_dropped_total"]) == 0
+        assert float(lines["csms_nats_remote_commands_total"]) == 0
