@@ -53,6 +53,9 @@
     var source = new EventSource(url);
     source.onopen = function () {
       if (live) { live.textContent = "● " + live.dataset.liveLabel; live.className = "live on"; }
+      // what changed between the page's rendering (or the last stream) and this stream's
+      // start was told to no one: every live part is fetched once
+      document.querySelectorAll("[data-live][id]").forEach(function (el) { refresh(el.id); });
       document.body.dataset.streamState = "open";
     };
     source.onerror = function () {
