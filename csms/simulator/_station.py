@@ -19,6 +19,7 @@ from trio_websocket import (
     WebSocketConnection,
     connect_websocket_url,
 )
+from wsproto.utilities import LocalProtocolError as WebSocketStateError
 
 from csms.protocol import (
     Call,
@@ -58,6 +59,9 @@ _NETWORK_ERRORS = (
     ConnectionClosed,
     trio.BrokenResourceError,
     trio.ClosedResourceError,
+    # trio-websocket answering a ping while the station closes (a reboot): the connection's
+    # end, not a crash (which would lose what the actor runs, a firmware update say)
+    WebSocketStateError,
 )
 
 
