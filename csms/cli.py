@@ -66,6 +66,9 @@ def _parser() -> argparse.ArgumentParser:
     from csms.simulator.cli import add_commands
 
     add_commands(commands, common)
+    from csms.soak.cli import add_command as add_soak_command
+
+    add_soak_command(commands, common)
     return parser
 
 
@@ -221,6 +224,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from csms.simulator.cli import run
 
         return run(args)
+    if args.command == "soak":
+        from csms.soak.cli import run as soak
+
+        return soak(args)
     if args.command == "serve":
         from csms.node import serve
 

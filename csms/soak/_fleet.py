@@ -89,6 +89,16 @@ class Fleet:
             for state in offline:
                 await state.wait_for(_online(state))
 
+    def attempts(self) -> dict[str, int]:
+        """Each station's connection attempts so far (see `all_back`)."""
+        return {s.config.station_id: s.attempts for s in self.states}
+
+    async def all_back(self, attempts: dict[str, int]) -> None:
+        """Return once every station connected again since ``attempts`` was taken and is
+        online (a station that has not noticed its loss yet is not back)."""
+        for state in self.states:
+            await state.wait_for(_back(state, attempts.get(state.config.station_id, 0)))
+
     async def acknowledged_again(self) -> None:
         """Return at the next acknowledgement from now on (the node writes again)."""
         self._acked = trio.Event()
@@ -118,3 +128,7 @@ def _online(state: StationState) -> Callable[[], bool]:
 
 def _drained(state: StationState) -> Callable[[], bool]:
     return lambda: state.online and not state.queue
+
+
+def _back(state: StationState, attempts: int) -> Callable[[], bool]:
+    return lambda: state.attempts > attempts and state.online

@@ -44,7 +44,9 @@ class NodeProcess:
         admin_token: str,
         nats_url: str | None = None,
         log_level: str = "WARNING",
+        extra_env: dict[str, str] | None = None,
     ) -> None:
+        self.extra_env = extra_env or {}
         self.database_url = database_url
         self.data_dir = data_dir
         self.admin_token = admin_token
@@ -77,6 +79,7 @@ class NodeProcess:
             "CSMS_HTTP__PORT": str(self.http_port),
             "CSMS_LOG__LEVEL": self.log_level,
             "CSMS_ADMIN_TOKEN": self.admin_token,
+            **self.extra_env,
         }
         env.pop("NATS_URL", None)
         if self.nats_url:

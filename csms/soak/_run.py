@@ -1,0 +1,243 @@
+"""One soak run: PostgreSQL (embedded, owned by the soak so it can be stopped), NATS when the
+mirror is on, the node as a child process, the fleet, the fault schedule, then the ledger check
+and the report."""
+
+from __future__ import annotations
+
+import logging
+import pathlib
+import platform
+import secrets
+from typing import Any
+
+import attrs
+import trio
+
+from csms.simulator._loadtest import LoadTestOptions, register_stations
+from csms.storage import EmbeddedPostgres, migrate_url
+from csms.transport.nats_server import EmbeddedNats
+
+from ._check import check_ledger
+from ._faults import FAULTS, FaultResult, Faults
+from ._fleet import Fleet
+from ._node import NodeProcess
+
+__all__ = ["SoakOptions", "run_soak"]
+
+log = logging.getLogger("csms.soak")
+
+PASSWORD = "soak-station-password-0123"
+
+
+@attrs.frozen
+class SoakOptions:
+    work_dir: pathlib.Path
+    stations: int = 200
+    duration: float = 60.0  # seconds of faults and load once the fleet is up
+    faults: tuple[str, ...] = FAULTS
+    rounds: int = 1  # each fault this many times at least (more when the duration allows)
+    fault_interval: float = 5.0  # quiet seconds between the recovery of a fault and the next
+    outage: float = 3.0  # seconds PostgreSQL or NATS is down, or the hot table locked
+    recovery_timeout: float = 120.0
+    nats: bool = True
+    scenario: str = "transactions"
+    ramp: float = 200.0
+    meter_interval: float = 5.0
+    heartbeat_interval: float = 30.0
+    charge_seconds: float = 20.0
+    idle_seconds: float = 5.0
+    progress_interval: float = 5.0
+
+    def fleet_options(self, server: str, api: str) -> LoadTestOptions:
+        return LoadTestOptions(
+            server=server,
+            api=api,
+            password=PASSWORD,
+            stations=self.stations,
+            ramp=self.ramp,
+            scenario=self.scenario,
+            id_prefix="SOAK",
+            heartbeat_interval=self.heartbeat_interval,
+            meter_interval=self.meter_interval,
+            charge_seconds=self.charge_seconds,
+            idle_seconds=self.idle_seconds,
+        )
+
+
+async def run_soak(options: SoakOptions) -> dict[str, Any]:
+    work = options.work_dir
+    work.mkdir(parents=True, exist_ok=True)
+    postgres = EmbeddedPostgres(work)
+    url = await trio.to_thread.run_sync(postgres.start)
+    nats: EmbeddedNats | None = None
+    try:
+        await trio.to_thread.run_sync(migrate_url, url)
+        if options.nats:
+            nats = EmbeddedNats(work / "nats")
+            await trio.to_thread.run_sync(nats.start)
+        node = NodeProcess(
+            database_url=url,
+            data_dir=work / "node",
+            admin_token=secrets.token_urlsafe(24),
+            nats_url=nats.url if nats is not None else None,
+        )
+        await node.start()
+        try:
+            return await _soak(options, node, postgres, nats, url)
+        finally:
+            await node.stop()
+    finally:
+        if nats is not None:
+            await trio.to_thread.run_sync(nats.stop)
+        await trio.to_thread.run_sync(postgres.stop)
+
+
+async def _soak(
+    options: SoakOptions,
+    node: NodeProcess,
+    postgres: EmbeddedPostgres,
+    nats: EmbeddedNats | None,
+    url: str,
+) -> dict[str, Any]:
+    fleet_options = options.fleet_options(node.ocpp_url, f"http://127.0.0.1:{node.http_port}")
+    await register_stations(fleet_options, node.admin_token)
+    fleet = Fleet(fleet_options)
+    faults = Faults(
+        fleet=fleet,
+        node=node,
+        postgres=postgres,
+        nats=nats,
+        outage=options.outage,
+        recovery_timeout=options.recovery_timeout,
+    )
+    kinds = faults.available(options.faults)
+    results: list[FaultResult] = []
+    memory: dict[str, int] = {}
+    node_exits = 0
+    async with trio.open_nursery() as nursery:
+        begin = trio.current_time()
+        await nursery.start(fleet.run)
+        with trio.move_on_after(options.recovery_timeout):
+            await fleet.all_online()
+        up = trio.current_time()
+        log.info("fleet up", extra={"online": fleet.online(), "seconds": round(up - begin, 1)})
+        memory["start_kib"] = memory["max_kib"] = node.rss_kib()
+        acked_at_up = fleet.ledger.messages
+        nursery.start_soon(_progress, options, fleet, node, memory, up, results)
+        index = 0
+        while kinds and (
+            index < len(kinds) * options.rounds or trio.current_time() - up < options.duration
+        ):
+            await trio.sleep(options.fault_interval)  # the schedule's quiet time, not a wait
+            if not node.alive:  # died by itself: counted, and started again
+                node_exits += 1
+                await node.start()
+            results.append(await faults.inject(kinds[index % len(kinds)], trio.current_time() - up))
+            index += 1
+        if not kinds:
+            await trio.sleep(options.duration)
+        loaded = trio.current_time() - up
+        acked = fleet.ledger.messages - acked_at_up
+        memory["end_kib"] = node.rss_kib()
+        with trio.move_on_after(options.recovery_timeout) as drain:
+            await fleet.drained()
+        nursery.cancel_scope.cancel()  # the fleet stops at once: what is in flight is pending
+    pending = fleet.pending()
+    await node.stop()  # the node flushes what it holds: pending messages are settled now
+    check = await trio.to_thread.run_sync(
+        check_ledger, url, fleet.ledger.entries, pending, fleet.ends()
+    )
+    report = fleet.stats.report(seconds=loaded, stations=options.stations)
+    ok = check.ok and not drain.cancelled_caught and node_exits == 0
+    ok = ok and all(r.recovered for r in results)
+    return {
+        "ok": ok,
+        "stations": options.stations,
+        "scenario": options.scenario,
+        "seconds": round(loaded, 1),
+        "ramp_seconds": round(up - begin, 1),
+        "messages": acked,
+        "messages_per_second": round(acked / loaded, 1) if loaded > 0 else 0.0,
+        "faults": [r.dump() for r in results],
+        "fault_summary": _summary(results),
+        "node_unplanned_exits": node_exits,
+        "node_starts": node.starts,
+        "drained": not drain.cancelled_caught,
+        "ledger": check.dump(),
+        "memory": memory,
+        "errors": report["errors"],
+        "error_kinds": report["error_kinds"],
+        "actions": report["actions"],
+        "nats": nats is not None,
+        "machine": {"cpus": _cpus(), "python": platform.python_version()},
+    }
+
+
+async def _progress(
+    options: SoakOptions,
+    fleet: Fleet,
+    node: NodeProcess,
+    memory: dict[str, int],
+    up: float,
+    results: list[FaultResult],
+) -> None:
+    last, last_at = fleet.ledger.messages, trio.current_time()
+    while True:
+        await trio.sleep(options.progress_interval)
+        now, messages = trio.current_time(), fleet.ledger.messages
+        rss = node.rss_kib()
+        memory["max_kib"] = max(memory["max_kib"], rss)
+        log.info(
+            "soak progress",
+            extra={
+                "elapsed": round(now - up, 1),
+                "online": fleet.online(),
+                "stations": options.stations,
+                "acknowledged": messages,
+                "per_second": round((messages - last) / max(now - last_at, 1e-9), 1),
+                "faults": len(results),
+                "node_rss_kib": rss,
+            },
+        )
+        last, last_at = messages, now
+
+
+def _summary(results: list[FaultResult]) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    for r in results:
+        row = out.setdefault(r.kind, {"count": 0, "recovered": 0, "recovery_max_s": 0.0})
+        row["count"] += 1
+        if r.recovered and r.recovery_s is not None:
+            row["recovered"] += 1
+            row["recovery_max_s"] = max(row["recovery_max_s"], r.recovery_s)
+    return out
+
+
+def _cpus() -> int:
+    import os
+
+    return os.cpu_count() or 0
+
+
+def format_report(report: dict[str, Any]) -> str:
+    """The report as the table of docs/RELIABILITY.md."""
+    ledger = report["ledger"]
+    memory = report["memory"]
+    lines = [
+        f"| stations | {report['stations']} ({report['scenario']}) |",
+        f"| load held | {report['messages_per_second']} msg/s over {report['seconds']} s |",
+        f"| acknowledged / stored events | {ledger['acknowledged_events']} / "
+        f"{ledger['stored_events']} (pending at stop {ledger['pending']}) |",
+        f"| duplicates | {ledger['duplicates']} |",
+        f"| ledger violations | {ledger['violations']} |",
+        f"| node memory start / max / end | {memory.get('start_kib', 0) // 1024} / "
+        f"{memory.get('max_kib', 0) // 1024} / {memory.get('end_kib', 0) // 1024} MiB |",
+        f"| unplanned node exits | {report['node_unplanned_exits']} |",
+        f"| station errors | {report['errors']} |",
+    ]
+    for kind, row in report["fault_summary"].items():
+        lines.append(
+            f"| fault {kind} | {row['count']} times, {row['recovered']} recovered, "
+            f"max {row['recovery_max_s']} s |"
+        )
+    return "| figure | value |\n|---|---|\n" + "\n".join(lines)

@@ -1,0 +1,66 @@
+"""The short soak (issue 20): a few hundred stations against a node in a child process, one
+fault of each kind (SIGKILL and restart, PostgreSQL stopped, the hot table locked, every socket
+closed at once, NATS stopped), then the ledger: every acknowledged message stored exactly once,
+nothing else stored, every station back."""
+
+from __future__ import annotations
+
+import orjson
+
+from csms.cli import main
+from csms.soak._faults import FAULTS
+from csms.soak._run import SoakOptions, format_report, run_soak
+
+STATIONS = 150
+
+
+async def test_a_short_soak_with_one_fault_of_each_kind_loses_and_duplicates_nothing(tmp_path):
+    options = SoakOptions(
+        work_dir=tmp_path / "soak",
+        stations=STATIONS,
+        duration=0.0,  # one round of faults is the run
+        fault_interval=1.0,
+        outage=2.0,
+        meter_interval=1.0,
+        charge_seconds=4.0,
+        idle_seconds=1.0,
+        heartbeat_interval=10.0,
+        progress_interval=2.0,
+    )
+    report = await run_soak(options)
+    ledger = report["ledger"]
+    assert ledger["violation_records"] == []
+    assert [f["kind"] for f in report["faults"]] == list(FAULTS)
+    assert all(f["recovered"] for f in report["faults"]), report["faults"]
+    assert report["faults"][3]["detail"] == f"{STATIONS} sockets closed"
+    assert report["node_starts"] == 2  # the SIGKILL's restart, and no other
+    assert report["node_unplanned_exits"] == 0
+    assert report["drained"]
+    assert ledger["acknowledged_events"] > STATIONS
+    acked, stored = ledger["acknowledged_events"], ledger["stored_events"]
+    assert acked <= stored <= acked + ledger["pending"]
+    assert ledger["duplicates"] == 0
+    assert report["ok"]
+    assert report["memory"]["start_kib"] > 0
+    assert report["memory"]["end_kib"] > 0
+    table = format_report(report)
+    assert "| fault kill | 1 times, 1 recovered" in table
+    assert "| duplicates | 0 |" in table
+
+
+def test_soak_command_refuses_an_unknown_fault(capsys):
+    assert main(["soak", "--faults", "kill,meteor"]) == 2
+    assert "unknown fault 'meteor'" in capsys.readouterr().err
+
+
+def test_soak_command_without_faults_runs_a_clean_fleet_and_writes_json(tmp_path):
+    out = tmp_path / "report.json"
+    status = main(
+        ["soak", "--stations", "5", "--duration", "0", "--faults", "", "--no-nats",
+         "--work-dir", str(tmp_path / "w"), "--json", str(out)]
+    )  # fmt: skip
+    report = orjson.loads(out.read_bytes())
+    assert status == 0
+    assert report["faults"] == []
+    assert report["ledger"]["violations"] == 0
+    assert report["nats"] is False
