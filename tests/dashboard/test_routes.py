@@ -312,3 +312,19 @@ async def test_a_refused_discharge_start_is_shown_with_its_code_and_field(url, d
             f"/v2g/{'0' * 8}-0000-0000-0000-{'0' * 12}/stop", data={"csrf": csrf}
         )
         assert stop.status_code == 404
+
+
+async def test_an_open_event_stream_ends_once_its_session_is_signed_out(url, monkeypatch):
+    from csms.api.dashboard import _hub
+
+    monkeypatch.setattr(_hub, "KEEPALIVE", 0.05)  # the session is checked at each keep-alive
+    async with browser_client(url) as client:
+        await sign_in(client, ADMIN_TOKEN)
+        csrf = page_csrf((await client.get("/")).text)
+        with trio.fail_after(30):
+            async with client.stream("GET", "/events") as stream:
+                lines = stream.aiter_lines()
+                assert (await anext(lines)).startswith("retry:")
+                assert (await client.post("/logout", data={"csrf": csrf})).status_code == 303
+                rest = [line async for line in lines]  # ends: the server closed the stream
+        assert not any(line.startswith("data:") for line in rest)
