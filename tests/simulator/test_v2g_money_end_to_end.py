@@ -26,6 +26,7 @@ from .v2g_end_to_end import (
     discharging,
     e2e_node,
     export_register,
+    first_reading,
     hang_guard,
     meter_tick,
     station_config,
@@ -73,8 +74,7 @@ async def test_a_discharge_to_the_floor_is_compensated_once_and_paid_once(
         config = station_config(rig.node, Version.V21, ev=v2x_ev(min_soc=45.0))
         async with open_simulator(config) as sim:
             session = await discharging(rig, sim)
-            await meter_tick(clock, sim)
-            first = export_register(sim)
+            first = await first_reading(clock, sim)
             while sim.state.model.ev.soc > 45:
                 await meter_tick(clock, sim)
             last = export_register(sim)
