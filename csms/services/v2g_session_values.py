@@ -337,10 +337,15 @@ _DECIMALS: Final = frozenset(f.name for f in attrs.fields(SessionState) if "Deci
 _TIMES: Final = frozenset(f.name for f in attrs.fields(SessionState) if "datetime" in str(f.type))
 
 
+_NAMES: Final = tuple(f.name for f in attrs.fields(SessionState))
+
+
 def state_to_json(state: SessionState) -> dict[str, Any]:
-    """``state`` as JSON (decimals as strings, times ISO 8601) to store and resume from."""
+    """``state`` as JSON (decimals as strings, times ISO 8601) to store and resume from.
+    Written at every record of every session: one pass over the fields, no copy first."""
     out: dict[str, Any] = {}
-    for name, value in attrs.asdict(state, recurse=False).items():
+    for name in _NAMES:
+        value = getattr(state, name)
         if value is None:
             out[name] = None
         elif name in _DECIMALS:

@@ -15,6 +15,7 @@ from csms.services import v2g_session as policy
 
 from ._messages import SessionOptions
 from ._ticker import SessionTicker
+from ._writer import RecordWriter
 
 __all__ = ["FirstSteps", "SessionDeps"]
 
@@ -30,8 +31,10 @@ class SessionDeps:
     policy: policy.SessionPolicy
     #: The V2X owner (``csms/actors/v2x``), told the setpoints of Dynamic profiles (Q04).
     v2x: ActorRef | None = None
-    #: The sessions' one timer and the nursery their commands run in (``V2GSessions``'s).
+    #: The sessions' one timer, their records' writer and the nursery their commands run in
+    #: (``V2GSessions``'s).
     ticker: SessionTicker | None = None
+    writer: RecordWriter | None = None
     nursery: trio.Nursery | None = None
 
 

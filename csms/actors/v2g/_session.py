@@ -48,7 +48,7 @@ from ._messages import (
     StopDischarge,
     Tick,
 )
-from ._record import event_of, store_record, store_update, updated_event
+from ._record import event_of, store_record, updated_event
 from ._start import row_of
 from ._tasks import Crashed, SessionTasks
 
@@ -345,7 +345,8 @@ class DischargeSession(SessionTasks, Actor):
         state, database = record.state, self.deps.database
         row = None
         if record.kind == "updated" and not answer:
-            await database.run(store_update, self.session_id, row_of(state), state)
+            assert self.deps.writer is not None
+            await self.deps.writer.write(self.session_id, row_of(state), state)
             event: Event = updated_event(state)
         else:
             row = await database.run(

@@ -6,7 +6,8 @@ active ones from the database when the node starts (``v2g_sessions``), and route
 concerns their station: TransactionEvent, MeterValues and StatusNotification (notify routes,
 taken inline without a task switch, and only those that can say anything to a session) and
 the station's disconnects and reconnects (the event bus). It runs the sessions' one timer
-(``SessionTicker``) and the nursery their commands run in. It decides nothing about a
+(``SessionTicker``), their records' writer (``RecordWriter``) and the nursery their commands
+run in. It decides nothing about a
 session: the start's checks and every later step are the policy's
 (``csms.services.v2g_session``), run by the session actor.
 """
@@ -49,6 +50,7 @@ from ._router import SessionIndex
 from ._session import DischargeSession, FirstSteps, SessionDeps
 from ._start import plan_start
 from ._ticker import SessionTicker
+from ._writer import RecordWriter
 
 __all__ = ["V2GSessions"]
 
@@ -71,10 +73,12 @@ class V2GSessions(Actor):
 
     async def on_start(self, ctx: ActorContext) -> None:
         self._ctx = ctx
-        # one timer for every session, and the nursery their commands run in
+        # one timer and one record writer for every session, and the nursery their commands run in
         self.deps.ticker = ticker = SessionTicker(self.options.clock, self.options.tick_interval)
+        self.deps.writer = writer = RecordWriter(self.parts.database)
         self.deps.nursery = ctx.nursery
         await ctx.nursery.start(ticker.run)
+        await ctx.nursery.start(writer.run)
         await ctx.nursery.start(self.sessions.run)
         for subject in (StationDisconnected.subject, StationConnected.subject):
             feed = self.parts.events.subscribe(subject)
