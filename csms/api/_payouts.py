@@ -14,7 +14,8 @@ from starlette.responses import Response
 from csms.storage import payouts
 
 from ._auth import Role
-from ._compensation import PayoutRunResult, money_text
+from ._compensation import PayoutRunResult, money_text, parse_uuid
+from ._errors import Conflict, NotFound
 from ._routing import Call, Endpoint, Param, json_response
 
 __all__ = ["ENDPOINTS"]
@@ -74,6 +75,19 @@ async def run(call: Call) -> Response:
     return json_response(result)
 
 
+async def retry(call: Call) -> Response:
+    text = call.path("compensationId")
+    compensation_id = parse_uuid(text)
+    if compensation_id is None:
+        raise NotFound(f"no payout {text!r}")
+    row = await call.control.database.run(payouts.retry, compensation_id)
+    if row is None:
+        if await call.control.database.run(payouts.get, compensation_id) is None:
+            raise NotFound(f"no payout {text!r}")
+        raise Conflict("only a failed payout is retried", code="not_failed")
+    return json_response(payout_view(row))
+
+
 async def list_all(call: Call) -> Response:
     q = call.query
     rows = await call.control.database.run(
@@ -97,6 +111,23 @@ ENDPOINTS = (
             "Claims the due payouts (pending whose time has come, or sent without an answer "
             "for too long) and pays them, at most `concurrency` at once; answers when the "
             "batch is done. `enabled` is false when no wallet URL is configured."
+        ),
+    ),
+    Endpoint(
+        "POST",
+        "/api/v1/v2g/payouts/{compensationId}/retry",
+        retry,
+        Role.OPERATOR,
+        "Retry a failed payout",
+        "v2g",
+        body=None,
+        response=PayoutView,
+        errors=(404, 409),
+        path_docs={"compensationId": "The compensation whose payout failed."},
+        description=(
+            "The payout becomes pending, due at the next run (`POST /api/v1/v2g/payouts/run` "
+            "for one now), with the same idempotency key and its attempts counted afresh. "
+            "409 `not_failed` when it is not failed."
         ),
     ),
     Endpoint(

@@ -28,6 +28,7 @@ __all__ = [
     "get",
     "list_payouts",
     "report",
+    "retry",
     "stats",
 ]
 
@@ -106,6 +107,19 @@ def finish(
              "reference": wallet_reference, "error": error, "id": compensation_id,
              "attempts": attempts},
         )  # fmt: skip
+        return cur.fetchone()
+
+
+def retry(conn: Connection, compensation_id: uuid.UUID) -> PayoutRow | None:
+    """A failed payout pending again, due now, its attempts counted afresh (the operator's
+    retry, after a wallet was added or the wallet service fixed); None when it is not failed."""
+    with conn.cursor(row_factory=class_row(PayoutRow)) as cur:
+        cur.execute(
+            "UPDATE v2g_payouts p SET state = 'pending', attempts = 0, next_attempt_at = now(),"
+            " updated_at = now() FROM v2g_compensations c WHERE p.compensation_id = %s"
+            f" AND c.id = p.compensation_id AND p.state = 'failed' RETURNING {_COLUMNS}",
+            (compensation_id,),
+        )
         return cur.fetchone()
 
 

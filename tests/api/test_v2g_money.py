@@ -222,9 +222,42 @@ async def test_roles(money_node: Node, database_url: str) -> None:
         ("GET", "/api/v1/v2g/compensations"): "viewer",
         ("GET", "/api/v1/v2g/compensations/{compensationId}"): "viewer",
         ("POST", "/api/v1/v2g/payouts/run"): "operator",
+        ("POST", "/api/v1/v2g/payouts/{compensationId}/retry"): "operator",
         ("GET", "/api/v1/v2g/payouts"): "viewer",
         ("GET", "/api/v1/v2g/stats"): "viewer",
         ("GET", "/api/v1/v2g/reports"): "viewer",
     }
     report = paths["/api/v1/v2g/reports"]["get"]["responses"]["200"]["content"]
     assert set(report) == {"application/json", "text/csv"}
+
+
+async def test_a_failed_payout_is_retried_by_the_operator(
+    database_url: str, admin_env: str, wallet: FakeWallet
+) -> None:
+    session_id = ended_session(database_url)
+    wallet.refuse.add("wallet-maria")  # the wallet service refuses it (422): failed at once
+    async with (
+        api_node(database_url, **MONEY, **{"v2g.wallet.url": wallet.base_url}) as node,
+        client(node) as api,
+    ):
+        with trio.fail_after(30):  # the node pays at start: wait until REST shows it failed
+            while True:
+                items = (await api.get("/api/v1/v2g/payouts", params={"state": "failed"})).json()
+                if items["items"]:
+                    break
+        (failed,) = items["items"]
+        assert (failed["sessionId"], failed["lastError"], failed["attempts"]) == (
+            session_id, "HTTP 422", 1,
+        )  # fmt: skip
+        retry = f"/api/v1/v2g/payouts/{failed['compensationId']}/retry"
+        wallet.refuse.clear()
+        again = await api.post(retry)
+        assert again.status_code == 200, again.text
+        assert (again.json()["state"], again.json()["attempts"]) == ("pending", 0)
+        run = (await api.post("/api/v1/v2g/payouts/run")).json()
+        assert (run["claimed"], run["paid"]) == (1, 1)
+        assert len(wallet.payments) == 1
+        not_failed = await api.post(retry)
+        assert (not_failed.status_code, not_failed.json()["error"]["code"]) == (409, "not_failed")
+        unknown = await api.post("/api/v1/v2g/payouts/5d3c1a7e-8f24-4b0b-b1a2-6c0f4e9d2b17/retry")
+        assert unknown.status_code == 404
