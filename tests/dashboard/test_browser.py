@@ -157,7 +157,7 @@ async def test_a_listed_station_coming_online_updates_the_open_station_list(
     async def open_list(page) -> None:
         await page.goto(url + "/stations")
         await page.wait_for_selector("body[data-stream-state=open]")
-        await expect(page.locator("tr[data-station=LIST1] .status")).to_have_text("Offline")
+        await expect(page.locator("tr[data-station=LIST1] .status")).to_have_text("offline")
         await _mark(page)
 
     await browser.run(open_list)
@@ -165,7 +165,7 @@ async def test_a_listed_station_coming_online_updates_the_open_station_list(
         await sim.state.wait_for(lambda: sim.state.online)
 
         async def online(page) -> None:
-            await expect(page.locator("tr[data-station=LIST1] .status")).to_have_text("Online")
+            await expect(page.locator("tr[data-station=LIST1] .status")).to_have_text("online")
             await _not_reloaded(page)
 
         await browser.run(online)
