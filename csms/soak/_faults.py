@@ -4,7 +4,7 @@ Recovery is measured from the end of the fault: for ``kill`` and ``disconnect`` 
 the kill or of the closing (the restart and the reconnections are the recovery), for the
 outages (``pg-stop``, ``pg-slow``, ``nats``) the instant the service is back. A fault has
 recovered once every station reconnected (``kill``, ``disconnect``) or is online (outages) and
-the node acknowledged a message again.
+every transaction message the stations held when the fault ended was acknowledged (committed).
 """
 
 from __future__ import annotations
@@ -93,20 +93,23 @@ class Faults:
         self.node.kill()
         result.detail = f"SIGKILL of pid {self.node.pid}"
 
+        backlog = self.fleet.backlog()
+
         async def back() -> None:
             await self.node.start()
             await self.fleet.all_back(attempts)
-            await self.fleet.acknowledged_again()
+            await self.fleet.cleared(backlog)
 
         return back
 
     async def _disconnect(self, result: FaultResult) -> Callable[[], Awaitable[None]]:
         attempts = self.fleet.attempts()
         result.detail = f"{self.fleet.drop_all()} sockets closed"
+        backlog = self.fleet.backlog()
 
         async def back() -> None:
             await self.fleet.all_back(attempts)
-            await self.fleet.acknowledged_again()
+            await self.fleet.cleared(backlog)
 
         return back
 
@@ -143,5 +146,6 @@ class Faults:
         return self._flowing
 
     async def _flowing(self) -> None:
-        await self.fleet.acknowledged_again()
+        backlog = self.fleet.backlog()  # the fault just ended: what it held up
         await self.fleet.all_online()
+        await self.fleet.cleared(backlog)

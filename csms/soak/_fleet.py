@@ -99,6 +99,16 @@ class Fleet:
         for state in self.states:
             await state.wait_for(_back(state, attempts.get(state.config.station_id, 0)))
 
+    def backlog(self) -> list[tuple[StationState, object]]:
+        """Each station's newest unacknowledged transaction message now (see `cleared`)."""
+        return [(s, s.queue[-1]) for s in self.states if s.queue]
+
+    async def cleared(self, backlog: list[tuple[StationState, object]]) -> None:
+        """Return once every message of ``backlog`` (and so all queued before it) was
+        acknowledged: committed by the node."""
+        for state, newest in backlog:
+            await state.wait_for(_gone(state, newest))
+
     async def acknowledged_again(self) -> None:
         """Return at the next acknowledgement from now on (the node writes again)."""
         self._acked = trio.Event()
@@ -132,3 +142,7 @@ def _drained(state: StationState) -> Callable[[], bool]:
 
 def _back(state: StationState, attempts: int) -> Callable[[], bool]:
     return lambda: state.attempts > attempts and state.online
+
+
+def _gone(state: StationState, item: object) -> Callable[[], bool]:
+    return lambda: all(queued is not item for queued in state.queue)
