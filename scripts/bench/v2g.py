@@ -28,6 +28,9 @@ pinned to CPU 1. In order:
    second from the first ask to the last station's answer on the bus.
 6. (b) and (c) again while the sessions run (their latency is reported apart: the server is
    saturated then).
+7. ``--alternate`` pairs of single (b) and (c) rounds, the EVs' readings paused (the sessions
+   idle) then running, back to back: on a shared machine the other load drifts less within a
+   pair than over the run; the median of the pairs' throughput ratios is the impact.
 
 The machine, the figures and the verdicts against the targets of issue 14 (p99 under 100 ms,
 under 10 KiB per session actor, (b)/(c) within 10 %) are printed; ``--json`` keeps them.
@@ -215,6 +218,27 @@ def station_figures(
     return best
 
 
+def alternating(
+    server: V2GNode, evs: EVs, mode: str, args: argparse.Namespace, pg_dir: str
+) -> dict[str, Any]:
+    """``--alternate`` pairs of (b) or (c) rounds, one with the EVs' readings paused (the
+    sessions idle), then one with them running, back to back: the machine's other load drifts
+    less within a pair than between the first and the last minute of a run. The throughput
+    ratio of each pair, and their median."""
+    one = argparse.Namespace(**{**vars(args), "rounds": 1})
+    pairs = []
+    for _ in range(args.alternate):
+        evs.ask("pause")
+        time.sleep(2)  # the readings under way answered
+        idle = station_figures(server, mode, one, pg_dir)
+        evs.ask("resume")
+        time.sleep(2)  # every EV reports again (they are spread over the interval)
+        busy = station_figures(server, mode, one, pg_dir)
+        pairs.append((idle["msg_per_s"], busy["msg_per_s"], idle["p99_ms"], busy["p99_ms"]))
+    ratios = sorted(busy / idle for idle, busy, _, _ in pairs)
+    return {"pairs": pairs, "ratios": ratios, "median_ratio": ratios[len(ratios) // 2]}
+
+
 def session_latencies(
     sends: list[list[Any]], updates: list[list[Any]], windows: dict[str, tuple[float, float]]
 ) -> dict[str, dict[str, Any]]:
@@ -342,6 +366,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 r = report[f"{mode}/with"] = station_figures(server, mode, args, tmp)
                 print(f"({stations.MODE_LETTERS[mode]}) {mode} with sessions: {_line(r)}")
             windows["with_station_load"] = (begin, time.perf_counter())
+            for mode in modes if args.alternate else ():
+                pairs = report[f"{mode}/alternating"] = alternating(server, evs, mode, args, tmp)
+                print(f"({stations.MODE_LETTERS[mode]}) {mode} alternating: {pairs}", flush=True)
             time.sleep(2)  # the last readings' events
             loaded = evs.ask("dump")
             assert loaded is not None
@@ -414,6 +441,14 @@ def verdicts(report: dict[str, Any], modes: list[str]) -> None:
         f"{TARGET_KIB:.0f} KiB): " + _ok(max(kib, traced) < TARGET_KIB)
     )
     for mode in modes:
+        pairs = report.get(f"{mode}/alternating")
+        if pairs is not None:
+            drop = 1 - pairs["median_ratio"]
+            lines.append(
+                f"({stations.MODE_LETTERS[mode]}) {mode}: throughput {-100 * drop:+.1f} % with "
+                f"the sessions busy rather than idle, median of {len(pairs['ratios'])} "
+                "alternating pairs (target within 10 %): " + _ok(drop <= TARGET_IMPACT)
+            )
         without, with_ = report[f"{mode}/without"], report[f"{mode}/with"]
         drop = 1 - with_["msg_per_s"] / without["msg_per_s"]
         p99_rise = with_["p99_ms"] / without["p99_ms"] - 1
@@ -441,6 +476,9 @@ def main() -> None:
         "--traced", type=int, default=100, help="sessions started under tracemalloc"
     )
     parser.add_argument("--power-rounds", type=int, default=2, help="setpoint bursts")
+    parser.add_argument(
+        "--alternate", type=int, default=3, help="(b)/(c) pairs, sessions idle then busy"
+    )
     parser.add_argument("--stations", type=int, default=200, help="of (b)/(c); 0 skips them")
     parser.add_argument("--seconds", type=float, default=10.0, help="of each (b)/(c) round")
     parser.add_argument("--rounds", type=int, default=2, help="of (b)/(c); the best counts")

@@ -144,6 +144,8 @@ class Shared:
         self.uds: list[float] = []  # UpdateDynamicSchedule arrivals
         self.commands: dict[str, int] = {}
         self.ids = itertools.count()
+        #: ``pause``: the EVs skip their readings (their schedule and register go on).
+        self.paused = False
 
     def error(self, text: str) -> None:
         self.errors += 1
@@ -278,6 +280,8 @@ class V2XStation(stations_load.Station):
         begin = loop.time() + offset
         for n in itertools.count():
             await asyncio.sleep(max(0.0, begin + n * INTERVAL - loop.time()))
+            if self.v2x.paused:
+                continue
             self.v2x.sends.append((self.index, n, time.perf_counter()))
             await self.transaction_event(
                 "Updated", triggerReason="MeterValuePeriodic", meterValue=reading(n)
@@ -333,6 +337,8 @@ async def run(port: int, count: int, source: str) -> None:
                 asyncio.create_task(st.meter(INTERVAL * k / len(order)))
                 for k, st in enumerate(order)
             ]
+        elif line in ("pause", "resume"):
+            shared.paused = line == "pause"
         elif line == "dump":
             sends, shared.sends = shared.sends, []
             uds, shared.uds = shared.uds, []
