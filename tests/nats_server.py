@@ -81,9 +81,12 @@ class NatsPeer:
                     return n
                 await asyncio.sleep(0.02)
 
-    async def collect(self, subject: str, count: int, timeout: float = 30) -> list[Received]:
+    async def collect(
+        self, subject: str, count: int, timeout: float = 30, *, stations_only: bool = True
+    ) -> list[Received]:
         """The first ``count`` messages of the stream matching ``subject`` (an ordered
-        consumer from the stream's start)."""
+        consumer from the stream's start); with ``stations_only``, not counting the events
+        about no station (the node's own, such as a price refresh at start)."""
         js = self.nc.jetstream()
         out = []
         async with asyncio.timeout(timeout):
@@ -97,6 +100,8 @@ class NatsPeer:
             async with asyncio.timeout(timeout):
                 while len(out) < count:
                     msg = await sub.next_msg(timeout=timeout)
+                    if stations_only and ".events._." in msg.subject:
+                        continue
                     out.append(Received(msg.subject, dict(msg.headers or {}), json.loads(msg.data)))
         finally:
             await sub.unsubscribe()

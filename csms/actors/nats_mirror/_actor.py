@@ -47,8 +47,13 @@ class NatsMirror(Actor):
         url: str,
         node_id: str,
         stats: MirrorStats,
+        subscription: Subscription | None = None,
     ) -> None:
         self.events = events
+        #: Made by the child factory before the tree starts, so that the events of the
+        #: children started before the mirror are mirrored too, and kept across restarts.
+        self._given_sub = subscription
+        self._own_drops_seen = 0
         self.settings = settings
         self.url = url
         self.node_id = node_id
@@ -58,7 +63,6 @@ class NatsMirror(Actor):
         self.backoff = Backoff(initial=0.05, maximum=settings.reconnect_max_s, jitter=0.2)
         self._rng = random.Random()
         self._sub: Subscription | None = None
-        self._lost_in_bus = 0  # the subscription's drop count, already added to stats.dropped
         self._batch: list[Event] = []  # the batch in hand, not yet acknowledged
 
     def _state(self, state: str) -> None:  # on the asyncio thread
@@ -68,8 +72,7 @@ class NatsMirror(Actor):
         log.info(f"mirror.{state}", extra={"url": self.url})
 
     async def on_start(self, ctx: ActorContext) -> None:
-        # Subscribed before anything else so that no event of this incarnation is missed.
-        self._sub = self.events.subscribe("", capacity=self.settings.buffer)
+        self._sub = self._given_sub or self.events.subscribe("", capacity=self.settings.buffer)
         await self.thread.start()
         self._connect_lock = trio.Lock()
         ctx.nursery.start_soon(self._connect_early)
@@ -82,7 +85,8 @@ class NatsMirror(Actor):
     async def on_stop(self, reason: BaseException | None) -> None:
         sub, self._sub = self._sub, None
         if sub is not None:
-            self.events.unsubscribe(sub)
+            if sub is not self._given_sub:
+                self.events.unsubscribe(sub)
             left = list(self._batch)
             while True:
                 try:
@@ -169,9 +173,13 @@ class NatsMirror(Actor):
     # -- drops --------------------------------------------------------------------------------
 
     def _count_bus_drops(self, sub: Subscription) -> None:
-        if sub.dropped > self._lost_in_bus:
-            self.stats.dropped += sub.dropped - self._lost_in_bus
-            self._lost_in_bus = sub.dropped
+        seen = self.stats.bus_drops_seen if sub is self._given_sub else self._own_drops_seen
+        if sub.dropped > seen:
+            self.stats.dropped += sub.dropped - seen
+            if sub is self._given_sub:
+                self.stats.bus_drops_seen = sub.dropped
+            else:
+                self._own_drops_seen = sub.dropped
 
     async def _report_drops(self) -> None:
         while True:

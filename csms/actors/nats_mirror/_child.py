@@ -23,6 +23,8 @@ def nats_mirror_child(parts: NodeParts, stats: MirrorStats | None = None) -> Chi
         raise ValueError("nats.url is not set: the mirror has no server")
     counters = stats if stats is not None else MirrorStats()
     parts.nats_mirror = counters  # read by the REST API's /metrics
+    # subscribed now, before any child starts: every event of the node is mirrored
+    subscription = parts.events.subscribe("", capacity=settings.nats.buffer)
 
     def make() -> NatsMirror:
         return NatsMirror(
@@ -31,6 +33,7 @@ def nats_mirror_child(parts: NodeParts, stats: MirrorStats | None = None) -> Chi
             url=url,
             node_id=settings.node.id,
             stats=counters,
+            subscription=subscription,
         )
 
     # its on_stop hands NATS what is buffered (bounded by the ack timeout), then closes

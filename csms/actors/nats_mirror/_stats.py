@@ -28,3 +28,5 @@ class MirrorStats:
     connects: int = 0
     #: Drops already reported in a ``mirror.dropped`` line.
     reported_drops: int = 0
+    #: The node's subscription's drop count already added to ``dropped``.
+    bus_drops_seen: int = 0
