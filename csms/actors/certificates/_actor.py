@@ -87,7 +87,7 @@ class CertificatesOwner(OwnerBase):
         self.clock = clock
         # connections kept for reuse: a burst of OCSP requests to one responder must not open
         # (and close) a connection each
-        limits = httpx.Limits(max_connections=100, max_keepalive_connections=100)
+        limits = httpx.Limits(max_connections=10, max_keepalive_connections=10)
         self.http = httpx.AsyncClient(follow_redirects=False, limits=limits)
         chains = [c for c in (material.v2g_sub_cas, material.mo_sub_cas) if c]
         # what a station may name as its responder: the anchors' (and the configured sub-CAs')
