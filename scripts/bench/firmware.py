@@ -125,6 +125,58 @@ def run_fleet(port: int, count: int, step: float) -> None:
     trio.run(main)
 
 
+def job_memory(url: str, count: int) -> None:
+    """Memory per firmware job actor: ``count`` active jobs in the database, resumed by the
+    node's ``firmware`` actor at its start, under tracemalloc; the traced memory of a node with
+    them over one without (after a full collection), per job. Prints one JSON line."""
+    import gc
+    import tracemalloc
+
+    import trio
+
+    from csms import logs
+    from csms.config import load_settings
+    from csms.node import open_node
+    from csms.storage import connect
+
+    logs.configure("ERROR", json=False)
+    settings = load_settings(
+        env={},
+        overrides={
+            "database.url": url,
+            "ocpp.host": "127.0.0.1",
+            "ocpp.port": 0,
+            "firmware.tick_interval_s": 3600.0,
+            "v2g.ccee.fetch": False,
+        },
+    )
+
+    def rows(n: int) -> None:
+        with connect(url) as conn, conn.cursor() as cur:
+            cur.execute("DELETE FROM firmware_updates")
+            cur.executemany(
+                "INSERT INTO firmware_updates (station_id, request_id, location, retrieve_at,"
+                " requested_by, status, state, phase, status_at, last_activity_at)"
+                " VALUES (%s, 1, 'http://fw/x.bin', now(), 'bench', 'Downloading', 'active',"
+                " 'running', now(), now())",
+                [(fleet_id(i),) for i in range(n)],
+            )
+            conn.commit()
+
+    async def traced(n: int) -> int:
+        rows(n)
+        async with open_node(settings):
+            await trio.sleep(3.0)  # the jobs resumed and settled (a script, not a test)
+            gc.collect()
+            size = tracemalloc.get_traced_memory()[0]
+        return size
+
+    tracemalloc.start()
+    without = trio.run(traced, 0)
+    with_jobs = trio.run(traced, count)
+    print(json.dumps({"jobs": count, "kib_per_job": (with_jobs - without) / 1024 / count}))
+
+
 class Fleet:
     def __init__(self, args: argparse.Namespace, port: int) -> None:
         cpu = None if args.no_pin else stations.LOADER_CPU
@@ -275,65 +327,86 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="csms-bench-fw-") as tmp:
         args.pg_dir = tmp
         pg, url = stations.setup_database(argparse.Namespace(idle=0, stations=args.stations), tmp)
-        hashed = hash_password(stations.PASSWORD)
-        with connect(url) as conn, conn.cursor() as cur:
-            cur.executemany(
-                "INSERT INTO stations (id, password_hash, registration_status)"
-                " VALUES (%s, %s, 'Accepted')",
-                [(fleet_id(i), hashed) for i in range(args.fleet)],
-            )
-            conn.commit()
-        node = Node(args, url, f"{tmp}/store")
         try:
-            floor = {m: v2g.station_figures(node, m, args, tmp) for m in ("heartbeat", "meter")}
-            out["floor"] = floor
-            print(
-                f"floor: (b) {floor['heartbeat']['msg_per_s']:.0f}/s "
-                f"(c) {floor['meter']['msg_per_s']:.0f}/s",
-                flush=True,
-            )
-            fleet = Fleet(args, node.port)
+            hashed = hash_password(stations.PASSWORD)
+            with connect(url) as conn, conn.cursor() as cur:
+                cur.executemany(
+                    "INSERT INTO stations (id, password_hash, registration_status)"
+                    " VALUES (%s, %s, 'Accepted')",
+                    [(fleet_id(i), hashed) for i in range(args.fleet)],
+                )
+                conn.commit()
+            node = Node(args, url, f"{tmp}/store")
             try:
-                rss_fleet = node.rss()
-                out["rss_with_fleet_mib"] = rss_fleet / 2**20
-                first = campaign(node, fleet, args, "2.0")
-                out["campaign"] = first
-                print(f"campaign 1: {json.dumps(first)}", flush=True)
-                # the second campaign with (b) and (c) beside it
-                import threading
+                floor = {m: v2g.station_figures(node, m, args, tmp) for m in ("heartbeat", "meter")}
+                out["floor"] = floor
+                print(
+                    f"floor: (b) {floor['heartbeat']['msg_per_s']:.0f}/s "
+                    f"(c) {floor['meter']['msg_per_s']:.0f}/s",
+                    flush=True,
+                )
+                fleet = Fleet(args, node.port)
+                try:
+                    rss_fleet = node.rss()
+                    out["rss_with_fleet_mib"] = rss_fleet / 2**20
+                    first = campaign(node, fleet, args, "2.0")
+                    out["campaign"] = first
+                    print(f"campaign 1: {json.dumps(first)}", flush=True)
+                    # the second campaign with (b) and (c) beside it
+                    import threading
 
-                during: dict[str, Any] = {}
-                result: dict[str, Any] = {}
+                    during: dict[str, Any] = {}
+                    result: dict[str, Any] = {}
 
-                def load() -> None:
-                    time.sleep(1.0)  # the campaign under way
-                    for m in ("heartbeat", "meter"):
-                        during[m] = v2g.station_figures(node, m, args, tmp)
+                    def load() -> None:
+                        time.sleep(1.0)  # the campaign under way
+                        for m in ("heartbeat", "meter"):
+                            during[m] = v2g.station_figures(node, m, args, tmp)
 
-                loader = threading.Thread(target=load)
-                loader.start()
-                result.update(campaign(node, fleet, args, "3.0"))
-                loader.join()
-                out["campaign_with_load"] = result
-                out["during"] = during
-                out["impact"] = {
-                    m: during[m]["msg_per_s"] / floor[m]["msg_per_s"] - 1 for m in during
-                }
-                print(f"campaign 2 (with (b)/(c)): {json.dumps(result)}", flush=True)
-                print(f"(b)/(c) during: {json.dumps(out['impact'])}", flush=True)
+                    loader = threading.Thread(target=load)
+                    loader.start()
+                    result.update(campaign(node, fleet, args, "3.0"))
+                    loader.join()
+                    out["campaign_with_load"] = result
+                    out["during"] = during
+                    out["impact"] = {
+                        m: during[m]["msg_per_s"] / floor[m]["msg_per_s"] - 1 for m in during
+                    }
+                    print(f"campaign 2 (with (b)/(c)): {json.dumps(result)}", flush=True)
+                    print(f"(b)/(c) during: {json.dumps(out['impact'])}", flush=True)
+                finally:
+                    fleet.stop()
             finally:
-                fleet.stop()
+                node.stop()
+            memory = subprocess.run(
+                [
+                    sys.executable,
+                    __file__,
+                    "--role",
+                    "job-memory",
+                    url,
+                    str(args.concurrent * 5),
+                ],
+                cwd=stations.ROOT,
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            out["job_memory"] = json.loads(memory.stdout.strip().splitlines()[-1])
+            print(f"job actors: {json.dumps(out['job_memory'])}", flush=True)
         finally:
-            node.stop()
             pg.stop()
-    kib = out["campaign"]["rss_growth_kib_per_job"]
+    kib = out["job_memory"]["kib_per_job"]
     out["verdict"] = {"memory_per_job_under_10_kib": kib < TARGET_KIB}
     return out
 
 
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "--role":
-        run_fleet(int(sys.argv[3]), int(sys.argv[4]), float(sys.argv[5]))
+        if sys.argv[2] == "job-memory":
+            job_memory(sys.argv[3], int(sys.argv[4]))
+        else:
+            run_fleet(int(sys.argv[3]), int(sys.argv[4]), float(sys.argv[5]))
         return
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--fleet", type=int, default=2000)

@@ -23,7 +23,7 @@ from csms.storage import Connection
 from csms.storage import firmware as repo
 from csms.storage.firmware import FirmwareJobRow
 
-from ._messages import CancelJob, FirmwareOptions, Replaced, Tick, tick_every
+from ._messages import CancelJob, FirmwareOptions, Replaced, Tick
 from ._record import columns_of, event_of, job_of
 
 __all__ = ["FirmwareJobActor", "JobDeps"]
@@ -39,7 +39,8 @@ class JobDeps:
 
 
 class FirmwareJobActor(Actor):
-    background_tasks = True
+    # no task of its own: its ticks come from ``firmware`` (one loop for every job), which
+    # keeps an idle job near the size of its mailbox and state
 
     def __init__(self, deps: JobDeps, job_id: uuid.UUID) -> None:
         self.deps = deps
@@ -59,7 +60,6 @@ class FirmwareJobActor(Actor):
             ctx.stop()
             return
         self.row, self.job = row, job_of(row)
-        ctx.nursery.start_soon(tick_every, self.deps.options.tick_interval, ctx.ref)
 
     async def receive(self, message: Any) -> Any:
         if self.job is None:

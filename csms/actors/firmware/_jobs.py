@@ -49,6 +49,7 @@ from ._messages import (
     Replaced,
     RunCampaign,
     StartUpdate,
+    Tick,
     UpdateRefused,
 )
 from ._record import columns_of, event_of, started_event
@@ -89,6 +90,7 @@ class FirmwareJobs(Actor):
         if rows:
             log.info("firmware jobs resumed", extra={"jobs": len(rows)})
         await ctx.nursery.start(self.campaigns.run)
+        ctx.nursery.start_soon(self._tick_jobs)
         for campaign in await self.parts.database.run(campaigns_repo.resumable_campaigns):
             self._run_campaign(campaign.id)
 
@@ -203,6 +205,15 @@ class FirmwareJobs(Actor):
                 pass  # it ended meanwhile: its row says how
         return await self.parts.database.run(repo.get_job_by_id, cancel.job_id)
 
+    async def _tick_jobs(self) -> None:
+        """Every job hears a ``Tick`` each ``tick_interval`` (its timeout is checked then); one
+        loop here instead of a task per job."""
+        tick = Tick()
+        while True:
+            await trio.sleep(self.deps.options.tick_interval)
+            for station_id in list(self.by_station):
+                self._tell_all(station_id, tick)
+
     def _run_campaign(self, campaign_id: uuid.UUID) -> ActorRef:
         name = f"campaign-{campaign_id}"
         ref = self.campaigns.registry.lookup(name)
@@ -261,6 +272,9 @@ class FirmwareJobs(Actor):
         early = self._early.get(station_id)
         if early is not None:
             early.append(message)
+        self._tell_all(station_id, message)
+
+    def _tell_all(self, station_id: str, message: object) -> None:
         jobs = self.by_station.get(station_id)
         if not jobs:
             return
