@@ -81,6 +81,12 @@ class CommandLink:
     async def reply(self, subject: str, data: bytes) -> None:
         await self.thread.run(self._publish, subject, data)
 
+    def reply_nowait(self, subject: str, data: bytes) -> None:
+        """Publish without waiting for the asyncio side (a reply: nobody here needs to know it
+        went; the asker times out if it did not). Saves the trio wake-up of ``reply``."""
+        loop = self.thread.loop
+        loop.call_soon_threadsafe(lambda: loop.create_task(self._publish(subject, data)))
+
     async def subscribe(self, subjects: list[str]) -> None:
         await self.thread.run(self._subscribe, subjects)
 

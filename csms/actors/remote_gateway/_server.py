@@ -246,7 +246,7 @@ class CommandServer(Actor):
         self.served += 1
         if reply:
             try:
-                await self.link.reply(reply, answer)
+                self.link.reply_nowait(reply, answer)
             except Exception as exc:  # its sender times out
                 log.warning("nats_commands: reply lost", extra={"error": repr(exc)})
 
