@@ -5,6 +5,7 @@ BootNotification with the new firmware version (L01, L02), and the failures it r
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from typing import Any
 
 import httpx
@@ -123,3 +124,79 @@ async def test_the_station_reports_download_and_signature_failures(database_url,
                     await update(image["url"])
                     assert state.firmware[6:] == ["Downloading", "DownloadFailed"]
                     assert state.boots == 1  # no failure rebooted the station
+
+
+class FlakyImageServer:
+    """A loopback HTTP server for one image: the first transfer breaks off halfway, a request
+    with ``Range`` gets the rest (206). ``ranges`` keeps the Range headers it was sent."""
+
+    def __init__(self, image: bytes) -> None:
+        self.image = image
+        self.ranges: list[str | None] = []
+        self.port = 0
+
+    async def serve(self, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
+        listeners = await trio.open_tcp_listeners(0, host="127.0.0.1")
+        self.port = listeners[0].socket.getsockname()[1]
+        task_status.started()
+        await trio.serve_listeners(self._one, listeners)
+
+    async def _one(self, stream: trio.SocketStream) -> None:
+        request = b""
+        while b"\r\n\r\n" not in request:
+            chunk = await stream.receive_some(4096)
+            if not chunk:
+                return
+            request += chunk
+        headers = request.decode().split("\r\n")
+        wanted = next(
+            (h.split(":", 1)[1].strip() for h in headers if h.lower().startswith("range:")), None
+        )
+        self.ranges.append(wanted)
+        size = len(self.image)
+        if wanted is None:  # the whole image announced, half of it sent, then the end
+            await stream.send_all(
+                f"HTTP/1.1 200 OK\r\nContent-Length: {size}\r\n\r\n".encode()
+                + self.image[: size // 2]
+            )
+        else:
+            start = int(wanted.removeprefix("bytes=").split("-")[0])
+            await stream.send_all(
+                f"HTTP/1.1 206 Partial Content\r\nContent-Length: {size - start}\r\n"
+                f"Content-Range: bytes {start}-{size - 1}/{size}\r\n\r\n".encode()
+                + self.image[start:]
+            )
+        await stream.aclose()
+
+
+async def test_a_broken_download_is_resumed_with_a_range_request_and_checked(database_url):
+    """The station resumes where the transfer broke off, and checks the SHA-256 the URL names:
+    the right bytes install, other bytes under that name are DownloadFailed."""
+    server = FlakyImageServer(IMAGE)
+    async with running_node(database_url) as node, trio.open_nursery() as nursery:
+        await nursery.start(server.serve)
+        register(database_url, "SIMFW3")
+        async with (
+            await node_api(node, database_url) as api,
+            open_simulator(fast_config(node, "SIMFW3")) as sim,
+        ):
+            state = sim.state
+            with trio.fail_after(30):
+                await state.wait_for(lambda: state.online)
+                digest = hashlib.sha256(IMAGE).hexdigest()
+                for name, last in ((digest, "Installed"), ("0" * 64, "DownloadFailed")):
+                    before = len(state.firmware)
+                    location = f"http://127.0.0.1:{server.port}/firmware/{name}"
+                    answer = await api.post(
+                        "/api/v1/devices/SIMFW3/firmware/update",
+                        json={"location": location, "retrieveDateTime": now_text()},
+                    )
+                    assert answer.status_code == 201, answer.text
+                    await state.wait_for(
+                        lambda last=last, before=before: state.firmware[before:][-1:] == [last]
+                    )
+            assert state.firmware[:2] == ["Downloading", "Downloaded"]
+            assert state.model.firmware_version == "2.0"
+            half = len(IMAGE) // 2
+            assert server.ranges[:2] == [None, f"bytes={half}-"]
+        nursery.cancel_scope.cancel()
