@@ -181,9 +181,9 @@ class CommandServer(Actor):
             try:
                 if came:
                     await self.link.subscribe([self._cmd(s) for s in came])
-                    for station_id in came:
+                    for station_id in came:  # no crossing back each: a storm has thousands
                         body = {"stationId": station_id, "nodeId": self.node_id}
-                        await self.link.reply(f"{self.prefix}.takeover", json.dumps(body).encode())
+                        self.link.reply_nowait(f"{self.prefix}.takeover", json.dumps(body).encode())
                 if went:
                     await self.link.unsubscribe([self._cmd(s) for s in went])
             except Exception as exc:  # NATS away: the periodic check catches up
