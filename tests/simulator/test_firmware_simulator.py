@@ -200,3 +200,34 @@ async def test_a_broken_download_is_resumed_with_a_range_request_and_checked(dat
             half = len(IMAGE) // 2
             assert server.ranges[:2] == [None, f"bytes={half}-"]
         nursery.cancel_scope.cancel()
+
+
+async def test_a_new_update_cancels_the_scheduled_one(database_url, tmp_path):
+    """L01.FR.24 / L02.FR.15, TC_L_10 from the station's side: a station waiting for its
+    retrieveDateTime (DownloadScheduled, L01.FR.13) answers a new UpdateFirmware
+    AcceptedCanceled and runs the new one; the CSMS ends the older job Replaced."""
+    async with running_node(database_url, **settings(tmp_path)) as node:
+        register(database_url, "SIMFW4")
+        async with await node_api(node, database_url) as api:
+            image = (
+                await api.post("/api/v1/firmware/images", params={"name": "x"}, content=IMAGE)
+            ).json()
+            later = (dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)).isoformat()
+            async with open_simulator(fast_config(node, "SIMFW4")) as sim:
+                state = sim.state
+                with trio.fail_after(30):
+                    await state.wait_for(lambda: state.online)
+                    path = "/api/v1/devices/SIMFW4/firmware/update"
+                    first = await api.post(
+                        path, json={"location": image["url"], "retrieveDateTime": later}
+                    )
+                    assert first.json()["status"] == "Accepted"
+                    await state.wait_for(lambda: state.firmware == ["DownloadScheduled"])
+                    second = await api.post(
+                        path, json={"location": image["url"], "retrieveDateTime": now_text()}
+                    )
+                    assert second.json()["status"] == "AcceptedCanceled"
+                    await state.wait_for(lambda: state.firmware[-1:] == ["Installed"])
+                    assert "DownloadScheduled" not in state.firmware[1:]
+                old = (await api.get("/api/v1/firmware/jobs?stationId=SIMFW4")).json()["items"]
+                assert [(j["id"], j["reason"]) for j in old][1] == (first.json()["id"], "Replaced")
