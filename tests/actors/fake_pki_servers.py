@@ -5,7 +5,8 @@
   revoked; an unknown serial gets ``unauthorized``. ``ocsp_requests`` counts what it was asked.
 - ``POST /provider``: a contract-certificate provider: answers Get15118EVCertificate's
   ``exiRequest`` with an ``exiResponse`` derived from it; ``provider_requests`` records bodies.
-- ``POST /ca``: an external CA: signs the JSON ``csr`` with ``ca_signer``.
+- ``POST /ca``: an external CA: signs the JSON ``csr`` with ``ca_signer`` (503 without one).
+``provider_hangs`` makes the provider answer only when the test ends (a client timeout).
 """
 
 from __future__ import annotations
@@ -44,6 +45,8 @@ class FakePki:
     provider_requests: list[dict[str, Any]] = attrs.Factory(list)
     ca_requests: list[dict[str, Any]] = attrs.Factory(list)
     ca_signer: Signer | None = None
+    provider_hangs: bool = False
+    release: trio.Event = attrs.Factory(trio.Event)
     #: How long OCSP answers are good for (their nextUpdate).
     validity: dt.timedelta = dt.timedelta(hours=1)
 
@@ -83,6 +86,8 @@ class FakePki:
     async def provider(self, request: Request) -> Response:
         body = await request.json()
         self.provider_requests.append(body)
+        if self.provider_hangs:  # answers only when the test ends: the client's timeout
+            await self.release.wait()
         return JSONResponse(
             {"status": "Accepted", "exiResponse": "EXI-RES:" + body.get("exiRequest", "")}
         )
@@ -90,7 +95,8 @@ class FakePki:
     async def ca(self, request: Request) -> Response:
         body = await request.json()
         self.ca_requests.append(body)
-        assert self.ca_signer is not None
+        if self.ca_signer is None:  # the CA refuses
+            return JSONResponse({"error": "not signing"}, status_code=503)
         csr = x509.load_pem_x509_csr(body["csr"].encode())
         chain = sign_csr(
             csr,
@@ -130,4 +136,5 @@ async def running_fake_pki() -> AsyncIterator[FakePki]:
         try:
             yield fake
         finally:
+            fake.release.set()
             stop.set()

@@ -18,7 +18,7 @@ from csms.services.x509_chain import STATION as STATION_POLICY
 from csms.services.x509_chain import validate_chain
 from csms.storage import certificates as repo
 
-from ..services.pki_builder import CONTRACT_EMAID
+from ..services.pki_builder import CONTRACT_EMAID, issue
 from .certificate_peer import STATION, Rig, hash_entries, make_csr, rig
 
 
@@ -287,3 +287,52 @@ async def test_plug_and_charge_with_a_2_1_station(database_url, admin_env, bridg
                 )
             )
             assert (answer.certificate_status, answer.id_token_info["status"]) == expected
+
+
+async def test_m01_a_silent_provider_is_failed_within_its_timeout(database_url, admin_env, bridge):
+    """Get15118EVCertificate waits at most provider_timeout_s (below the EV's ISO 15118 limit)."""
+    async with rig(database_url, bridge, **{"certificates.provider_timeout_s": 0.5}) as r:
+        await r.connect()
+        r.fake.provider_hangs = True
+        answer = await r.call(
+            call201.Get15118EVCertificate(
+                iso15118_schema_version="urn:iso:15118:2:2013:MsgDef",
+                action="Install",
+                exi_request="QQ==",
+            )
+        )
+        assert answer.status == "Failed"
+        assert "within 0.5 s" in (await r.event("security.certificate.rejected")).reason
+
+
+async def test_a02_the_external_ca_refusing_is_recorded_failed(database_url, admin_env, bridge):
+    """A02 error handling: the CSR was Accepted, the CA then refuses: no CertificateSigned, the
+    operator sees a Failed signing and a security.certificate.rejected."""
+    async with rig(database_url, bridge, external_ca=True) as r:
+        await r.connect()
+        r.fake.ca_signer = None
+        assert await sign(r, make_csr(cn="SECC-0001")[0], "V2GCertificate") == "Accepted"
+        rejected = await r.event("security.certificate.rejected")
+        assert (rejected.operation, rejected.status) == ("SignCertificate", "Failed")
+        assert "answered HTTP 503" in rejected.reason
+        signings = await r.node.database.run(repo.list_signings, station_id=STATION)
+        assert [(s.outcome, s.certificate_type) for s in signings] == [("Failed", "V2GCertificate")]
+
+
+async def test_c07_fr_15_an_expired_contract(database_url, admin_env, bridge):
+    """C07.FR.15: a contract chain whose leaf has expired: CertificateExpired and Expired."""
+    async with rig(database_url, bridge) as r:
+        await r.connect()
+        iso = r.pki.iso
+        now = dt.datetime.now(dt.UTC)
+        expired = issue(
+            CONTRACT_EMAID,
+            iso.mo_sub2,
+            not_before=now - dt.timedelta(days=30),
+            not_after=now - dt.timedelta(days=1),
+        )
+        chain = pem_chain([expired.cert, iso.mo_sub2.cert, iso.mo_sub1.cert])
+        assert await authorize(r, CONTRACT_EMAID, certificate=chain) == (
+            "CertificateExpired",
+            "Expired",
+        )
