@@ -26,6 +26,7 @@ from csms.services.pki_material import Signer
 __all__ = [
     "CHARGING_STATION",
     "V2G",
+    "V2G20",
     "CertificateHashData",
     "CsrRejected",
     "check_csr",
@@ -38,8 +39,11 @@ __all__ = [
 
 CHARGING_STATION = "ChargingStationCertificate"
 V2G = "V2GCertificate"
+#: OCPP 2.1: an ISO 15118-20 SECC certificate (ECDSA P-521).
+V2G20 = "V2G20Certificate"
 _STATION_CURVES = (ec.SECP256R1, ec.SECP384R1, ec.SECP521R1)
 _V2G_CURVES = (ec.SECP256R1, ec.SECP521R1)
+_CURVES = {V2G: _V2G_CURVES, V2G20: (ec.SECP521R1,)}
 _MIN_RSA_BITS = 2048
 # Clocks drift: a certificate valid from a few minutes ago is usable by a station a little
 # behind the CSMS at once (A02.FR.08 switches as soon as notBefore has passed).
@@ -70,13 +74,13 @@ def _check_key(csr: x509.CertificateSigningRequest, certificate_type: str) -> No
     except ValueError:
         raise CsrRejected("CSR public key cannot be read") from None
     if isinstance(key, ec.EllipticCurvePublicKey):
-        curves = _V2G_CURVES if certificate_type == V2G else _STATION_CURVES
+        curves = _CURVES.get(certificate_type, _STATION_CURVES)
         if not isinstance(key.curve, curves):
             raise CsrRejected(
                 f"CSR key curve {key.curve.name} is not allowed for {certificate_type}"
             )
         return
-    if isinstance(key, rsa.RSAPublicKey) and certificate_type != V2G:
+    if isinstance(key, rsa.RSAPublicKey) and certificate_type == CHARGING_STATION:
         if key.key_size < _MIN_RSA_BITS:
             raise CsrRejected(f"CSR RSA key of {key.key_size} bits, at least {_MIN_RSA_BITS}")
         return
@@ -91,7 +95,7 @@ def check_csr(
     organisation: str | None,
 ) -> x509.CertificateSigningRequest:
     """The CSR of ``pem`` if a station ``station_id`` may have it signed, else ``CsrRejected``."""
-    if certificate_type not in (CHARGING_STATION, V2G):
+    if certificate_type not in (CHARGING_STATION, V2G, V2G20):
         raise CsrRejected(f"certificate type {certificate_type!r} cannot be signed")
     try:
         csr = x509.load_pem_x509_csr(pem.strip().encode())
@@ -127,7 +131,7 @@ def sign_csr(
     if not_after <= now:
         raise CsrRejected("the signing CA has expired")
     usage = [ExtendedKeyUsageOID.CLIENT_AUTH]
-    if certificate_type == V2G:  # the SECC is the TLS server of the EV
+    if certificate_type in (V2G, V2G20):  # the SECC is the TLS server of the EV
         usage = [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]
     issuer_key = signer.key
     builder = (

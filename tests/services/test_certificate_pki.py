@@ -22,6 +22,7 @@ from csms.services.pki_contract import (
 from csms.services.pki_csr import (
     CHARGING_STATION,
     V2G,
+    V2G20,
     CsrRejected,
     check_csr,
     hash_data,
@@ -278,3 +279,10 @@ def test_a_root_signer_is_not_sent_with_the_certificate() -> None:
     )
     assert len(chain) == 1
     assert chain[0].issuer == root.cert.subject
+
+
+def test_v2g20_csr_needs_a_p521_key() -> None:
+    """OCPP 2.1 V2G20Certificate (ISO 15118-20): ECDSA P-521 only."""
+    assert check(csr(cn="SECC-20", key=ec.generate_private_key(ec.SECP521R1())), V2G20)
+    with pytest.raises(CsrRejected, match="curve secp256r1 is not allowed for V2G20Certificate"):
+        check(csr(cn="SECC-20"), V2G20)

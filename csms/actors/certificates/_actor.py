@@ -38,6 +38,7 @@ from csms.services.pki_contract import parse_chain, request_data_list
 from csms.services.pki_csr import (
     CHARGING_STATION,
     V2G,
+    V2G20,
     CsrRejected,
     check_csr,
     pem_chain,
@@ -251,8 +252,9 @@ class CertificatesOwner(OwnerBase):
         serial: str | None = None,
         valid_to: dt.datetime | None = None,
     ) -> None:
-        if kind not in (CHARGING_STATION, V2G):
+        if kind not in (CHARGING_STATION, V2G, V2G20):
             return  # a type nothing can sign: the rejection event is its record
+        kind = V2G if kind == V2G20 else kind  # one V2G kind in certificate_signings
         await self.database.run(
             repo.record_signing,
             station,
