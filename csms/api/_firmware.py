@@ -14,7 +14,7 @@ from csms.storage import firmware as repo
 from csms.storage.firmware import FirmwareJobRow, StatusEntry
 
 from ._auth import Role
-from ._errors import NotFound
+from ._errors import InvalidBody, NotFound
 from ._firmware_control import FirmwareUpdate
 from ._routing import Call, Endpoint, Param, json_response
 from ._schema import spec
@@ -24,6 +24,7 @@ __all__ = ["ENDPOINTS", "FirmwareJob", "job_view"]
 
 _DOCS = {"stationId": "The station's identity."}
 _STATES = ("active", "completed", "failed", "canceled")
+_UUID = "^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$"
 
 
 @attrs.frozen
@@ -71,7 +72,8 @@ class FirmwareJob:
     requested, running, rebooting; ``status``: the station's last answer or report, or why
     it ended; ``reason`` (ended ones): Rejected, InvalidCertificate, DownloadFailed,
     InvalidSignature, InstallationFailed, InstallVerificationFailed, TimedOut, Replaced,
-    Canceled. ``history``: the statuses in order (in the status and single-job views)."""
+    Canceled. ``campaignId``: the campaign that started it, if any. ``history``: the statuses
+    in order (in the status and single-job views)."""
 
     id: str
     station_id: str
@@ -90,6 +92,7 @@ class FirmwareJob:
     requested_by: str
     created_at: dt.datetime
     status_at: dt.datetime
+    campaign_id: str | None = None
     history: list[FirmwareStatusEntry] | None = None
 
 
@@ -117,6 +120,7 @@ def job_view(row: FirmwareJobRow, history: list[StatusEntry] | None = None) -> F
         requested_by=row.requested_by,
         created_at=row.created_at,
         status_at=row.status_at,
+        campaign_id=None if row.campaign_id is None else str(row.campaign_id),
         history=None if history is None else [FirmwareStatusEntry(e.status, e.at) for e in history],
     )
 
@@ -151,8 +155,18 @@ async def status(call: Call) -> Response:
 
 async def list_jobs(call: Call) -> Response:
     q = call.query
+    campaign_id = None
+    if q["campaignId"] is not None:
+        try:
+            campaign_id = uuid.UUID(q["campaignId"])
+        except ValueError:
+            raise InvalidBody("must be a campaign id (a UUID)", field="campaignId") from None
     rows = await call.control.database.run(
-        repo.list_jobs, station_id=q["stationId"], state=q["state"], limit=q["limit"]
+        repo.list_jobs,
+        station_id=q["stationId"],
+        state=q["state"],
+        campaign_id=campaign_id,
+        limit=q["limit"],
     )
     return json_response(FirmwareJobList([job_view(r) for r in rows]))
 
@@ -213,6 +227,7 @@ ENDPOINTS = (
         query=(
             Param("stationId", description="Only this station's.", pattern=STATION_ID_PATTERN),
             Param("state", description="Only jobs in this state.", enum=_STATES),
+            Param("campaignId", description="Only this campaign's.", pattern=_UUID),
             Param("limit", int, "At most this many.", minimum=1, maximum=1000, default=100),
         ),
         errors=(422,),

@@ -229,7 +229,12 @@ def get_job_by_id(conn: Connection, job_id: uuid.UUID) -> FirmwareJobRow | None:
 
 
 def list_jobs(
-    conn: Connection, *, station_id: str | None = None, state: str | None = None, limit: int = 100
+    conn: Connection,
+    *,
+    station_id: str | None = None,
+    state: str | None = None,
+    campaign_id: uuid.UUID | None = None,
+    limit: int = 100,
 ) -> list[FirmwareJobRow]:
     """Newest first."""
     with conn.cursor(row_factory=class_row(FirmwareJobRow)) as cur:
@@ -237,7 +242,8 @@ def list_jobs(
             f"SELECT {_COLUMNS} FROM firmware_updates"
             " WHERE (%(station)s::text IS NULL OR station_id = %(station)s)"
             " AND (%(state)s::text IS NULL OR state = %(state)s)"
+            " AND (%(campaign)s::uuid IS NULL OR campaign_id = %(campaign)s)"
             " ORDER BY created_at DESC, request_id DESC LIMIT %(limit)s",
-            {"station": station_id, "state": state, "limit": limit},
+            {"station": station_id, "state": state, "campaign": campaign_id, "limit": limit},
         )
         return cur.fetchall()

@@ -121,8 +121,15 @@ async def test_a_campaign_over_50_stations_counts_right_and_never_exceeds_its_co
             await r.api.get(f"{CAMPAIGNS}/{created['id']}/stations", params={"state": "failed"})
         ).json()["items"]
         assert {(s["stationId"], s["reason"]) for s in failed} == set(failing.items())
-        jobs = (await r.api.get("/api/v1/firmware/jobs", params={"limit": 100})).json()["items"]
+        jobs = (
+            await r.api.get(
+                "/api/v1/firmware/jobs", params={"campaignId": created["id"], "limit": 100}
+            )
+        ).json()["items"]
         assert len(jobs) == 48
+        assert {j["campaignId"] for j in jobs} == {created["id"]}
+        other = await r.api.get("/api/v1/firmware/jobs", params={"campaignId": "0" * 32})
+        assert other.json()["items"] == []
 
 
 async def test_the_failure_threshold_halts_the_campaign(database_url, admin_env, bridge):
