@@ -5,6 +5,7 @@ The campaign's stations are each ``pending``, ``running``, ``installed``, ``fail
 ``skipped`` (already on the target version); ``Counts`` keeps how many are in each. ``step``
 takes one input and returns the next campaign:
 
+- ``Opened``: the campaign's actor (re)starts it: one with no station left completes.
 - ``Launched``: a pending station's job is being started (it holds a slot from now on).
 - ``Skipped``: a pending station is already on the target version.
 - ``Deferred``: a station being started was not connected: pending again (the actor retries it
@@ -37,6 +38,7 @@ __all__ = [
     "Ended",
     "Input",
     "Launched",
+    "Opened",
     "Pause",
     "Resume",
     "Skipped",
@@ -74,6 +76,11 @@ class Campaign:
 
 
 @attrs.frozen
+class Opened:
+    pass
+
+
+@attrs.frozen
 class Launched:
     pass
 
@@ -108,7 +115,7 @@ class Cancel:
     pass
 
 
-Input = Launched | Skipped | Deferred | Ended | Pause | Resume | Cancel
+Input = Opened | Launched | Skipped | Deferred | Ended | Pause | Resume | Cancel
 
 
 def should_skip(current_version: str | None, target_version: str | None) -> bool:
@@ -144,6 +151,8 @@ def _finish(campaign: Campaign) -> Campaign:
 def step(campaign: Campaign, event: Input) -> Campaign:
     counts = campaign.counts
     match event:
+        case Opened():
+            return _finish(campaign)
         case Launched():
             if launchable(campaign) == 0:
                 return campaign  # no slot: the actor asked out of turn

@@ -96,6 +96,8 @@ async def test_a_campaign_over_50_stations_counts_right_and_never_exceeds_its_co
     async with rig(database_url, bridge, ids, failures=failing, versions=current) as r:
         created = await r.create(ids, maxConcurrent=5, targetVersion="2.0")
         assert (created["state"], created["counts"]["total"]) == ("running", 50)
+        started = await r.event("firmware.campaign.state", campaign_id=created["id"])
+        assert (started.state, started.pending) == ("running", 50)
         done = await r.event("firmware.campaign.state", state="completed")
         assert (done.installed, done.failed, done.skipped, done.pending, done.running) == (
             45,
@@ -225,3 +227,10 @@ async def test_a_station_offline_is_tried_again_then_counted_failed(
         assert [(s["stationId"], s["reason"]) for s in failed] == [
             (ids[2], "station_not_connected (3 tries)")  # one try per tick
         ]
+
+
+async def test_a_campaign_with_no_station_completes_at_once(database_url, admin_env, bridge):
+    async with rig(database_url, bridge, []) as r:
+        created = await r.create([], maxConcurrent=3)
+        done = await r.event("firmware.campaign.state", campaign_id=created["id"])
+        assert (done.state, done.pending) == ("completed", 0)

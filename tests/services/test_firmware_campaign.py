@@ -12,6 +12,7 @@ from csms.services.firmware_campaign import (
     Deferred,
     Ended,
     Launched,
+    Opened,
     Pause,
     Resume,
     Skipped,
@@ -79,6 +80,12 @@ def test_a_deferred_station_is_pending_again_and_keeps_the_campaign_open():
     assert (c.state, c.counts.pending, c.counts.running, launchable(c)) == ("running", 1, 0, 1)
 
 
+def test_a_campaign_with_no_station_completes_when_opened():
+    assert step(campaign(0), Opened()).state == "completed"
+    assert step(campaign(2), Opened()).state == "running"
+    assert step(step(campaign(0), Pause()), Opened()).state == "paused"
+
+
 def test_skips_and_completion():
     assert should_skip("2.0", "2.0")
     assert not should_skip("1.0", "2.0")
@@ -90,6 +97,7 @@ def test_skips_and_completion():
 
 INPUTS = st.sampled_from(
     [
+        Opened(),
         Launched(),
         Launched(),
         Skipped(),

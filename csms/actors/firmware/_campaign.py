@@ -104,6 +104,10 @@ class FirmwareCampaignActor(Actor):
         )
         ctx.nursery.start_soon(self._listen, ctx.ref, self._events)
         ctx.nursery.start_soon(tick_every, self.deps.options.campaign_tick, ctx.ref)
+        opened = self.campaign
+        await self._apply(policy.Opened())
+        if self.campaign == opened:  # (re)started as it stood: said once per node start
+            self.deps.events.publish(FirmwareCampaignState(**self._fields()))
         await self._reconcile()
         await self._fill()
         # not stopped here even if settled: a command may be on its way (the next tick stops it)
