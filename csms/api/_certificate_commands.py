@@ -34,6 +34,9 @@ INSTALL_TYPES = (
 RENEW_TYPES = {
     "ChargingStationCertificate": "SignChargingStationCertificate",
     "V2GCertificate": "SignV2GCertificate",
+    # TC_A_13: one CSR for a certificate used for both (the station sends SignCertificate twice
+    # or once, as its device model says)
+    "CombinedCertificate": "SignCombinedCertificate",
 }
 
 

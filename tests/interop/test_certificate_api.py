@@ -163,6 +163,25 @@ async def test_delete_of_an_unknown_certificate_needs_its_hashes(database_url, a
         assert (answer.status_code, answer.json()["error"]["field"]) == (422, "issuerNameHash")
 
 
+@pytest.mark.parametrize(
+    ("certificate_type", "requested"),
+    [("V2GCertificate", "SignV2GCertificate"), ("CombinedCertificate", "SignCombinedCertificate")],
+)
+async def test_tc_a_12_13_renewal_of_v2g_and_combined_certificates(
+    database_url, admin_env, bridge, certificate_type, requested
+):
+    """TC_A_12_CSMS / TC_A_13_CSMS: the renewal's TriggerMessage names the certificate asked."""
+    async with rig(database_url, bridge) as r:
+        await r.connect()
+        answer = await r.api.post(
+            f"/api/v1/devices/{STATION}/certificates/renew",
+            json={"certificateType": certificate_type, "evseId": 1},
+        )
+        assert answer.json()["status"] == "Accepted"
+        trigger = await r.command("TriggerMessage")
+        assert (trigger["requested_message"], trigger["evse"]) == (requested, {"id": 1})
+
+
 async def test_tc_a_11_renewal_triggered_by_the_operator(database_url, admin_env, bridge):
     """TC_A_11_CSMS (A02, F06.FR.01): the operator's renewal sends TriggerMessage
     SignChargingStationCertificate; the station's SignCertificate gets CertificateSigned."""
