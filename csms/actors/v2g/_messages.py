@@ -50,7 +50,8 @@ class TrioWallClock:
 class SessionOptions:
     """How the sessions run."""
 
-    #: How often a session looks at the time (duration, window end, disconnect grace), s.
+    #: How late a session may notice a deadline (duration, window end, disconnect grace), s:
+    #: the sessions' one ticker rounds their deadlines up to it.
     tick_interval: float = 1.0
     #: The wall clock the policy decides by (UTC, with tzinfo).
     clock: Callable[[], dt.datetime] = attrs.field(factory=TrioWallClock)
@@ -120,7 +121,8 @@ class StationBack:
 
 @attrs.frozen
 class Tick:
-    """A session's own timer: time to look at the clock."""
+    """The sessions' ticker: a deadline of the session's has passed, time to look at the
+    clock."""
 
 
 @attrs.frozen
