@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import nats
+import orjson
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 from nats.js.api import RetentionPolicy, StreamConfig
@@ -27,7 +27,9 @@ log = logging.getLogger("csms.nats")
 
 def encode(prefix: str, event: Event) -> tuple[str, bytes, dict[str, str]]:
     """The subject, body and headers an event is published with."""
-    body = json.dumps(event.to_json(), separators=(",", ":")).encode()
+    # compact UTF-8, a fifth of json.dumps's time; never raises (a value JSON lacks becomes its
+    # str), so one odd event cannot hold its batch back forever
+    body = orjson.dumps(event.to_json(), default=str, option=orjson.OPT_NON_STR_KEYS)
     station = getattr(event, "station_id", None)
     subject = event_subject(prefix, event.subject, station if isinstance(station, str) else None)
     return subject, body, {"Nats-Msg-Id": message_id(body)}
