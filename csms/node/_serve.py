@@ -71,6 +71,9 @@ async def serve(settings: Settings) -> None:
                 )
             for host, port in node.http_addresses:
                 print(f"HTTP API: http://{host}:{port}/api/v1 (OpenAPI at /openapi.json)")
+            nats = node.settings.nats
+            if nats.url:  # docs/NATS.md
+                print(f"NATS:     {nats.url} (events on {nats.prefix}.events.> in {nats.stream})")
             if not os.environ.get(ADMIN_TOKEN_ENV):
                 print(
                     f"No {ADMIN_TOKEN_ENV} set: create a token with "

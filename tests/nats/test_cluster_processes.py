@@ -49,12 +49,16 @@ def start_node_b(
     )
 
 
-async def running(node: subprocess.Popen[str]) -> None:
-    """Until the node's own word that it runs (`csms serve` prints it once listening)."""
+async def running(node: subprocess.Popen[str]) -> list[str]:
+    """Until the node's own word that it runs (`csms serve` prints it once listening); what it
+    printed until then."""
     assert node.stdout is not None
+    printed = []
     with trio.fail_after(60):
         while "running" not in (line := await trio.to_thread.run_sync(node.stdout.readline)):
             assert line, "node B exited before it was running"
+            printed.append(line)
+    return printed
 
 
 def reset_audit(database_url: str) -> list[tuple[str, str | None, str]]:
@@ -85,7 +89,8 @@ async def test_node_b_killed_mid_command_is_reaped_and_its_station_moves_to_node
     b = start_node_b(database_url, nats.url, port_b, tmp_path / "node-b.toml")
     try:
         async with open_node(settings, http=True) as a, client(a) as api:
-            await running(b)
+            printed = await running(b)
+            assert f"NATS:     {nats.url} (events on csms.events.> in CSMS_EVENTS)\n" in printed
             r = await api.post("/api/v1/stations", json={"id": STATION, "password": PASSWORD})
             assert r.status_code == 201, r.text
             old = await connect_charge_point(bridge, port_b, STATION, PASSWORD)
