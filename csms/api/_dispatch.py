@@ -71,23 +71,41 @@ class RouteTable:
             self.size += 1
 
     def match(self, method: str, path: str) -> tuple[Handler, dict[str, str]] | None:
-        """The handler and path parameters of the one route matching, or None."""
-        node: Mapping[Any, Any] = self._tree
-        values: list[str] = []
-        for segment in _segments(path):
-            child = node.get(segment) if segment else None
-            if child is None:
-                child = node.get(_PARAM)
-                if child is None or not segment:
-                    return None
-                values.append(segment)
-            node = child
-        leaf = node.get("")
-        found = leaf.get(method) if leaf is not None else None
+        """The handler and path parameters of the one route matching, or None.
+
+        A word of the path is tried as itself first, then as a parameter: ``DELETE
+        /devices/CP1/certificates/install`` is the ``{hash}`` route when only ``POST`` has the
+        word ``install``. For one method at most one template can match (overlapping ones are
+        left out), so the first found is the one."""
+        segments = _segments(path)
+        if any(not segment for segment in segments):
+            return None  # an empty segment (a trailing or double slash) matches no route
+        found = self._walk(self._tree, segments, 0, method)
         if found is None:
             return None
-        names, handler = found
+        names, handler, values = found
         return handler, dict(zip(names, values, strict=True))
+
+    def _walk(
+        self, node: Mapping[Any, Any], segments: list[str], at: int, method: str
+    ) -> tuple[tuple[str, ...], Handler, list[str]] | None:
+        if at == len(segments):
+            leaf = node.get("")
+            found = leaf.get(method) if leaf is not None else None
+            return None if found is None else (found[0], found[1], [])
+        segment = segments[at]
+        child = node.get(segment)
+        if child is not None:
+            found = self._walk(child, segments, at + 1, method)
+            if found is not None:
+                return found
+        child = node.get(_PARAM)
+        if child is not None:
+            found = self._walk(child, segments, at + 1, method)
+            if found is not None:
+                found[2].insert(0, segment)
+                return found
+        return None
 
 
 class FastRoutes:
