@@ -149,7 +149,9 @@ def pieces(
             if end == after.at:
                 found.append((start, end, left))
                 break
-            share = (energy * _micros(end - start) / _micros(span)).quantize(SHARE_PLACES, ROUND_FLOOR)
+            share = (energy * _micros(end - start) / _micros(span)).quantize(
+                SHARE_PLACES, ROUND_FLOOR
+            )
             found.append((start, end, share))
             left -= share
             start = end
