@@ -74,6 +74,8 @@ class CommandServer(Actor):
         self.lost_requests = 0
         #: Nodes this one found dead and reaped.
         self.reaped: list[nodes.Reaped] = []
+        #: What other nodes announced lately: station -> (node, connected, when).
+        self._heard: dict[str, tuple[str, bool, float]] = {}
 
     async def on_start(self, ctx: ActorContext) -> None:
         self._sub = self.events.subscribe("station.", capacity=50_000)
@@ -203,7 +205,9 @@ class CommandServer(Actor):
         except Exception as exc:  # NATS or the database away: next time
             log.warning("nats_commands: reconcile failed", extra={"error": repr(exc)})
             return
-        self.gateway.remote = {sid: node for sid, node in rows if node != self.node_id}
+        self.gateway.remote = self._recent(
+            {sid: node for sid, node in rows if node != self.node_id}
+        )
 
     def _cmd(self, station_id: str) -> str:
         return command_subject(self.prefix, station_id)
@@ -253,9 +257,9 @@ class CommandServer(Actor):
     async def _takeover(self, data: bytes) -> None:
         body = json.loads(data)
         station_id, node = body.get("stationId"), body.get("nodeId")
-        if node == self.node_id or not isinstance(station_id, str):
+        if node == self.node_id or not isinstance(station_id, str) or not isinstance(node, str):
             return
-        self.gateway.remote[station_id] = node
+        self._heard_of(station_id, node, connected=True)
         ref = self.stations.registry.lookup(station_id)
         if ref is not None:  # it reconnected elsewhere: this connection is stale
             log.info("station taken over", extra={"station": station_id, "by": node})
@@ -264,12 +268,32 @@ class CommandServer(Actor):
     def _presence_event(self, data: bytes) -> None:
         body = json.loads(data)
         station_id, node = body.get("stationId"), body.get("nodeId")
-        if not isinstance(station_id, str) or node == self.node_id:
+        if not isinstance(station_id, str) or not isinstance(node, str) or node == self.node_id:
             return
-        if body.get("subject") == "station.connected":
-            self.gateway.remote[station_id] = node
-        elif self.gateway.remote.get(station_id) == node:
-            del self.gateway.remote[station_id]
+        self._heard_of(station_id, node, connected=body.get("subject") == "station.connected")
+
+    def _heard_of(self, station_id: str, node: str, *, connected: bool) -> None:
+        """Apply what another node announced now, and keep it for a while: the next presence
+        read may predate it (the holding node's presence row is written behind)."""
+        self._heard[station_id] = (node, connected, trio.current_time())
+        _apply(self.gateway.remote, station_id, node, connected)
+
+    def _recent(self, rows: dict[str, str]) -> dict[str, str]:
+        """Presence ``rows`` with what was announced since shortly before they were read."""
+        horizon = trio.current_time() - 2 * RECONCILE_INTERVAL
+        for station_id, (node, connected, at) in list(self._heard.items()):
+            if at < horizon:
+                del self._heard[station_id]
+            else:
+                _apply(rows, station_id, node, connected)
+        return rows
+
+
+def _apply(remote: dict[str, str], station_id: str, node: str, connected: bool) -> None:
+    if connected:
+        remote[station_id] = node
+    elif remote.get(station_id) == node:
+        del remote[station_id]
 
 
 def _presence(conn: Any) -> list[tuple[str, str]]:
