@@ -13,6 +13,7 @@ from csms.actors import Node
 from csms.config import Settings, load_settings
 from csms.node import ChildFactory, RouteFactory, open_node
 from csms.runtime import AsyncioThread
+from tests.node_overrides import node_overrides
 
 ADMIN_TOKEN = "admin-bootstrap-token-for-tests-0123456789"
 PASSWORD = "api-test-password-0123"
@@ -22,15 +23,7 @@ def node_settings(database_url: str, **overrides: Any) -> Settings:
     """A node on free loopback ports."""
     return load_settings(
         env={},
-        overrides={
-            "database.url": database_url,
-            "ocpp.host": "127.0.0.1",
-            "ocpp.port": 0,
-            "http.host": "127.0.0.1",
-            "http.port": 0,
-            "v2g.ccee.fetch": False,  # CCEE is faked where it is tested
-            **overrides,
-        },
+        overrides=node_overrides(database_url, **overrides),
     )
 
 

@@ -27,6 +27,7 @@ from csms.runtime import AsyncioThread
 from csms.storage import connect as db_connect
 from csms.storage import stations
 from csms.transport import hash_password
+from tests.node_overrides import node_overrides
 
 PASSWORD = "interop-password-0123"
 
@@ -253,13 +254,7 @@ async def interop_node(
 ) -> AsyncIterator[tuple[Node, AsyncioThread]]:
     settings = load_settings(
         env={},
-        overrides={
-            "database.url": database_url,
-            "ocpp.host": "127.0.0.1",
-            "ocpp.port": 0,
-            "v2g.ccee.fetch": False,  # CCEE is faked where it is tested
-            **overrides,
-        },
+        overrides=node_overrides(database_url, **overrides),
     )
     bridge = AsyncioThread(name="ocpp-peers")
     await bridge.start()

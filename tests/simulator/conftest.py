@@ -13,6 +13,7 @@ from csms.simulator import ReconnectBackoff, StationConfig
 from csms.storage import connect as db_connect
 from csms.storage import stations
 from csms.transport import hash_password
+from tests.node_overrides import node_overrides
 
 PASSWORD = "simulator-password-0123"
 
@@ -23,14 +24,7 @@ async def running_node(
 ) -> AsyncIterator[Node]:
     settings = load_settings(
         env={},
-        overrides={
-            "database.url": database_url,
-            "ocpp.host": "127.0.0.1",
-            "ocpp.port": port,
-            "http.port": 0,
-            "v2g.ccee.fetch": False,  # CCEE is faked where it is tested
-            **overrides,
-        },
+        overrides=node_overrides(database_url, **{"ocpp.port": port, **overrides}),
     )
     async with open_node(settings, http=True, validate_outbound=True) as node:
         yield node
