@@ -7,6 +7,7 @@ Registered by the composition root (``csms/node``) with ``certificates_child``, 
 - SignCertificate (ask): the CSR checked, Accepted or Rejected; CertificateSigned follows (A02/A03);
 - GetCertificateStatus (ask): OCSP through a vouched responder, cached (M06);
 - Get15118EVCertificate (ask): forwarded to the contract-certificate provider (M01/M02);
+- GetCertificateChainStatus (ask, OCPP 2.1): each certificate's status by OCSP (M07);
 - Authorize with a contract (C07): the station's handler asks it ``VerifyContract``.
 
 The operator's side (InstallCertificate, DeleteCertificate, GetInstalledCertificateIds, renewal
@@ -70,7 +71,12 @@ def certificate_routes(response_timeout: float) -> Callable[[Supervisor], list[R
         owner = root.ref(NAME)
         return [
             Route.ask(action, owner, name=NAME, timeout=timeout)
-            for action in ("SignCertificate", "GetCertificateStatus", "Get15118EVCertificate")
+            for action in (
+                "SignCertificate",
+                "GetCertificateStatus",
+                "Get15118EVCertificate",
+                "GetCertificateChainStatus",  # OCPP 2.1 only
+            )
         ]
 
     return routes

@@ -50,6 +50,7 @@ from csms.services.x509_chain import CertificateError
 from csms.storage import certificates as repo
 
 from ._base import OwnerBase
+from ._chain_status import ChainStatusChecker
 from ._contract import ContractChecker
 from ._http import HttpPeerError, OcspClient, post_json
 from ._messages import VerifyContract
@@ -110,6 +111,9 @@ class CertificatesOwner(OwnerBase):
             ocsp=self.ocsp,
             database=database,
             clock=clock,
+        )
+        self.chain_status = ChainStatusChecker(
+            issuers=self.contracts.issuers, vouched=self.vouched, ocsp=self.ocsp, clock=clock
         )
 
     async def on_start(self, ctx: ActorContext) -> None:
@@ -301,6 +305,24 @@ class CertificatesOwner(OwnerBase):
             raise OcspResponseError("the certificate's issuer is not a configured CA")
         return await self.ocsp.status(data, issuer)
 
+    # -- GetCertificateChainStatus (2.1 M07) ---------------------------------------------------
+
+    async def _chain_status(self, message: StationMessage) -> Any:
+        checked = await self.chain_status.statuses(
+            list(message.raw.get("certificateStatusRequests") or ())
+        )
+        for one in checked:
+            if one.problem is not None:
+                serial = str(one.entry["certificateHashData"].get("serialNumber", ""))
+                self._rejected(
+                    message.station_id,
+                    "GetCertificateChainStatus",
+                    str(one.entry["status"]),
+                    f"{one.problem} ({serial})",
+                    CONTRACT_EVENT,
+                )
+        return self._response(message, {"certificateStatus": [c.entry for c in checked]})
+
     # -- Get15118EVCertificate (M01/M02) ---------------------------------------------------------
 
     async def _ev_certificate(self, message: StationMessage) -> Any:
@@ -351,4 +373,5 @@ class CertificatesOwner(OwnerBase):
         "SignCertificate": _sign_certificate,
         "GetCertificateStatus": _certificate_status,
         "Get15118EVCertificate": _ev_certificate,
+        "GetCertificateChainStatus": _chain_status,
     }

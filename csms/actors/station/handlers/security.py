@@ -43,7 +43,21 @@ async def get_certificate_status(st: StationContext, request: Any, raw: dict[str
 async def get_certificate_chain_status(
     st: StationContext, request: Any, raw: dict[str, Any]
 ) -> Any:
-    return st.messages.GetCertificateChainStatusResponse(certificate_status=())
+    # M07 error handling: without the certificates owner's answer no status could be had, so
+    # each certificate asked about is Failed (the schema wants one entry per request)
+    msg = st.messages
+    now = st.services.now()
+    return msg.GetCertificateChainStatusResponse(
+        certificate_status=tuple(
+            msg.CertificateStatus(
+                certificate_hash_data=r.certificate_hash_data,
+                source=r.source,
+                status=msg.CertificateStatusEnum.FAILED,
+                next_update=now,
+            )
+            for r in request.certificate_status_requests
+        )
+    )
 
 
 @handles("SignCertificate")
