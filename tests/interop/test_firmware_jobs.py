@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import pytest
 import trio
+from ocpp.v201 import call as call201
 
 from ..services.firmware_pki import make_firmware_pki
-from .firmware_peer import LOCATION, STATION, rig, setup_database
+from .firmware_peer import LOCATION, STATION, now_text, rig, setup_database
 
 PKI = make_firmware_pki()
 
@@ -171,6 +172,87 @@ async def test_tc_l_10_accepted_canceled_replaces_the_running_job(database_url, 
             (second["id"], "active"),
             (first["id"], "canceled"),
         ]
+
+
+async def test_tc_l_11_a_station_unable_to_cancel_keeps_the_running_job(
+    database_url, admin_env, bridge
+):
+    """TC_L_11_CSMS (L01.FR.01, L01.FR.11, L01.FR.27): a second UpdateFirmware while one
+    installs is answered Rejected: that request ends failed with the reason, the running job is
+    not replaced and completes through its reboot and Installed."""
+    setup_database(database_url)
+    async with rig(database_url, bridge) as r:
+        await r.connect("Accepted", "Rejected")
+        first = (await r.update()).json()
+        request_id = (await r.sent())["request_id"]
+        await r.status("Downloading", request_id)
+        second = (await r.update(location="https://firmware.example/cp-2.1.bin")).json()
+        assert (second["state"], second["reason"]) == ("failed", "Rejected")
+        for status in ("Downloaded", "SignatureVerified", "Installing", "InstallRebooting"):
+            await r.status(status, request_id)
+        await r.boot("2.0")
+        await r.status("Installed", request_id)
+        completed = await r.event("firmware.update.completed")
+        assert (completed.job_id, completed.firmware_version) == (first["id"], "2.0")
+        jobs = (await r.api.get("/api/v1/firmware/jobs", params={"stationId": STATION})).json()
+        assert sorted((j["id"], j["state"]) for j in jobs["items"]) == sorted(
+            [(first["id"], "completed"), (second["id"], "failed")]
+        )
+
+
+async def test_tc_l_13_an_update_waiting_for_a_transaction_to_end_completes(
+    database_url, admin_env, bridge
+):
+    """TC_L_13_CSMS (L01.FR.01, L01.FR.11): the station schedules the download while a
+    transaction runs (DownloadScheduled), sets its other connectors Unavailable, ends the
+    transaction, then downloads, installs, reboots (BootNotification reason FirmwareUpdate),
+    reports its connectors Available and Installed: the job follows the firmware statuses only
+    and completes with the new version."""
+    setup_database(database_url)
+    async with rig(database_url, bridge) as r:
+        peer = await r.connect()
+        await peer.call(_transaction(0, "Started"))
+        await r.update()
+        request_id = (await r.sent())["request_id"]
+        await r.status("DownloadScheduled", request_id)
+        await peer.call(_connector(2, "Unavailable"))
+        await peer.call(_transaction(1, "Ended"))
+        for status in ("Downloading", "Downloaded", "SignatureVerified", "Installing"):
+            await r.status(status, request_id)
+        await r.status("InstallRebooting", request_id)
+        await r.boot("2.0")
+        await peer.call(_connector(1, "Available"))
+        await peer.call(_connector(2, "Available"))
+        await r.status("Installed", request_id)
+        assert (await r.event("firmware.update.completed")).firmware_version == "2.0"
+        body = (await r.api.get(f"/api/v1/devices/{STATION}/firmware/status")).json()
+        assert [h["status"] for h in body["history"]] == [
+            "Accepted",
+            "DownloadScheduled",
+            "Downloading",
+            "Downloaded",
+            "SignatureVerified",
+            "Installing",
+            "InstallRebooting",
+            "Installed",
+        ]
+
+
+def _transaction(seq: int, kind: str) -> call201.TransactionEvent:
+    return call201.TransactionEvent(
+        event_type=kind,
+        timestamp=now_text(),
+        seq_no=seq,
+        trigger_reason="CablePluggedIn" if kind == "Started" else "EVCommunicationLost",
+        transaction_info={"transaction_id": "fw-tx-1"},
+        evse={"id": 1, "connector_id": 1},
+    )
+
+
+def _connector(evse_id: int, status: str) -> call201.StatusNotification:
+    return call201.StatusNotification(
+        timestamp=now_text(), connector_status=status, evse_id=evse_id, connector_id=1
+    )
 
 
 async def test_a_stalled_job_times_out(database_url, admin_env, bridge, wall_clock):
