@@ -6,8 +6,8 @@ the node's (b)/(c) floor in the same run.
 
 One csms node (``csms serve``, pinned to CPU 0) on an embedded PostgreSQL set up here (the
 ``stations.py`` stations plus ``--fleet`` firmware stations); the fleet is ``--fleet``
-simulator stations (``csms.simulator``, one trio process pinned to CPU 1, this file with
-``--role fleet``) that download the image from the node's firmware store over HTTP, walk the
+simulator stations (``csms.simulator``, one trio process pinned to CPU 1,
+``firmware_fleet.py``) that download the image from the node's firmware store over HTTP, walk the
 status sequence one step per ``--step`` seconds, reboot and boot the new version. In order:
 
 1. (b) and (c) of ``stations.py`` against the node before the fleet connects: the floor.
@@ -52,165 +52,12 @@ def _beside(name: str) -> Any:
 
 stations = _beside("stations")
 v2g = _beside("v2g")
+firmware_fleet = _beside("firmware_fleet")
+Fleet, fleet_id = firmware_fleet.Fleet, firmware_fleet.fleet_id
 
 TARGET_KIB = 10.0
 ADMIN_TOKEN = "bench-firmware-admin-token-0123456789"
 HEADER = b"CSMS-SIMULATOR-FIRMWARE "
-
-
-def fleet_id(i: int) -> str:
-    return f"FWB{i:05d}"
-
-
-# --- the fleet (own process) -----------------------------------------------------------------
-
-
-def run_fleet(port: int, count: int, step: float) -> None:
-    """``count`` simulated stations; READY once all are online, then per ``dump`` a JSON line
-    with the firmware statuses they sent."""
-    import trio
-
-    from csms import logs
-    from csms.runtime import DynamicSupervisor
-    from csms.simulator import ReconnectBackoff, StationConfig, StationState, station_spec
-
-    logs.configure("ERROR", json=False)
-
-    async def main() -> None:
-        supervisor = DynamicSupervisor(name="fleet")
-        states = []
-        async with trio.open_nursery() as nursery:
-            await nursery.start(supervisor.run)
-            for i in range(count):
-                config = StationConfig(
-                    station_id=fleet_id(i),
-                    server=f"ws://127.0.0.1:{port}/ocpp",
-                    password=stations.PASSWORD,
-                    meter_interval=3600.0,
-                    heartbeat_interval=3600.0,
-                    backoff=ReconnectBackoff(wait_minimum=0.2, random_range=0.5, repeat_times=3),
-                    firmware_step=step,
-                    response_timeout=60.0,
-                    validate=False,
-                )
-                state = StationState(config)
-                states.append(state)
-                supervisor.start_child_nowait(station_spec(state), name=config.station_id)
-                if i % 50 == 49:
-                    await trio.sleep(0.25)  # a ramp of 200 stations/s, not a storm
-            while sum(s.online for s in states) < count:  # noqa: ASYNC110 (a poll of many)
-                await trio.sleep(0.2)
-            print("READY", flush=True)
-            stdin = trio.lowlevel.FdStream(os.dup(0))
-            buffered = b""
-            while True:
-                data = await stdin.receive_some()
-                if not data:
-                    break
-                buffered += data
-                while b"\n" in buffered:
-                    word, _, buffered = buffered.partition(b"\n")
-                    if word.strip() == b"dump":
-                        sent = sum(s.sent["FirmwareStatusNotification"] for s in states)
-                        versions: dict[str, int] = {}
-                        for s in states:
-                            versions[s.model.firmware_version] = (
-                                versions.get(s.model.firmware_version, 0) + 1
-                            )
-                        boots = sum(s.boots for s in states)
-                        print(json.dumps({"fsn": sent, "versions": versions, "boots": boots}))
-                        sys.stdout.flush()
-            nursery.cancel_scope.cancel()
-
-    trio.run(main)
-
-
-def job_memory(url: str, count: int) -> None:
-    """Memory per firmware job actor: ``count`` active jobs in the database, resumed by the
-    node's ``firmware`` actor at its start, under tracemalloc; the traced memory of a node with
-    them over one without (after a full collection), per job. Prints one JSON line."""
-    import gc
-    import tracemalloc
-
-    import trio
-
-    from csms import logs
-    from csms.config import load_settings
-    from csms.node import open_node
-    from csms.storage import connect
-
-    logs.configure("ERROR", json=False)
-    settings = load_settings(
-        env={},
-        overrides={
-            "database.url": url,
-            "ocpp.host": "127.0.0.1",
-            "ocpp.port": 0,
-            "firmware.tick_interval_s": 3600.0,
-            "v2g.ccee.fetch": False,
-        },
-    )
-
-    def rows(n: int) -> None:
-        with connect(url) as conn, conn.cursor() as cur:
-            cur.execute("DELETE FROM firmware_updates")
-            cur.executemany(
-                "INSERT INTO firmware_updates (station_id, request_id, location, retrieve_at,"
-                " requested_by, status, state, phase, status_at, last_activity_at)"
-                " VALUES (%s, 1, 'http://fw/x.bin', now(), 'bench', 'Downloading', 'active',"
-                " 'running', now(), now())",
-                [(fleet_id(i),) for i in range(n)],
-            )
-            conn.commit()
-
-    async def traced(n: int) -> int:
-        rows(n)
-        async with open_node(settings):
-            await trio.sleep(3.0)  # the jobs resumed and settled (a script, not a test)
-            gc.collect()
-            size = tracemalloc.get_traced_memory()[0]
-        return size
-
-    tracemalloc.start()
-    without = trio.run(traced, 0)
-    with_jobs = trio.run(traced, count)
-    print(json.dumps({"jobs": count, "kib_per_job": (with_jobs - without) / 1024 / count}))
-
-
-class Fleet:
-    def __init__(self, args: argparse.Namespace, port: int) -> None:
-        cpu = None if args.no_pin else stations.LOADER_CPU
-        cmd = [sys.executable, __file__, "--role", "fleet", str(port), str(args.fleet)]
-        cmd += [str(args.step)]
-        self.proc = subprocess.Popen(
-            cmd,
-            cwd=stations.ROOT,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-            preexec_fn=stations._preexec(cpu),
-        )
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            if line.startswith("READY"):
-                return
-        raise RuntimeError("the fleet ended early")
-
-    def dump(self) -> dict[str, Any]:
-        assert self.proc.stdin is not None
-        assert self.proc.stdout is not None
-        self.proc.stdin.write("dump\n")
-        self.proc.stdin.flush()
-        result: dict[str, Any] = json.loads(self.proc.stdout.readline())
-        return result
-
-    def stop(self) -> None:
-        assert self.proc.stdin is not None
-        self.proc.stdin.close()
-        try:
-            self.proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
 
 
 # --- the node ---------------------------------------------------------------------------------
@@ -274,6 +121,7 @@ def campaign(node: Node, fleet: Fleet, args: argparse.Namespace, version: str) -
         url = uploaded.json()["url"]
         before_fsn = fleet.dump()["fsn"]
         rss0, cpu0, pg0 = node.rss(), node.cpu(), stations.postgres_cpu(args.pg_dir)
+        fleet0, threads0 = fleet.cpu(), node.thread_cpu()
         t0 = time.monotonic()
         created = client.post(
             "/api/v1/firmware/campaigns",
@@ -303,6 +151,7 @@ def campaign(node: Node, fleet: Fleet, args: argparse.Namespace, version: str) -
             time.sleep(0.25)
         elapsed = time.monotonic() - t0
     cpu, pg = node.cpu() - cpu0, stations.postgres_cpu(args.pg_dir) - pg0
+    threads = {k: v - threads0.get(k, 0.0) for k, v in node.thread_cpu().items()}
     dump = fleet.dump()
     counts = body["counts"]
     growth = (max(full_rss) if full_rss else peak_rss) - rss0
@@ -314,6 +163,9 @@ def campaign(node: Node, fleet: Fleet, args: argparse.Namespace, version: str) -
         "status_per_s": (dump["fsn"] - before_fsn) / elapsed,
         "node_cores": cpu / elapsed,
         "postgres_cores": pg / elapsed,
+        "fleet_cores": (fleet.cpu() - fleet0) / elapsed,
+        # the node's CPU by thread: its event loop ("python"), database and file threads
+        "node_thread_cores": {k: round(v / elapsed, 3) for k, v in threads.items() if v > 0},
         "rss_growth_kib_per_job": growth / 1024 / args.concurrent,
         "versions": dump["versions"],
     }
@@ -372,6 +224,16 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     out["impact"] = {
                         m: during[m]["msg_per_s"] / floor[m]["msg_per_s"] - 1 for m in during
                     }
+                    # whose CPU the drop is: the node's (busy) or the load generator's (starved)
+                    out["cores"] = {
+                        f"{m} {when}": {
+                            "node": figures[m]["server_cpu_us"] * figures[m]["msg_per_s"] / 1e6,
+                            "loader": figures[m]["loader_cores"],
+                        }
+                        for when, figures in (("floor", floor), ("during", during))
+                        for m in figures
+                    }
+                    print(f"cores: {json.dumps(out['cores'])}", flush=True)
                     print(f"campaign 2 (with (b)/(c)): {json.dumps(result)}", flush=True)
                     print(f"(b)/(c) during: {json.dumps(out['impact'])}", flush=True)
                 finally:
@@ -381,8 +243,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             memory = subprocess.run(
                 [
                     sys.executable,
-                    __file__,
-                    "--role",
+                    firmware_fleet.__file__,
                     "job-memory",
                     url,
                     str(args.concurrent * 5),
@@ -402,12 +263,6 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def main() -> None:
-    if len(sys.argv) > 1 and sys.argv[1] == "--role":
-        if sys.argv[2] == "job-memory":
-            job_memory(sys.argv[3], int(sys.argv[4]))
-        else:
-            run_fleet(int(sys.argv[3]), int(sys.argv[4]), float(sys.argv[5]))
-        return
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--fleet", type=int, default=2000)
     parser.add_argument("--concurrent", type=int, default=200)
