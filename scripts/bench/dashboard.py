@@ -6,7 +6,9 @@ dashboards cost the stations, measured beside the same load without dashboards, 
 
 One node (``csms serve``, pinned to CPU 0 unless ``--no-pin``, embedded PostgreSQL) with
 ``--stations`` stations connected and idle (``stations_load.py`` in ``idle`` mode: booted, a
-Heartbeat now and then). Then ``--rounds`` rounds of two phases of ``--seconds`` each, alternating:
+Heartbeat now and then). First the operator's clicks (below) alone for ``--seconds``: the pages'
+own cost on a node holding the stations. Then ``--rounds`` rounds of two phases of ``--seconds``
+each, alternating:
 
 * **none**: ``--tx-stations`` further stations run the ordinary transaction flow
   (``stations_load.transaction_flow``, one CALL outstanding per station), no dashboard open;
@@ -220,6 +222,21 @@ def phase(args: argparse.Namespace, node: Any, http: int, first: int, kind: str,
     return out
 
 
+def pages_alone(args: argparse.Namespace, node: Any, http: int) -> dict[str, Any]:
+    """The operator's page renders with the stations connected and nothing else running."""
+    cmd = [sys.executable, __file__, "--role", "dashboards", f"http://127.0.0.1:{http}", "0"]
+    operator = _spawn(cmd, None if args.no_pin else st.LOADER_CPU)
+    st.Loaders.read(operator)
+    cpu = node.cpu()
+    _tell([operator], "go")
+    time.sleep(args.seconds)  # the operator clicks for this long
+    _tell([operator], "stop")
+    out = st.Loaders.read(operator)
+    operator.wait(timeout=60)
+    out["node_cores"] = (node.cpu() - cpu) / args.seconds
+    return out
+
+
 def orchestrate(args: argparse.Namespace) -> None:
     phases = 2 * args.rounds
     registered = args.stations + phases * args.tx_stations
@@ -252,6 +269,8 @@ def orchestrate(args: argparse.Namespace) -> None:
                 f"{time.perf_counter() - started:.1f} s; node RSS {node.rss() / 2**20:.0f} MB",
                 flush=True,
             )
+            report["pages_alone"] = alone = pages_alone(args, node, http)
+            print(f"  pages alone: {json.dumps(alone)}", flush=True)
             for i in range(phases):
                 kind = ("none", "dashboards")[i % 2]
                 r = phase(args, node, http, i * args.tx_stations, kind, tmp)
@@ -284,9 +303,12 @@ def orchestrate(args: argparse.Namespace) -> None:
         f"{100 * (dash['p99_ms'] / none['p99_ms'] - 1):+.1f}%",
         flush=True,
     )
-    for name, t in d["pages_ms"].items():
+    for name, t in [
+        *((f"{n} alone", t) for n, t in report["pages_alone"]["pages_ms"].items()),
+        *((f"{n} loaded", t) for n, t in d["pages_ms"].items()),
+    ]:
         print(
-            f"  page {name:<16} n={t['n']:<5} p50 {t['p50']:6.1f} ms  p95 {t['p95']:6.1f} ms"
+            f"  page {name:<22} n={t['n']:<5} p50 {t['p50']:6.1f} ms  p95 {t['p95']:6.1f} ms"
             f"  max {t['max']:6.1f} ms",
             flush=True,
         )
