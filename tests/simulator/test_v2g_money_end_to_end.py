@@ -17,10 +17,6 @@ from csms.simulator import open_simulator
 from ..actors.fake_wallet import FakeWallet, running_fake_wallet
 from .v2g_end_to_end import (
     E2E_MARKS,
-    STATION,
-    TOKEN,
-    USER,
-    Rig,
     admin_env,
     clock,
     discharging,
@@ -35,29 +31,12 @@ from .v2g_end_to_end import (
 
 __all__ = ["admin_env", "clock"]  # fixtures
 pytestmark = E2E_MARKS
-PASSWORD = "simulator-v2g-password-0123"
 
 
 @pytest.fixture
 async def wallet(nursery: trio.Nursery) -> AsyncIterator[FakeWallet]:
     async for fake in running_fake_wallet(nursery, fail_first=True):
         yield fake
-
-
-async def setup_with_wallet(rig: Rig) -> None:
-    """As ``Rig.setup``, the owner with a wallet: station, user, token, opt-in through REST."""
-    for path, body in (
-        ("/api/v1/stations", {"id": STATION, "password": PASSWORD}),
-        ("/api/v1/users", {"userId": USER, "name": "Maria", "walletId": "wallet-maria"}),
-        ("/api/v1/id-tokens", {"idToken": TOKEN, "type": "ISO14443", "userId": USER}),
-        (
-            "/api/v1/v2g/preferences",
-            {"userId": USER, "optIn": True, "minSocPercent": 45, "maxDischargeKw": 11,
-             "maxCyclesPerDay": 3},
-        ),
-    ):  # fmt: skip
-        r = await rig.api.post(path, json=body)
-        assert r.is_success, (path, r.text)
 
 
 async def test_a_discharge_to_the_floor_is_compensated_once_and_paid_once(
@@ -70,7 +49,7 @@ async def test_a_discharge_to_the_floor_is_compensated_once_and_paid_once(
         "v2g.compensation.margin_percent": 10,
     }
     async with hang_guard(), e2e_node(database_url, **overrides) as rig:
-        await setup_with_wallet(rig)
+        await rig.setup(min_soc=45, wallet_id="wallet-maria")
         config = station_config(rig.node, Version.V21, ev=v2x_ev(min_soc=45.0))
         async with open_simulator(config) as sim:
             session = await discharging(rig, sim)

@@ -119,13 +119,16 @@ class Rig:
         bidirectional: bool = False,
         windows: list[dict[str, Any]] | None = None,
         departure_energy_kwh: float | None = None,
+        wallet_id: str | None = None,
     ) -> None:
-        """The station, the owner, their token and their opt-in, all through REST."""
+        """The station, the owner (with their wallet, for payouts), their token and their
+        opt-in, all through REST."""
         api = self.api
         station = {"id": STATION, "password": PASSWORD, "bidirectional": bidirectional}
+        user = {"userId": USER, "name": "Maria", "walletId": wallet_id}
         for path, body in (
             ("/api/v1/stations", station),
-            ("/api/v1/users", {"userId": USER, "name": "Maria"}),
+            ("/api/v1/users", user),
             ("/api/v1/id-tokens", {"idToken": TOKEN, "type": "ISO14443", "userId": USER}),
             (
                 "/api/v1/v2g/preferences",
