@@ -171,9 +171,21 @@ class StationAuthenticator:
         if found is None:
             return await self._unknown(station_id, password)
         stored, row = found
+        profile = self.node.settings.ocpp.security_profile
+        if row.security_profile > profile:
+            # A05.FR.07: a station that connected with a higher profile may not come back lower
+            log.warning(
+                "refused: the station's security profile is higher than this listener's",
+                extra={"station": station_id, "profile": row.security_profile},
+            )
+            return AuthResult.BAD_PASSWORD
         # password None: profile 3, the client certificate already proved the identity
         if password is not None and (stored is None or not verify_password(stored, password)):
             return AuthResult.BAD_PASSWORD
+        if row.security_profile < profile:
+            # the station is on a higher profile now (A05 upgrade): recorded, for the above
+            await self.node.database.run(stations.set_security_profile, station_id, profile)
+            row = attrs.evolve(row, security_profile=profile)
         self._rows[station_id] = row
         return AuthResult.OK
 

@@ -148,6 +148,15 @@ def set_password_hash(conn: Connection, station_id: str, password_hash: str | No
     _update(conn, station_id, "password_hash = %s", password_hash)
 
 
+def set_security_profile(conn: Connection, station_id: str, profile: int) -> None:
+    """Raise the station's security profile to ``profile``; never lowers it (A05.FR.07)."""
+    conn.execute(
+        "UPDATE stations SET security_profile = %s, updated_at = now()"
+        " WHERE id = %s AND security_profile < %s",
+        (profile, station_id, profile),
+    )
+
+
 def set_registration_status(conn: Connection, station_id: str, status: str) -> None:
     _update(conn, station_id, "registration_status = %s", status)
 
