@@ -24,6 +24,8 @@ from csms.commands import CommandResult, StationNotConnected
 from csms.domain.events import Event
 from csms.services.grid_price_book import GridPriceBook, MarketQuery
 from csms.services.grid_price_settings import parse_grid_price_settings
+from csms.services.pki_contract import verdict
+from csms.services.pki_material import PkiMaterial
 from csms.storage import stations, v2g_sessions
 from csms.storage.v2g_sessions import SessionRow
 
@@ -197,6 +199,21 @@ class FakeFirmware:
         return None
 
 
+@attrs.define
+class FakeCertificates:
+    """The PKI facet: verdicts by the node's own pure policy over ``material`` (no trust anchors
+    unless a test gives some); the events the API published are kept in ``published``."""
+
+    material: PkiMaterial = attrs.Factory(PkiMaterial)
+    published: list[Event] = attrs.Factory(list)
+
+    def validate(self, pem: str, kind: str) -> Mapping[str, Any]:
+        return verdict(pem, kind, self.material, dt.datetime.now(dt.UTC))
+
+    def publish(self, event: Event) -> None:
+        self.published.append(event)
+
+
 class FakeFeed:
     receive: trio.MemoryReceiveChannel[Event]
     send: trio.MemorySendChannel[Event]
@@ -243,6 +260,7 @@ class FakeControlPlane:
         self.disconnected: list[str] = []
         self.v2g = FakeV2G(self.database)
         self.firmware = FakeFirmware()
+        self.certificates = FakeCertificates()
         self.prices = FakePrices(
             GridPriceBook(parse_grid_price_settings({}), ZoneInfo("America/Sao_Paulo"))
         )
