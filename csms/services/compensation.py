@@ -10,7 +10,8 @@ Prices change at most every half hour: the Tarifa Branca posts start on the hour
 hour, the PLD is hourly, the bandeira changes with the month at local midnight, and Brazil's
 zones are whole hours from UTC. So a metering interval is cut at the UTC half hours it crosses
 and its energy shared between the pieces in proportion to their duration (the register tells
-nothing finer); each piece has one price, read at its start. A session across a post boundary
+nothing finer); each piece has one price, read at its start
+(once per half hour: the pieces of one half hour share it). A session across a post boundary
 or from one month (bandeira) into the next is thus priced piece by piece.
 
 Money is ``Decimal`` throughout, unrounded until the end: the gross (sum of every piece's energy
@@ -126,9 +127,8 @@ class Compensation:
 
 
 def _slot_end(at: dt.datetime) -> dt.datetime:
-    """The first UTC half hour after ``at``."""
-    utc = at.astimezone(dt.UTC)
-    return _EPOCH + ((utc - _EPOCH) // SLOT + 1) * SLOT
+    """The first UTC half hour after ``at`` (aware; the difference of aware times is UTC's)."""
+    return _EPOCH + ((at - _EPOCH) // SLOT + 1) * SLOT
 
 
 def pieces(
@@ -138,23 +138,27 @@ def pieces(
 
     A share is kept to the µWh and the last piece of an interval takes what the others left,
     so the pieces of an interval add up to its energy exactly."""
+    return [(start, end, energy) for start, end, energy, _ in _cut(readings)]
+
+
+def _cut(
+    readings: Sequence[RegisterReading],
+) -> list[tuple[dt.datetime, dt.datetime, Decimal, dt.datetime]]:
+    """``pieces``, each with the end of its UTC half hour (the key of its price)."""
     _check(readings)
-    found: list[tuple[dt.datetime, dt.datetime, Decimal]] = []
+    found: list[tuple[dt.datetime, dt.datetime, Decimal, dt.datetime]] = []
     for before, after in itertools.pairwise(readings):
         energy = max(after.export_register_wh - before.export_register_wh, _ZERO)
-        span = after.at - before.at
-        start, left = before.at, energy
-        while True:
-            end = min(_slot_end(start), after.at)
-            if end == after.at:
-                found.append((start, end, left))
-                break
-            share = (energy * _micros(end - start) / _micros(span)).quantize(
-                SHARE_PLACES, ROUND_FLOOR
-            )
-            found.append((start, end, share))
-            left -= share
-            start = end
+        start, left, stop = before.at, energy, after.at
+        slot = _slot_end(start)
+        if slot < stop:  # cut: shares in proportion to time
+            span = _micros(stop - start)
+            while slot < stop:
+                share = (energy * _micros(slot - start) / span).quantize(SHARE_PLACES, ROUND_FLOOR)
+                found.append((start, slot, share, slot))
+                left -= share
+                start, slot = slot, slot + SLOT
+        found.append((start, stop, left, slot))
     return found
 
 
@@ -181,12 +185,20 @@ def compensate(
     margin: Margin,
 ) -> Compensation:
     """The compensation of a session whose export register read ``readings`` (time order)."""
-    priced = tuple(
-        PricedInterval(start, end, energy, price_at(market, source, start))
-        for start, end, energy in pieces(readings)
-    )
+    # one price per half hour: every piece of a slot has the price read at the slot's first
+    # piece (prices are constant within a UTC half hour, see above), so a session of 5-minute
+    # readings reads 2 prices an hour instead of 12
+    prices: dict[dt.datetime, GridPrice] = {}
+    priced_list = []
+    for start, end, energy, slot in _cut(readings):
+        price = prices.get(slot)
+        if price is None:
+            price = prices[slot] = price_at(market, source, start)
+        priced_list.append(PricedInterval(start, end, energy, price))
+    priced = tuple(priced_list)
     exported = sum((p.energy_wh for p in priced), _ZERO)
-    gross_exact = sum((p.gross_rs for p in priced), _ZERO)
+    # the sum of energy times price, then one division (Wh to kWh is exact in Decimal)
+    gross_exact = sum((p.energy_wh * p.price.retail_rs_per_kwh for p in priced), _ZERO) / _KILO
     margin_exact = gross_exact * margin.percent / _HUNDRED + exported / _KILO * margin.rs_per_kwh
     gross = _centavos(gross_exact)
     margin_rs = min(_centavos(margin_exact), gross)

@@ -5,6 +5,7 @@
     pending --send--> sent --paid--> paid
                         |--refused--> failed
                         |--transient--> pending (again after a backoff) | failed (attempts used up)
+    failed --operator's retry--> pending (attempts counted afresh, the same key)
 
 A payout exists only once its compensation is recorded (both are written in one transaction),
 so a compensation still being computed is never paid. Every request for a payout carries the
@@ -74,10 +75,15 @@ def classify(status: int | None) -> Outcome:
 
 @attrs.frozen
 class PayoutPolicy:
-    max_attempts: int = 5
+    """Transient failures are retried by the node itself, with the same key; a payout fails for
+    good after ``max_attempts`` (then only an operator's retry sends it again). The defaults
+    ride out a wallet outage of about three hours (waits of 30 s, 1, 2, 4, 8, 16, 32 min, then
+    an hour twice) before giving up and saying so (``v2g.payout.failed``)."""
+
+    max_attempts: int = 10
     #: The first retry's wait; doubled at each attempt, up to ``backoff_max_s``.
-    backoff_s: float = 1.0
-    backoff_max_s: float = 300.0
+    backoff_s: float = 30.0
+    backoff_max_s: float = 3600.0
     #: A payout ``sent`` this long without an answer recorded is sent again (same key).
     stale_after_s: float = 120.0
 
@@ -134,9 +140,9 @@ class WalletSettings:
     concurrency = 8        # payouts in flight at once
     batch_size = 500       # payouts taken per run
     interval_s = 60        # a run every so often (0: only when asked, POST /v2g/payouts/run)
-    max_attempts = 5
-    backoff_s = 1          # doubled per attempt, at most backoff_max_s
-    backoff_max_s = 300
+    max_attempts = 10      # then failed for good (an operator's retry sends it again)
+    backoff_s = 30         # doubled per attempt, at most backoff_max_s (about 3 h in all)
+    backoff_max_s = 3600
     stale_after_s = 120
     """
 

@@ -6,7 +6,8 @@ more and answers the first payment. ``fail_first`` makes it record the first att
 and then answer 503, as a wallet that paid but whose answer was lost, so a retry with the same
 key must find the payment and not make a second one. ``refuse`` answers 422 to those wallets.
 ``hold`` keeps each request waiting until the test releases it (``release_one``), counting how
-many wait at once (``max_held``).
+many wait at once (``max_held``). ``down`` answers 503 to everything and pays nothing, as a
+wallet service in an outage.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ class Payment:
 class FakeWallet:
     base_url: str = ""
     fail_first: bool = False
+    down: bool = False
     refuse: set[str] = attrs.Factory(set)
     #: Every request: (idempotency key, body).
     requests: list[tuple[str | None, dict[str, Any]]] = attrs.Factory(list)
@@ -84,6 +86,8 @@ class FakeWallet:
         self.requests.append((key, body))
         if self.hold:
             await self._held()
+        if self.down:
+            return JSONResponse({"error": "unavailable"}, status_code=503)
         if not key:
             return JSONResponse({"error": "Idempotency-Key is required"}, status_code=400)
         if body.get("walletId") in self.refuse:

@@ -210,6 +210,34 @@ async def test_refused_and_walletless_payouts_fail_and_are_not_retried(
         assert wallet.payments == []
 
 
+async def test_a_wallet_outage_is_retried_by_itself_with_backoff_then_fails_for_good(
+    nursery: trio.Nursery, pool: DatabasePool, database_url: str
+) -> None:
+    """Transient failures (503) are retried without anyone asking, with the same key, until
+    ``max_attempts``; the payout then ends failed (``v2g.payout.failed``) and is not sent again
+    until an operator retries it."""
+    async for wallet in running_fake_wallet(nursery, down=True):
+        session = ended_session(database_url)
+        bus = EventBus("node-1")
+        feed = bus.subscribe("v2g.payout.")
+        root = await started(nursery, pool, bus, config(wallet.base_url, max_attempts=3))
+        failed = await next_event(feed, "v2g.payout.failed")
+        assert (failed.session_id, failed.attempts, failed.error) == (str(session.id), 3,
+                                                                      "HTTP 503")  # fmt: skip
+        key = f"v2g-compensation-{failed.compensation_id}"
+        assert [k for k, _ in wallet.requests] == [key] * 3
+        assert (await ask_money(root, RunPayouts())).claimed == 0  # failed for good
+        assert len(wallet.requests) == 3
+        assert wallet.payments == []
+        # the operator's retry, once the wallet is back: paid under the same key
+        wallet.down = False
+        with connect(database_url) as conn:
+            assert payouts.retry(conn, uuid.UUID(failed.compensation_id)) is not None
+        run = await ask_money(root, RunPayouts())
+        assert (run.claimed, run.paid) == (1, 1)
+        assert [p.key for p in wallet.payments] == [key]
+
+
 async def test_a_batch_is_paid_with_bounded_concurrency(
     nursery: trio.Nursery, pool: DatabasePool, database_url: str
 ) -> None:

@@ -30,6 +30,7 @@ from csms.services.retail_price import (
     PldSource,
     RegulatedSource,
     TaxRates,
+    price_at,
 )
 from csms.services.tarifa_branca import DistributorTariff, Post
 
@@ -237,3 +238,7 @@ def test_property_energy_adds_up_money_is_rounded_once_and_never_negative(readin
     assert 0 <= result.margin_rs <= result.gross_rs
     assert result.net_rs == result.gross_rs - result.margin_rs >= 0
     assert len(pieces(readings)) == len(result.intervals)
+    # one price read per half hour is the price each piece has at its own start
+    for i in result.intervals:
+        own = price_at(MARKET, source, i.start)
+        assert (i.price.post, i.price_rs_per_kwh) == (own.post, own.retail_rs_per_kwh)

@@ -52,6 +52,20 @@ def test_paid_refused_and_transient_with_backoff_until_the_attempts_are_used_up(
     assert after_attempt(3, Outcome.TRANSIENT, NOW, POLICY, "x").state is PayoutState.FAILED
 
 
+def test_the_default_policy_rides_out_a_wallet_outage_of_about_three_hours():
+    """A wallet that keeps failing: retried by the node itself, then failed for good."""
+    policy, now, attempts = PayoutPolicy(), NOW, 0
+    while True:
+        attempts += 1
+        step = after_attempt(attempts, Outcome.TRANSIENT, now, policy, "HTTP 503")
+        if step.state is PayoutState.FAILED:
+            break
+        assert step.next_attempt_at is not None
+        now = step.next_attempt_at
+    assert attempts == 10
+    assert now - NOW == dt.timedelta(seconds=30 * (1 + 2 + 4 + 8 + 16 + 32 + 64) + 2 * 3600)
+
+
 def test_due_pending_when_its_time_has_come_and_sent_when_its_answer_is_overdue():
     later = NOW + dt.timedelta(seconds=1)
     assert due("pending", NOW, None, NOW, POLICY)
