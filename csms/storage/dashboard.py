@@ -68,16 +68,22 @@ def network_counts(conn: Connection) -> NetworkCounts:
 def energy_since(conn: Connection, since: dt.datetime) -> Decimal:
     """Energy delivered since ``since``, Wh: for each transaction active or ended since then, its
     last Energy.Active.Import.Register reading minus its first one in that time. Each reading
-    is found through the (station_id, timestamp) index, two probes per transaction."""
+    is found through the (station_id, timestamp) index, two probes per transaction, each
+    starting at the transaction's own end of the window (its start, or its end, with a margin
+    for a station stamping its readings a little before or after the event): a probe from
+    ``since`` would walk past every earlier transaction of the station that day, which made
+    the overview quadratic in a busy station's transactions."""
     row = conn.execute(
         "SELECT coalesce(sum(l.value - f.value), 0) FROM transactions t"
         " CROSS JOIN LATERAL (SELECT value FROM meter_values m"
-        "   WHERE m.station_id = t.station_id AND m.timestamp >= %(since)s"
+        "   WHERE m.station_id = t.station_id"
+        "   AND m.timestamp >= greatest(%(since)s, t.started_at - interval '5 minutes')"
         "   AND m.transaction_id = t.transaction_id"
         "   AND m.measurand = 'Energy.Active.Import.Register'"
         "   ORDER BY m.timestamp LIMIT 1) f"
         " CROSS JOIN LATERAL (SELECT value FROM meter_values m"
         "   WHERE m.station_id = t.station_id AND m.timestamp >= %(since)s"
+        "   AND m.timestamp <= coalesce(t.ended_at + interval '5 minutes', 'infinity')"
         "   AND m.transaction_id = t.transaction_id"
         "   AND m.measurand = 'Energy.Active.Import.Register'"
         "   ORDER BY m.timestamp DESC LIMIT 1) l"

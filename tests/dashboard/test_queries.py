@@ -52,6 +52,28 @@ def test_energy_since_counts_each_transaction_from_its_first_reading_in_the_wind
         assert q.energy_since(conn, MIDNIGHT + 10 * HOUR) == Decimal(0)
 
 
+def test_energy_since_on_a_busy_station_counts_each_of_its_back_to_back_transactions(
+    database_url,
+):
+    """Each transaction's readings are found from its own start and end (a station stamping
+    its first reading a minute before the event included), not from midnight."""
+    minute = dt.timedelta(minutes=1)
+    with connect(database_url) as conn:
+        conn.execute("INSERT INTO stations (id) VALUES ('B1')")
+        for i in range(20):
+            start = MIDNIGHT + HOUR + i * 10 * minute
+            conn.execute(
+                "INSERT INTO transactions (station_id, transaction_id, state, started_at,"
+                " ended_at, last_seq_no) VALUES ('B1', %s, 'Ended', %s, %s, 0)",
+                (f"t{i}", start, start + 8 * minute),
+            )
+            reading(conn, "B1", f"t{i}", start - minute, 100_000 + 1_000 * i)
+            reading(conn, "B1", f"t{i}", start + 4 * minute, 100_000 + 1_000 * i + 200)
+            reading(conn, "B1", f"t{i}", start + 8 * minute, 100_000 + 1_000 * i + 500)
+        conn.commit()
+        assert q.energy_since(conn, MIDNIGHT) == Decimal(20 * 500)
+
+
 def test_network_counts_and_a_stations_messages_both_ways_newest_first(database_url):
     with connect(database_url) as conn:
         conn.execute(

@@ -8,10 +8,11 @@ import functools
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote
 
 import jinja2
+import trio
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
     from .._control import ControlPlane
     from .._routing import ApiState
 
-__all__ = ["Dashboard", "Page", "form_page", "page"]
+__all__ = ["Dashboard", "Memo", "Page", "form_page", "page"]
 
 HERE = Path(__file__).parent
 #: What a missing value shows (an en dash).
@@ -43,6 +44,44 @@ SECURITY_HEADERS = {
 }
 
 
+T = TypeVar("T")
+
+
+class Memo:
+    """Values kept for a while, each computed by one task at a time: the pages asking for a
+    key while it is being computed wait for that value, so fifty dashboards refreshing on the
+    same batch of events cost one query, not fifty queued on the database threads."""
+
+    MAX_KEYS = 64
+
+    def __init__(self) -> None:
+        self._values: dict[str, tuple[float, Any]] = {}
+        self._computing: dict[str, trio.Event] = {}
+
+    async def get(self, key: str, ttl: float, make: Callable[[], Awaitable[T]]) -> T:
+        """``make()``'s value, reused for ``ttl`` seconds."""
+        while True:
+            now = trio.current_time()
+            hit = self._values.get(key)
+            if hit is not None and hit[0] > now:
+                value: T = hit[1]
+                return value
+            running = self._computing.get(key)
+            if running is None:
+                break
+            await running.wait()  # then read what it stored (or compute, if it failed)
+        done = self._computing[key] = trio.Event()
+        try:
+            value = await make()
+            if len(self._values) >= self.MAX_KEYS:
+                self._values.clear()
+            self._values[key] = (now + ttl, value)
+            return value
+        finally:
+            del self._computing[key]
+            done.set()
+
+
 class Dashboard:
     """The dashboard's state: one per application."""
 
@@ -50,7 +89,7 @@ class Dashboard:
         self.api = api
         self.store = store
         self.hub = EventHub(api.control)
-        self.cache: dict[str, tuple[float, Any]] = {}
+        self.memo = Memo()
         self.env = jinja2.Environment(
             loader=jinja2.FileSystemLoader(HERE / "templates"),
             autoescape=True,

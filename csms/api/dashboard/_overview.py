@@ -11,7 +11,6 @@ from decimal import Decimal
 from typing import Any, TypeVar
 
 import orjson
-import trio
 from starlette.responses import Response
 
 from csms.services.grid_price_book import MarketQuery
@@ -31,17 +30,8 @@ T = TypeVar("T")
 
 async def cached(dash: Dashboard, key: str, ttl: float, make: Callable[[], Awaitable[T]]) -> T:
     """``make()``'s value, reused for ``ttl`` seconds (a key carrying the hub's version is
-    reused until the next batch of events instead)."""
-    now = trio.current_time()
-    hit = dash.cache.get(key)
-    if hit is not None and hit[0] > now:
-        value: T = hit[1]
-        return value
-    value = await make()
-    if len(dash.cache) > 64:
-        dash.cache.clear()
-    dash.cache[key] = (now + ttl, value)
-    return value
+    reused until the next batch of events instead), computed once however many pages ask."""
+    return await dash.memo.get(key, ttl, make)
 
 
 def _local_midnight(now: dt.datetime, tz: dt.tzinfo) -> dt.datetime:
