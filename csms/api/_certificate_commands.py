@@ -1,6 +1,7 @@
 """Certificates on a station (OCPP 2.0.1 M03-M05, A02): install, delete and list them
 (InstallCertificate, DeleteCertificate, GetInstalledCertificateIds) and trigger a renewal
-(TriggerMessage SignChargingStationCertificate / SignV2GCertificate). Commands go through the
+(TriggerMessage SignChargingStationCertificate / SignV2GCertificate), and give it the network
+profile of a higher security profile (SetNetworkProfile, A05). Commands go through the
 gateway like every device command (audit, 409 for a station not connected); what a station
 accepted is stored in ``iso15118_certificates`` and published as ``security.certificate.*``."""
 
@@ -31,6 +32,7 @@ INSTALL_TYPES = (
     "CSMSRootCertificate",
     "ManufacturerRootCertificate",
 )
+OCPP_INTERFACES = tuple(f"{kind}{n}" for kind in ("Wired", "Wireless") for n in range(4))
 RENEW_TYPES = {
     "ChargingStationCertificate": "SignChargingStationCertificate",
     "V2GCertificate": "SignV2GCertificate",
@@ -56,6 +58,22 @@ class RenewBody:
 
     certificate_type: str = spec(enum=tuple(RENEW_TYPES))
     evse_id: int | None = spec(None, minimum=1)
+
+
+@attrs.frozen
+class NetworkProfileBody:
+    """SetNetworkProfile (B09) for a security profile upgrade (A05): the NetworkConnectionProfile
+    of ``configurationSlot``. Put the slot first in ``OCPPCommCtrlr.NetworkConfigurationPriority``
+    (``POST .../variables``) and reset the station for it to take effect."""
+
+    configuration_slot: int = spec(minimum=0, example=2)
+    ocpp_csms_url: str = spec(
+        pattern="^wss?://", max_length=2000, example="wss://csms.example:9443/ocpp"
+    )
+    security_profile: int = spec(minimum=1, maximum=3, example=3)
+    ocpp_interface: str = spec("Wired0", enum=OCPP_INTERFACES)
+    message_timeout: int = spec(30, minimum=1, maximum=3600)
+    ocpp_version: str = spec("OCPP20", enum=("OCPP12", "OCPP15", "OCPP16", "OCPP20"))
 
 
 @attrs.frozen
@@ -172,6 +190,29 @@ async def renew(call: Call) -> Response:
     return json_response(_answer(result))
 
 
+async def network_profile(call: Call) -> Response:
+    body: NetworkProfileBody = call.body
+    station_id = call.path("stationId")
+    row = await require_station(call, station_id)
+    if body.security_profile < row.security_profile:
+        # A05: a station is never moved back to a lower profile through OCPP
+        raise InvalidBody(
+            f"the station is on security profile {row.security_profile}: no lower one",
+            field="securityProfile",
+        )
+    connection = {
+        "ocppVersion": body.ocpp_version,
+        "ocppTransport": "JSON",
+        "ocppCsmsUrl": body.ocpp_csms_url,
+        "messageTimeout": body.message_timeout,
+        "securityProfile": body.security_profile,
+        "ocppInterface": body.ocpp_interface,
+    }
+    payload = {"configurationSlot": body.configuration_slot, "connectionData": connection}
+    result = await send_command(call, station_id, "SetNetworkProfile", payload)
+    return json_response(_answer(result))
+
+
 ENDPOINTS = (
     Endpoint(
         "POST",
@@ -235,5 +276,20 @@ ENDPOINTS = (
         errors=(404, 409, 422, 502, 504),
         path_docs=_DOCS,
         description="The station then sends SignCertificate; CertificateSigned follows.",
+    ),
+    Endpoint(
+        "POST",
+        "/api/v1/devices/{stationId}/network-profile",
+        network_profile,
+        Role.OPERATOR,
+        "Give a station a network connection profile (SetNetworkProfile, B09/A05)",
+        "certificates",
+        body=NetworkProfileBody,
+        body_rules="`securityProfile` may not be below the station's current one (A05).",
+        response=CommandAnswer,
+        errors=(404, 409, 422, 502, 504),
+        path_docs=_DOCS,
+        description="A05 security profile upgrade: then NetworkConfigurationPriority and a"
+        " reset (docs/OCPP.md).",
     ),
 )

@@ -4,7 +4,8 @@ them: node A listens on profile 2, node B on profile 3 with the CSMS CA as ``ocp
 
 The operator, on node A: installs the CSMS root (M05), has the station renew its certificate
 (A02: TriggerMessage, SignCertificate, CertificateSigned signed by ``csms_ca_cert``), sets a
-NetworkConnectionProfile for profile 3 pointing at node B (SetNetworkProfile, B09), puts it first
+NetworkConnectionProfile for profile 3 pointing at node B (``POST .../network-profile``:
+SetNetworkProfile, B09), puts it first
 in ``NetworkConfigurationPriority`` (SetVariables, A05 step 1) and resets the station OnIdle (step
 3). The station reboots onto the new profile (A05.FR.05): it connects to node B with the
 certificate it was given, over mutual TLS on loopback, and is accepted; from then on its
@@ -103,11 +104,13 @@ async def connected(url: str, context: ssl.SSLContext, **kw: Any) -> AsyncIterat
         nursery.cancel_scope.cancel()
 
 
-async def test_a05_profile_2_station_upgraded_to_profile_3(
+async def test_tc_a_19_profile_2_station_upgraded_to_profile_3(
     database_url: str, admin_env: str, tmp_path: Path
 ) -> None:
-    """A05 (A05.FR.04/05) with A02/A03 and M05 before it: the certificate the CSMS signed on
-    profile 2 is the one the station authenticates with on profile 3."""
+    """TC_A_19_CSMS (A05.FR.04/05/07) with A02/A03 and M05 before it: SetNetworkProfile,
+    SetVariables NetworkConfigurationPriority and Reset from the operator's API; the certificate
+    the CSMS signed on profile 2 is the one the station authenticates with on profile 3, and
+    its profile 2 login is refused afterwards."""
     pki = make_pki(tmp_path)
     tls = {"ocpp.tls_cert": str(pki.server_cert), "ocpp.tls_key": str(pki.server_key)}
     signer = {
@@ -157,22 +160,17 @@ async def test_a05_profile_2_station_upgraded_to_profile_3(
             assert answer["status"] == "Accepted"
             signed = await station.received("CertificateSigned")
 
-            connection = {
-                "ocppVersion": "OCPP20",
-                "ocppTransport": "JSON",
-                "ocppCsmsUrl": csms_url,
-                "messageTimeout": 30,
-                "securityProfile": 3,
-                "ocppInterface": "Wired0",
-            }
-            result = await node_a.gateway.send(
-                STATION,
-                "SetNetworkProfile",
-                {"configurationSlot": 2, "connectionData": connection},
-                requested_by="operator",
-                deadline=trio.current_time() + 30,
+            # A05: never back to a lower profile (the station is on 2 now)
+            lower = {"configurationSlot": 2, "ocppCsmsUrl": csms_url, "securityProfile": 1}
+            refused = await api.post(f"{base}/network-profile", json=lower)
+            assert (refused.status_code, refused.json()["error"]["field"]) == (
+                422,
+                "securityProfile",
             )
-            assert result.response["status"] == "Accepted"
+            upgrade = {"configurationSlot": 2, "ocppCsmsUrl": csms_url, "securityProfile": 3}
+            result = await api.post(f"{base}/network-profile", json=upgrade)
+            assert result.status_code == 200, result.text
+            assert result.json()["status"] == "Accepted"
             priority = {
                 "component": "OCPPCommCtrlr",
                 "variable": "NetworkConfigurationPriority",
@@ -182,6 +180,8 @@ async def test_a05_profile_2_station_upgraded_to_profile_3(
             reset = await api.post(f"{base}/reset", json={"type": "OnIdle"})
             assert reset.status_code == 200, reset.text
             profile = (await station.received("SetNetworkProfile"))["connectionData"]
+            assert (profile["ocppVersion"], profile["ocppTransport"]) == ("OCPP20", "JSON")
+            assert profile["securityProfile"] == 3
             assert (await station.received("Reset"))["type"] == "OnIdle"
 
         # the reboot: the first profile of NetworkConfigurationPriority, with the new certificate
