@@ -19,7 +19,7 @@ import attrs
 from csms.protocol import Version
 
 from . import _v2x
-from ._ev import active_profile, profile_watts
+from ._ev import profile_watts
 from ._model import ChargePoint, Outgoing, SimulationError
 
 __all__ = [
@@ -120,7 +120,7 @@ def _request_start(cp: ChargePoint, req: dict[str, Any], now: datetime.datetime)
         evse = cp.evse(evse_id)
         profile = req.get("chargingProfile")
         if profile is not None:
-            cp.set_profile(evse.id, profile_watts(profile), active_profile(profile))
+            _v2x.install(cp, evse.id, profile, now)
         messages = cp.start(
             evse.id, now, id_token=req["idToken"], remote_start_id=req["remoteStartId"]
         )

@@ -1,7 +1,7 @@
 """The simulated EV (pure): its battery and, for a V2X EV, the ISO 15118 side of a session as
 OCPP sees it: the Authorize it asks for, the NotifyEVChargingNeeds it announces (2.1 with
 ``v2xChargingParameters``; 2.0.1 with the csms discharge convention in ``customData``), and the
-power it takes from a charging profile's period or a dynamic schedule update.
+power a charging profile's period or a dynamic schedule update asks for.
 
 Sign convention (OCPP 2.1 section 2.1): positive power charges the EV, negative discharges it.
 """
@@ -26,6 +26,7 @@ __all__ = [
     "iso",
     "period_watts",
     "profile_watts",
+    "schedules",
     "unsupported_modes",
     "update_watts",
 ]
@@ -203,9 +204,9 @@ def charging_needs(
     return payload
 
 
-def _schedules(profile: dict[str, Any]) -> list[dict[str, Any]]:
-    schedules = profile.get("chargingSchedule") or []
-    return [schedules] if isinstance(schedules, dict) else list(schedules)
+def schedules(profile: dict[str, Any]) -> list[dict[str, Any]]:
+    found = profile.get("chargingSchedule") or []
+    return [found] if isinstance(found, dict) else list(found)
 
 
 def unsupported_modes(profile: dict[str, Any], supported: tuple[str, ...]) -> list[str]:
@@ -213,7 +214,7 @@ def unsupported_modes(profile: dict[str, Any], supported: tuple[str, ...]) -> li
     V2XChargingCtrlr.SupportedOperationModes (ChargingOnly is always allowed, K01.FR.115)."""
     modes = {
         period["operationMode"]
-        for schedule in _schedules(profile)
+        for schedule in schedules(profile)
         for period in schedule.get("chargingSchedulePeriod", ())
         if period.get("operationMode") is not None
     }
@@ -221,8 +222,8 @@ def unsupported_modes(profile: dict[str, Any], supported: tuple[str, ...]) -> li
 
 
 def active_profile(profile: dict[str, Any]) -> ActiveProfile:
-    schedules = _schedules(profile)
-    schedule = schedules[0] if schedules else {}
+    found = schedules(profile)
+    schedule = found[0] if found else {}
     periods = schedule.get("chargingSchedulePeriod") or [{}]
     return ActiveProfile(
         id=int(profile.get("id", 0)),
@@ -260,11 +261,12 @@ def period_watts(values: dict[str, Any], mode: str | None, unit: str, phases: in
 
 
 def profile_watts(profile: dict[str, Any]) -> float | None:
-    """The signed power the first period of a charging profile asks for (negative: discharge)."""
-    schedules = _schedules(profile)
-    if not schedules or not schedules[0].get("chargingSchedulePeriod"):
+    """The signed power the first period of a charging profile asks for (negative: discharge);
+    the EVSE follows them all (`_profiles.schedule_of`)."""
+    found = schedules(profile)
+    if not found or not found[0].get("chargingSchedulePeriod"):
         return None
-    schedule = schedules[0]
+    schedule = found[0]
     period = schedule["chargingSchedulePeriod"][0]
     unit = schedule.get("chargingRateUnit", "W")
     return period_watts(period, period.get("operationMode"), unit, period.get("numberPhases", 3))

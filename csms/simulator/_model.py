@@ -14,8 +14,9 @@ import attrs
 
 from csms.protocol import Version
 
+from ._device import DeviceModel
 from ._ev import ActiveProfile, Ev, V2XSession, iso
-from ._profiles import UNNAMED, ProfileStack
+from ._profiles import UNNAMED, ProfileStack, Schedule
 
 __all__ = ["ChargePoint", "DeviceModel", "Ev", "Evse", "Outgoing", "SimulationError", "iso"]
 
@@ -58,57 +59,6 @@ class Evse:
     v2x: V2XSession | None = None  # the energy transfer the EV negotiated (V2X EVs)
 
 
-_VARIABLES: Final[dict[tuple[str, str], tuple[str, bool]]] = {
-    # (component, variable): (initial value, writable)
-    ("OCPPCommCtrlr", "HeartbeatInterval"): ("300", True),
-    ("OCPPCommCtrlr", "RetryBackOffWaitMinimum"): ("5", True),
-    ("OCPPCommCtrlr", "RetryBackOffRandomRange"): ("10", True),
-    ("OCPPCommCtrlr", "RetryBackOffRepeatTimes"): ("5", True),
-    ("OCPPCommCtrlr", "NetworkProfileConnectionAttempts"): ("3", True),
-    ("SampledDataCtrlr", "TxUpdatedInterval"): ("60", True),
-    ("SampledDataCtrlr", "TxUpdatedMeasurands"): (
-        "Energy.Active.Import.Register,Power.Active.Import,SoC",
-        True,
-    ),
-    ("AuthCtrlr", "AuthorizeRemoteStart"): ("false", True),
-    ("SecurityCtrlr", "SecurityProfile"): ("1", False),
-    ("SecurityCtrlr", "Identity"): ("", False),
-    ("ChargingStation", "Model"): ("SIM-1", False),
-    ("ChargingStation", "VendorName"): ("csms", False),
-    ("V2XChargingCtrlr", "Enabled"): ("false", False),
-    ("V2XChargingCtrlr", "SupportedOperationModes"): ("ChargingOnly,CentralSetpoint", False),
-}
-
-
-@attrs.define(slots=True)
-class DeviceModel:
-    """A few variables of Part 2's device model (Actual attribute only)."""
-
-    values: dict[tuple[str, str], str] = attrs.field(
-        factory=lambda: {key: value for key, (value, _) in _VARIABLES.items()}
-    )
-
-    def get(self, component: str, variable: str) -> str | None:
-        return self.values.get((component, variable))
-
-    def set(self, component: str, variable: str, value: str) -> str:
-        """Set a value; the attribute status to answer (Accepted, Rejected, Unknown...)."""
-        key = (component, variable)
-        if key not in self.values:
-            known = any(c == component for c, _ in self.values)
-            return "UnknownVariable" if known else "UnknownComponent"
-        if not _VARIABLES[key][1]:
-            return "Rejected"
-        numeric = variable.endswith("Interval") or variable.startswith("RetryBackOff")
-        if numeric and (not value.isdigit() or (variable.endswith("Interval") and int(value) < 1)):
-            return "Rejected"
-        self.values[key] = value
-        return "Accepted"
-
-    def number(self, component: str, variable: str) -> float:
-        return float(self.values[component, variable])
-
-
 @attrs.define(slots=True)
 class ChargePoint:
     station_id: str
@@ -124,6 +74,9 @@ class ChargePoint:
     boot_reason: str = "PowerUp"
     offline_seconds: float = 0.0  # how long the CSMS has been out of reach (0: online)
     reset_pending: bool = False  # an OnIdle Reset waits for the transactions to end
+    #: The time the model was last told (`advance`, a profile installed): the profiles' periods
+    #: in force are those at it. None: none told yet (every schedule at its first period).
+    clock: datetime.datetime | None = None
     _tx_counter: itertools.count[int] = attrs.field(factory=itertools.count)
 
     @classmethod
@@ -351,9 +304,26 @@ class ChargePoint:
             return max(target, -ev.discharge_kw * 1000.0)
         return 0.0 if ev.soc >= 100.0 else min(target, self.max_power_w, ev.charge_kw * 1000.0)
 
-    def advance(self, seconds: float) -> None:
-        """Let ``seconds`` pass on every EVSE in a transaction: a register moves by power x time,
-        the SoC by that over the battery, stopping at the EV's floor or at 100 % (Ev.energy_wh)."""
+    def advance(self, seconds: float, now: datetime.datetime | None = None) -> None:
+        """Let ``seconds`` pass on every EVSE in a transaction, up to ``now``: a register moves
+        by power x time, the SoC by that over the battery, stopping at the EV's floor or at
+        100 % (Ev.energy_wh). The span is cut where a profile's period changes, each piece at
+        the power then in force. Without ``now`` the schedules stand still."""
+        if now is None:
+            self._flow(seconds)
+        else:
+            at = now - datetime.timedelta(seconds=seconds)
+            while at < now:
+                self._restack_all(at, now)
+                change = self.next_change(at)
+                until = now if change is None or change <= at else min(change, now)
+                self._flow((until - at).total_seconds())
+                at = until
+            self.clock = now
+        # a profile may have outlived its offline duration meanwhile, or a period begun
+        self._restack_all(self.clock, self.clock)
+
+    def _flow(self, seconds: float) -> None:
         for evse in self.charging():
             evse.power_w = self.target_power(evse)
             wh = self.ev.energy_wh(evse.power_w * seconds / 3600.0)
@@ -361,17 +331,35 @@ class ChargePoint:
                 evse.energy_import_wh += wh
             else:
                 evse.energy_export_wh -= wh
-            self.restack(evse)  # a profile may have outlived its offline duration meanwhile
+
+    def _restack_all(self, at: datetime.datetime | None, now: datetime.datetime | None) -> None:
+        """Every EVSE follows what rules at ``at`` (offline as long as it was then)."""
+        offline = self.offline_seconds
+        if at is not None and now is not None:
+            offline = max(0.0, offline - (now - at).total_seconds())
+        for evse in self.evses:
+            self._restack(evse, at, offline)
+
+    def next_change(self, now: datetime.datetime) -> datetime.datetime | None:
+        """The first moment after ``now`` at which a period of an installed profile changes."""
+        changes = [evse.stack.next_change(now) for evse in self.evses]
+        return min((c for c in changes if c is not None), default=None)
 
     def set_profile(
-        self, evse_id: int, watts: float | None, profile: ActiveProfile | None = None
+        self,
+        evse_id: int,
+        watts: float | None,
+        profile: ActiveProfile | None = None,
+        schedule: Schedule | None = None,
     ) -> None:
-        """Install ``profile`` asking for ``watts`` on one EVSE (0: on each), as K01 stacks
-        them; without a ``profile``, ``watts`` replaces every profile (None: removes them)."""
+        """Install ``profile`` on one EVSE (0: on each), as K01 stacks them, following
+        ``schedule`` (by default: ``watts`` all along); without a ``profile``, ``watts``
+        replaces every profile (None: removes them)."""
         for evse in self.evses if evse_id == 0 else [self.evse(evse_id)]:
             if profile is None:
                 evse.stack.profiles.clear()
-            evse.stack.install(profile or UNNAMED, watts)
+            shape = Schedule.constant(watts) if schedule is None else schedule
+            evse.stack.install(profile or UNNAMED, shape)
             self.restack(evse)
 
     def remove_profiles(self, evse: Evse, matches: Callable[[ActiveProfile], bool]) -> bool:
@@ -382,7 +370,10 @@ class ChargePoint:
 
     def restack(self, evse: Evse) -> None:
         """Follow the profile that rules now (see `ProfileStack.ruling`)."""
-        evse.profile, evse.profile_w = evse.stack.ruling(self.offline_seconds)
+        self._restack(evse, self.clock, self.offline_seconds)
+
+    def _restack(self, evse: Evse, at: datetime.datetime | None, offline: float) -> None:
+        evse.profile, evse.profile_w = evse.stack.ruling(offline, at)
         if evse.tx_id is not None:
             evse.power_w = self.target_power(evse)
 

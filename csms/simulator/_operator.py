@@ -8,6 +8,7 @@ import datetime
 from typing import TYPE_CHECKING, Any
 
 import trio
+from trio.lowlevel import RunVar
 
 from . import _commands as cmd
 from ._ev import id_token
@@ -20,8 +21,23 @@ if TYPE_CHECKING:
 __all__ = ["now", "operate", "plug_in", "request"]
 
 
+#: The simulator's clock in each trio run: the wall time and trio's time when first read.
+_ANCHOR: RunVar[tuple[datetime.datetime, float]] = RunVar("csms_simulator_clock")
+
+
 def now() -> datetime.datetime:
-    return datetime.datetime.now(datetime.UTC)
+    """The simulator's time: UTC wall time moving with trio's clock (a MockClock moves it in
+    tests, and with it the charging profiles' periods in force); wall time outside trio."""
+    try:
+        current = trio.current_time()
+    except RuntimeError:
+        return datetime.datetime.now(datetime.UTC)
+    try:
+        wall, anchor = _ANCHOR.get()
+    except LookupError:
+        wall, anchor = datetime.datetime.now(datetime.UTC), current
+        _ANCHOR.set((wall, anchor))
+    return wall + datetime.timedelta(seconds=current - anchor)
 
 
 async def plug_in(station: SimulatedStation, connector: int) -> str:

@@ -8,7 +8,9 @@ CSMS acknowledges them, in order, across reconnections; the rest is sent only wh
 from __future__ import annotations
 
 import base64
+import datetime
 import logging
+import math
 from collections import deque
 from typing import Any
 
@@ -47,7 +49,7 @@ from ._model import Outgoing, SimulationError
 from ._operator import now as _now
 from ._operator import operate, plug_in
 from ._state import StationState
-from ._v2x import needs_answered
+from ._v2x import follow_schedules, needs_answered
 
 __all__ = ["SimulatedStation", "station_spec"]
 
@@ -96,6 +98,7 @@ class SimulatedStation(Actor):
         self._advanced_at = trio.current_time()
         ctx.nursery.start_soon(self._connection_loop)
         ctx.nursery.start_soon(self._meter_loop)
+        ctx.nursery.start_soon(self._schedule_loop)
         if self.cfg.behaviour is not None:
             from ._behaviour import run_behaviour
 
@@ -116,8 +119,10 @@ class SimulatedStation(Actor):
         now = trio.current_time()
         offline = self._offline_since
         self.s.model.offline_seconds = 0.0 if offline is None else now - offline
-        self.s.model.advance(now - self._advanced_at)
-        self._advanced_at = now
+        seconds, self._advanced_at = now - self._advanced_at, now
+        changed = follow_schedules(self.s.model, seconds, _now(), offline=not self.s.online)
+        if changed:  # a profile's next period began meanwhile
+            self.emit(changed)
 
     def reboot(self, reason: str) -> None:
         """End transactions, disconnect, and boot again with ``reason``."""
@@ -331,6 +336,21 @@ class SimulatedStation(Actor):
             self.catch_up()
             if self.s.model.charging():
                 self.emit(self.s.model.updates(_now(), offline=not self.s.online))
+
+    async def _schedule_loop(self) -> None:
+        """Catch up where a charging profile's period changes, so that the power changes
+        then (and a 2.1 EV reports it at once); a new profile brings its own changes."""
+        model = self.s.model
+        while True:
+            due = model.next_change(_now())
+            wait = math.inf if due is None else (due - _now()).total_seconds() + 1e-6
+
+            def moved(due: datetime.datetime | None = due) -> bool:
+                return model.next_change(_now()) != due
+
+            with trio.move_on_after(max(wait, 0.0)):
+                await self.s.wait_for(moved)
+            self.catch_up()
 
     # --- incoming -----------------------------------------------------------------------
 

@@ -20,14 +20,16 @@ from ._ev import (
     active_profile,
     charging_needs,
     choose_transfer,
-    profile_watts,
     unsupported_modes,
     update_watts,
 )
 from ._model import ChargePoint, Evse, Outgoing, SimulationError
+from ._profiles import schedule_of
 
 __all__ = [
     "clear_profile",
+    "follow_schedules",
+    "install",
     "needs_answered",
     "negotiate",
     "notify_allowed_energy_transfer",
@@ -86,7 +88,7 @@ def _powers(cp: ChargePoint) -> dict[int, float]:
 
 
 def _rate_changed(
-    cp: ChargePoint, before: dict[int, float], now: datetime.datetime
+    cp: ChargePoint, before: dict[int, float], now: datetime.datetime, *, offline: bool = False
 ) -> list[Outgoing]:
     """2.1: a TransactionEvent Updated (ChargingRateChanged) for each transaction whose power a
     command changed from ``before``, so the CSMS learns the new rate at once instead of at
@@ -95,15 +97,33 @@ def _rate_changed(
         return []
     return [
         cp.transaction_event(
-            evse, "Updated", "ChargingRateChanged", now, offline=False, context="Other"
+            evse, "Updated", "ChargingRateChanged", now, offline=offline, context="Other"
         )
         for evse in cp.charging()
         if evse.id in before and evse.power_w != before[evse.id]
     ]
 
 
+def follow_schedules(
+    cp: ChargePoint, seconds: float, now: datetime.datetime, *, offline: bool
+) -> list[Outgoing]:
+    """``seconds`` pass up to ``now`` (`ChargePoint.advance`); a profile's period that began
+    meanwhile changed the rate as a new profile does (ChargingRateChanged on 2.1)."""
+    before = _powers(cp)
+    cp.advance(seconds, now)
+    return _rate_changed(cp, before, now, offline=offline)
+
+
+def install(cp: ChargePoint, evse_id: int, profile: dict[str, Any], now: datetime.datetime) -> None:
+    """Install a SetChargingProfile's ``profile`` at ``now``: the model's clock moves there, so
+    a schedule counted from its installation (Relative) is in force at once."""
+    cp.clock = now if cp.clock is None else max(cp.clock, now)
+    cp.set_profile(evse_id, None, active_profile(profile), schedule_of(profile, now))
+
+
 def set_profile(cp: ChargePoint, req: dict[str, Any], now: datetime.datetime) -> Answer:
-    """K01: follow the profile's first period; an operation mode the station did not list in
+    """K01: follow the profile's schedule, period by period from its start (installed now
+    when Relative or without startSchedule); an operation mode the station did not list in
     V2XChargingCtrlr.SupportedOperationModes is refused (K01.FR.115)."""
     profile = req["chargingProfile"]
     if cp.version is Version.V21:
@@ -116,7 +136,7 @@ def set_profile(cp: ChargePoint, req: dict[str, Any], now: datetime.datetime) ->
             return {"status": "Rejected", "statusInfo": info}, []
     before = _powers(cp)
     try:
-        cp.set_profile(req["evseId"], profile_watts(profile), active_profile(profile))
+        install(cp, req["evseId"], profile, now)
     except SimulationError:
         return {"status": "Rejected"}, []
     return {"status": "Accepted"}, _rate_changed(cp, before, now)
@@ -161,7 +181,8 @@ def update_dynamic_schedule(cp: ChargePoint, req: dict[str, Any], now: datetime.
             continue
         before = _powers(cp)
         watts = update_watts(req["scheduleUpdate"], installed[0])
-        evse.stack.update(profile_id, installed[1] if watts is None else watts)
+        if watts is not None:
+            evse.stack.update(profile_id, watts)
         cp.restack(evse)
         return {"status": "Accepted"}, _rate_changed(cp, before, now)
     return {"status": "Rejected", "statusInfo": {"reasonCode": "InvalidProfile"}}, []
