@@ -147,10 +147,16 @@ def _cut(
     """``pieces``, each with the end of its UTC half hour (the key of its price)."""
     _check(readings)
     found: list[tuple[dt.datetime, dt.datetime, Decimal, dt.datetime]] = []
+    slot: dt.datetime | None = None
     for before, after in itertools.pairwise(readings):
         energy = max(after.export_register_wh - before.export_register_wh, _ZERO)
         start, left, stop = before.at, energy, after.at
-        slot = _slot_end(start)
+        # the previous interval ended (at ``start``) in the half hour ending at ``slot``, or
+        # at its end: no need to work the half hour out again
+        if slot is None:
+            slot = _slot_end(start)
+        elif slot == start:
+            slot += SLOT
         if slot < stop:  # cut: shares in proportion to time
             span = _micros(stop - start)
             while slot < stop:

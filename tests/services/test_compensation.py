@@ -91,6 +91,19 @@ def test_a_session_across_the_ponta_start_is_priced_interval_by_interval_to_the_
     assert not result.simulated
 
 
+def test_readings_on_the_half_hours_are_not_cut_again():
+    """5-minute readings 16:30-17:30 local: 12 pieces, the intervals themselves, six
+    intermediário then six ponta (each half hour's price read once and shared)."""
+    readings = [RegisterReading(local(10, 16, 30) + k * dt.timedelta(minutes=5),
+                                Decimal(1000 + 600 * k)) for k in range(13)]  # fmt: skip
+    result = compensate(readings, MARKET, RegulatedSource(), MARGIN)
+    assert [(i.start, i.end) for i in result.intervals] == [
+        (a.at, b.at) for a, b in itertools.pairwise(readings)
+    ]
+    assert [i.price.post for i in result.intervals] == [Post.INTERMEDIARIO] * 6 + [Post.PONTA] * 6
+    assert result.gross_rs == Decimal("10.80")  # 3.6 kWh at 1.0 + 3.6 kWh at 2.0
+
+
 def test_a_session_across_a_month_is_priced_with_each_months_bandeira():
     """31 May 2026 23:40 -> 1 June 00:20 (fora ponta): verde, then amarela from midnight."""
     readings = series((local(31, 23, 40, month=5), "0"), (local(1, 0, 20), "4000"))
@@ -221,7 +234,7 @@ def test_property_energy_adds_up_money_is_rounded_once_and_never_negative(readin
         (max(b.export_register_wh - a.export_register_wh, Decimal(0)))
         for a, b in itertools.pairwise(readings)
     )
-    assert all(i.energy_wh >= 0 for i in result.intervals)
+    assert all(i.energy_wh >= 0 and i.end > i.start for i in result.intervals)
     assert result.exported_wh == rises == sum(i.energy_wh for i in result.intervals)
     # the pieces tile the session, each inside one UTC half hour
     if result.intervals:
