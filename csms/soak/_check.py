@@ -59,6 +59,7 @@ class LedgerCheck:
             "pending": self.pending,
             "duplicates": self.duplicates,
             "violations": len(self.violations),
+            "violations_by_kind": dict(Counter(v.kind for v in self.violations)),
             "violation_records": [v.dump() for v in self.violations[:limit]],
         }
 
