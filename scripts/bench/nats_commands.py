@@ -1,13 +1,13 @@
 """Cross-node command round trips: a command to a station held by another node (NATS
 request/reply) against the same command to a station of the node itself, in the same run.
 
-    python -m scripts.bench.nats_commands [--stations N] [--seconds S] [--json FILE]
+    python -m scripts.bench.nats_commands [--stations N] [--seconds S] [--pairs P] [--json FILE]
 
 Two nodes in this process on one embedded PostgreSQL and one embedded nats-server; N stations
 (raw OCPP-J WebSocket clients on an asyncio thread, answering every CALL at once) connect to
 node B. For S seconds, one sender per station sends ClearCache after ClearCache through node B's
-gateway (local), then through node A's gateway (remote: over NATS to B); round trips per second
-and p50/p99 latency for each.
+gateway (local), then through node A's gateway (remote: over NATS to B), P times alternating;
+round trips per second and p50/p99 latency for each.
 """
 
 from __future__ import annotations
@@ -127,8 +127,10 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
                         if all(a.gateway.is_connected(s) for s in ids):
                             break
                         await trio.sleep(0.05)
-                local = await senders(b, ids, args.seconds)
-                remote = await senders(a, ids, args.seconds)
+                local, remote = [], []
+                for _ in range(args.pairs):  # alternating: the machine's load drifts
+                    local += await senders(b, ids, args.seconds)
+                    remote += await senders(a, ids, args.seconds)
         finally:
             await thread.stop()
             await trio.to_thread.run_sync(nats.stop)
@@ -136,11 +138,12 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
     result = {
         "stations": args.stations,
         "seconds": args.seconds,
-        "local": summary(local, args.seconds),
-        "remote": summary(remote, args.seconds),
+        "pairs": args.pairs,
+        "local": summary(local, args.seconds * args.pairs),
+        "remote": summary(remote, args.seconds * args.pairs),
     }
     ratio = result["remote"]["per_s"] / result["local"]["per_s"]
-    print(f"{args.stations} stations on node B, {args.seconds} s each")
+    print(f"{args.stations} stations on node B, {args.pairs} x {args.seconds} s each, alternating")
     for name in ("local", "remote"):
         row = result[name]
         print(
@@ -155,6 +158,7 @@ def cli() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--stations", type=int, default=20)
     parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--pairs", type=int, default=2, help="local then remote, this often")
     parser.add_argument("--json", type=pathlib.Path)
     args = parser.parse_args()
     report = trio.run(main, args)

@@ -1,25 +1,32 @@
 """The node's NATS connection for commands between nodes, on its own ``AsyncioThread``.
 
 The remote gateway sends requests through it; the command server subscribes the command
-subjects of the stations this node holds. A message that arrives is handed to trio with one
-``run_sync_soon`` (no waiting on the asyncio side); replies cross back with one ``run``.
+subjects of the stations this node holds. Requests, their answers, the messages that arrive and
+the replies sent cross between the threads in batches (``Crossings``); a request waits in one
+map of requests in flight, its trio task rescheduled with the answer (no event per request).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
+from collections import deque
 from collections.abc import Callable
+from typing import Any
 
 import nats
 import nats.errors
+import outcome
 import trio
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 
 from csms.runtime import AsyncioThread
+
+from ._crossings import Crossings
 
 __all__ = ["CommandLink", "Incoming", "NoResponders"]
 
@@ -45,6 +52,12 @@ class CommandLink:
         self.thread = AsyncioThread(name="nats-commands")
         self._nc: Client | None = None
         self._subs: dict[str, Subscription] = {}
+        self.crossings: Crossings | None = None  # made at the first connect (trio's token)
+        #: Requests in flight: id -> the trio task waiting for the answer.
+        self._waiting: dict[int, trio.lowlevel.Task] = {}
+        self._ids = itertools.count()
+        self._replies: deque[tuple[str, bytes]] = deque()
+        self._replying = False
 
     @property
     def connected(self) -> bool:
@@ -57,18 +70,22 @@ class CommandLink:
         with contextlib.suppress(RuntimeError), trio.move_on_after(3):  # RuntimeError: not started
             await self.thread.run(self._close)
         await self.thread.stop()
+        waiting, self._waiting = self._waiting, {}
+        for task in waiting.values():  # an answer that can no longer come
+            trio.lowlevel.reschedule(task, outcome.Error(ConnectionError("NATS link stopped")))
 
     # -- trio side ----------------------------------------------------------------------------
 
     async def connect(self, on_message: Callable[[Incoming], None]) -> None:
         """Connect (raises when NATS is not there: the caller retries). ``on_message`` is
         called on the trio thread for each message of a subscription."""
-        token = trio.lowlevel.current_trio_token()
+        if self.crossings is None or self.crossings.loop is not self.thread.loop:  # restarted
+            token = trio.lowlevel.current_trio_token()
+            self.crossings = Crossings(self.thread.loop, token)
+        crossings = self.crossings
 
         async def handler(msg: Msg) -> None:  # asyncio thread
-            item = (msg.subject, msg.data, msg.reply)
-            with contextlib.suppress(trio.RunFinishedError):
-                token.run_sync_soon(on_message, item)
+            crossings.to_trio(on_message, (msg.subject, msg.data, msg.reply))
 
         self._handler = handler
         await self.thread.run(self._connect)
@@ -76,16 +93,26 @@ class CommandLink:
     async def request(self, subject: str, data: bytes, timeout: float) -> bytes:
         """The reply's data; ``TimeoutError`` when none came in ``timeout``; ``NoResponders``
         when nobody subscribes ``subject``."""
-        return await self.thread.run(self._request, subject, data, timeout)
+        crossings = self.crossings
+        if crossings is None or not self.connected:
+            raise ConnectionError("not connected to NATS")
+        key = next(self._ids)
+        self._waiting[key] = trio.lowlevel.current_task()
+        crossings.to_loop(self._start_request, key, subject, data, timeout)
 
-    async def reply(self, subject: str, data: bytes) -> None:
-        await self.thread.run(self._publish, subject, data)
+        def abort(_: Any) -> trio.lowlevel.Abort:
+            self._waiting.pop(key, None)  # its answer, if one comes, is dropped
+            return trio.lowlevel.Abort.SUCCEEDED
+
+        answer: bytes = await trio.lowlevel.wait_task_rescheduled(abort)
+        return answer
 
     def reply_nowait(self, subject: str, data: bytes) -> None:
         """Publish without waiting for the asyncio side (a reply: nobody here needs to know it
-        went; the asker times out if it did not). Saves the trio wake-up of ``reply``."""
-        loop = self.thread.loop
-        loop.call_soon_threadsafe(lambda: loop.create_task(self._publish(subject, data)))
+        went; the asker times out if it did not)."""
+        if self.crossings is None:
+            raise ConnectionError("not connected to NATS")
+        self.crossings.to_loop(self._reply_soon, subject, data)
 
     async def subscribe(self, subjects: list[str]) -> None:
         await self.thread.run(self._subscribe, subjects)
@@ -114,6 +141,46 @@ class CommandLink:
             error_cb=error,
         )
         self._subs = {}
+
+    def _start_request(self, key: int, subject: str, data: bytes, timeout: float) -> None:
+        self.thread.loop.create_task(self._request_for(key, subject, data, timeout))
+
+    async def _request_for(self, key: int, subject: str, data: bytes, timeout: float) -> None:
+        try:
+            answer: outcome.Outcome[bytes] = outcome.Value(
+                await self._request(subject, data, timeout)
+            )
+        except asyncio.CancelledError:  # the link stops: its caller is told so
+            assert self.crossings is not None
+            self.crossings.to_trio(self._answered, key, outcome.Error(ConnectionError("stopped")))
+            raise
+        except Exception as exc:
+            answer = outcome.Error(exc)
+        assert self.crossings is not None
+        self.crossings.to_trio(self._answered, key, answer)
+
+    def _answered(self, key: int, answer: outcome.Outcome[bytes]) -> None:  # trio thread
+        task = self._waiting.pop(key, None)
+        if task is not None:  # else its caller was cancelled meanwhile
+            trio.lowlevel.reschedule(task, answer)
+
+    def _reply_soon(self, subject: str, data: bytes) -> None:
+        """Queue a reply; one task publishes whatever is queued (not a task per reply)."""
+        self._replies.append((subject, data))
+        if not self._replying:
+            self._replying = True
+            self.thread.loop.create_task(self._publish_replies())
+
+    async def _publish_replies(self) -> None:
+        try:
+            while self._replies:
+                subject, data = self._replies.popleft()
+                try:
+                    await self._publish(subject, data)
+                except Exception as exc:  # its asker times out
+                    log.debug("nats reply lost", extra={"error": repr(exc)})
+        finally:
+            self._replying = False
 
     async def _request(self, subject: str, data: bytes, timeout: float) -> bytes:
         if self._nc is None or not self._nc.is_connected:
