@@ -19,7 +19,15 @@ async def healthz(call: Call) -> Response:
 async def readyz(call: Call) -> Response:
     checks = {**call.control.readiness(), "accepting": not call.state.stopping}
     ready = all(checks.values())
-    return json_response(Health("ready" if ready else "not_ready", checks), 200 if ready else 503)
+    nats = call.control.stats().nats
+    links = None  # NATS off
+    if nats is not None:  # reported beside the checks, not among them: no 503 for NATS
+        links = {
+            "events": bool(nats.get("connected")),
+            "commands": bool(nats.get("commands_connected")),
+        }
+    body = Health("ready" if ready else "not_ready", checks, links)
+    return json_response(body, 200 if ready else 503)
 
 
 async def metrics(call: Call) -> Response:
@@ -36,7 +44,8 @@ ENDPOINTS = (
         "/readyz",
         readyz,
         None,
-        "Ready to serve: database reachable and OCPP listener up (503 otherwise)",
+        "Ready to serve: database reachable and OCPP listener up (503 otherwise); NATS, when on, "
+        "reported in `nats` without gating",
         "health",
         response=Health,
         errors=(503,),

@@ -270,6 +270,11 @@ NATS_METRICS: dict[str, tuple[str, str, str]] = {
         "counter",
         "Commands sent to stations held by other nodes.",
     ),
+    "commands_connected": (
+        "csms_nats_commands_connected",
+        "gauge",
+        "1 while the link for commands between nodes is connected.",
+    ),
 }
 
 

@@ -324,3 +324,6 @@ class IdTokenList:
 class Health:
     status: str
     checks: dict[str, Any]
+    #: With NATS on (/readyz): ``events`` (the mirror) and ``commands`` (commands between
+    #: nodes) connected; informative, never a 503: a node charges without NATS (docs/NATS.md).
+    nats: dict[str, Any] | None = None
