@@ -29,7 +29,7 @@ from csms.api import ADMIN_TOKEN_ENV, DRAIN_GRACE, HttpControlActor
 from csms.config import Settings
 from csms.node._capabilities import ChildFactory, RouteFactory, capabilities
 from csms.node._control_plane import NodeControlPlane
-from csms.node._nats import nats_server
+from csms.node._nats import nats_server, relay_preferences
 from csms.runtime import (
     Backoff,
     ChildSpec,
@@ -131,6 +131,7 @@ def build_node(
         backoff=Backoff(initial=0.5, maximum=10),
         name="node",
     )
+    relay_preferences(root, parts.gateway)  # with NATS: other nodes' V2G preference changes
     station_routes = StationRoutes(route for factory in routes for route in factory(root))
     station_routes.check(settings.ocpp.response_timeout)
     node = Node(

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Mapping
 from typing import Any
 
@@ -12,13 +11,12 @@ import attrs
 from csms.actors import DatabasePool, Node
 from csms.actors.events import Subscription
 from csms.actors.station import GetSnapshot
-from csms.actors.v2x import NAME as V2X
-from csms.actors.v2x import PreferencesChanged
 from csms.api import EventFeed, IdTokenStats, NodeStats, Unavailable
 from csms.commands import StationGateway
 from csms.node._certificates import NodeCertificates
 from csms.node._firmware import NodeFirmware
 from csms.node._money import NodeMoney
+from csms.node._nats import v2g_user_changed
 from csms.node._optimizer import NodeOptimizer
 from csms.node._prices import NodePrices
 from csms.node._v2g import NodeV2G
@@ -109,9 +107,7 @@ class NodeControlPlane:
         self.node.id_tokens.invalidate(id_token, type_)
 
     def v2g_user_changed(self, user_id: str) -> None:
-        # a full or stopped owner forgets it within its cache's lifetime (30 s) anyway
-        with contextlib.suppress(ActorError, KeyError):
-            self.node.root.ref(V2X).tell_or_drop(PreferencesChanged(user_id))
+        v2g_user_changed(self.node.root, self.node.gateway, user_id)  # every node's cache
 
     @property
     def v2g(self) -> NodeV2G:
@@ -143,6 +139,7 @@ def _nats_stats(node: Node) -> dict[str, float] | None:
     if mirror is None:
         return None
     remote = getattr(node.gateway, "remote_sent", None)  # the cluster gateway's count
+    link = getattr(node.gateway, "link", None)  # its NATS link for commands between nodes
     return {
         "connected": float(mirror.connected),
         "stored": mirror.stored,
@@ -150,4 +147,5 @@ def _nats_stats(node: Node) -> dict[str, float] | None:
         "dropped": mirror.dropped,
         "retries": mirror.retries,
         **({"remote_commands": remote} if remote is not None else {}),
+        **({"commands_connected": float(link.connected)} if link is not None else {}),
     }

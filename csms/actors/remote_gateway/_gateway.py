@@ -11,7 +11,8 @@ if it had not gone out yet), nobody subscribed is ``StationNotConnected``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import json
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import trio
@@ -23,10 +24,15 @@ from csms.services.nats_subjects import command_subject
 from ._codec import decode_reply, encode_request
 from ._link import CommandLink, NoResponders
 
-__all__ = ["REPLY_MARGIN", "ClusterGateway"]
+__all__ = ["REPLY_MARGIN", "ClusterGateway", "preferences_subject"]
 
 #: Beyond the caller's deadline: time for the holding node's answer to travel back.
 REPLY_MARGIN = 0.5
+
+
+def preferences_subject(prefix: str) -> str:
+    """Where a node says a user's V2G preferences changed (every node's V2X cache forgets)."""
+    return f"{prefix}.v2x.preferences"
 
 
 class ClusterGateway:
@@ -40,6 +46,16 @@ class ClusterGateway:
         #: Stations held by other nodes, as their presence announces them: station -> node.
         self.remote: dict[str, str] = {}
         self.remote_sent = 0
+        #: Told the user id when another node changed a user's V2G preferences; set by the
+        #: composition root (this node's V2X owner forgets what it cached for the user).
+        self.preferences_changed: Callable[[str], None] = lambda user_id: None
+
+    def share_preferences_change(self, user_id: str) -> None:
+        """Tell the other nodes that ``user_id``'s V2G preferences changed here (without
+        waiting; with NATS away they forget within their cache's lifetime anyway)."""
+        if self.link.connected:
+            body = json.dumps({"userId": user_id, "nodeId": self.node_id}).encode()
+            self.link.reply_nowait(preferences_subject(self.prefix), body)
 
     def is_connected(self, station_id: str) -> bool:
         if self.local.is_connected(station_id):

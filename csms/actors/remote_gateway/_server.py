@@ -30,7 +30,7 @@ from csms.services.nats_subjects import command_subject, decode_token
 from csms.storage import nodes
 
 from ._codec import decode_request, encode_error, encode_result
-from ._gateway import ClusterGateway
+from ._gateway import ClusterGateway, preferences_subject
 from ._link import CommandLink, Incoming
 
 __all__ = ["CommandServer"]
@@ -139,6 +139,7 @@ class CommandServer(Actor):
                         f"{self.prefix}.events.*.station.connected",
                         f"{self.prefix}.events.*.station.disconnected",
                         f"{self.prefix}.takeover",
+                        preferences_subject(self.prefix),
                     ]
                 )
                 break
@@ -222,6 +223,8 @@ class CommandServer(Actor):
                 try:
                     if subject == f"{self.prefix}.takeover":
                         await self._takeover(data)
+                    elif subject == preferences_subject(self.prefix):
+                        self._preferences(data)
                     else:
                         self._presence_event(data)
                 except (ValueError, TypeError) as exc:
@@ -264,6 +267,12 @@ class CommandServer(Actor):
         if ref is not None:  # it reconnected elsewhere: this connection is stale
             log.info("station taken over", extra={"station": station_id, "by": node})
             await self.stations.stop_child(ref)
+
+    def _preferences(self, data: bytes) -> None:
+        body = json.loads(data)
+        user_id, node = body.get("userId"), body.get("nodeId")
+        if isinstance(user_id, str) and node != self.node_id:
+            self.gateway.preferences_changed(user_id)
 
     def _presence_event(self, data: bytes) -> None:
         body = json.loads(data)
