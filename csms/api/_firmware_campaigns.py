@@ -15,7 +15,7 @@ from csms.storage import firmware_campaigns as repo
 from csms.storage.firmware_campaigns import CampaignRow
 
 from ._auth import Role
-from ._errors import NotFound
+from ._errors import InvalidBody, NotFound
 from ._firmware import SecureFirmware
 from ._firmware_control import CampaignSpec
 from ._routing import Call, Endpoint, Param, json_response
@@ -39,6 +39,18 @@ class StationSelection:
     model: str | None = spec(None, min_length=1, max_length=50)
     vendor: str | None = spec(None, min_length=1, max_length=50)
     firmware_version: str | None = spec(None, min_length=1, max_length=50)
+
+
+_TIME_OF_DAY = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
+
+
+@attrs.frozen
+class CampaignWindow:
+    """A daily window in UTC times of day (``HH:MM``): jobs start from ``start`` until ``end``
+    (22:00-05:00 spans midnight); jobs running when it closes go on to their end."""
+
+    start: str = spec(pattern=_TIME_OF_DAY, example="22:00")
+    end: str = spec(pattern=_TIME_OF_DAY, example="05:00")
 
 
 @attrs.frozen
@@ -67,6 +79,7 @@ class FirmwareCampaignBody:
     retry_interval: int | None = spec(
         None, description="Seconds between retries.", minimum=0, maximum=2_147_483_647
     )
+    window: CampaignWindow | None = None
 
 
 @attrs.frozen
@@ -97,6 +110,7 @@ class FirmwareCampaign:
     created_at: dt.datetime
     updated_at: dt.datetime
     counts: CampaignCounts
+    window: CampaignWindow | None = None
 
 
 @attrs.frozen
@@ -133,7 +147,22 @@ async def _view(call: Call, row: CampaignRow) -> FirmwareCampaign:
         created_at=row.created_at,
         updated_at=row.updated_at,
         counts=CampaignCounts(**found, total=sum(found.values())),
+        window=_window_view(row.window_start, row.window_end),
     )
+
+
+def _window_view(start: dt.time | None, end: dt.time | None) -> CampaignWindow | None:
+    if start is None or end is None:
+        return None
+    return CampaignWindow(start.strftime("%H:%M"), end.strftime("%H:%M"))
+
+
+def _window(window: CampaignWindow | None) -> tuple[dt.time | None, dt.time | None]:
+    if window is None:
+        return None, None
+    if window.start == window.end:
+        raise InvalidBody("must differ from window.start", field="window.end")
+    return dt.time.fromisoformat(window.start), dt.time.fromisoformat(window.end)
 
 
 def _campaign_id(call: Call) -> uuid.UUID:
@@ -154,6 +183,7 @@ async def _row(call: Call) -> CampaignRow:
 async def create(call: Call) -> Response:
     body: FirmwareCampaignBody = call.body
     where = body.filter or StationSelection()
+    window_start, window_end = _window(body.window)
     row = await call.control.firmware.create_campaign(
         CampaignSpec(
             name=body.name,
@@ -168,6 +198,8 @@ async def create(call: Call) -> Response:
             retries=body.retries,
             retry_interval_s=body.retry_interval,
             requested_by=call.requested_by,
+            window_start=window_start,
+            window_end=window_end,
         )
     )
     return json_response(await _view(call, row), 201)
@@ -235,7 +267,8 @@ ENDPOINTS = (
         response=FirmwareCampaign,
         errors=(409, 422),
         description=(
-            "Jobs start as slots free up (at most `maxConcurrent` at once); a station that "
+            "Jobs start as slots free up (at most `maxConcurrent` at once), and only within "
+            "`window` when one is given; a station that "
             "fails, refuses or is not connected counts as failed. 422 before anything is sent "
             "when a signed campaign does not verify; 409 when no firmware CA is configured."
         ),

@@ -51,6 +51,9 @@ class CampaignSpec:
     retries: int | None
     retry_interval_s: int | None
     requested_by: str
+    #: the daily window (UTC) in which jobs start; none: any time
+    window_start: dt.time | None = None
+    window_end: dt.time | None = None
 
 
 class FirmwareControl(Protocol):

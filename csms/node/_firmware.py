@@ -139,6 +139,8 @@ class NodeFirmware:
             "retries": campaign.retries,
             "retry_interval_s": campaign.retry_interval_s,
             "requested_by": campaign.requested_by,
+            "window_start": campaign.window_start,
+            "window_end": campaign.window_end,
         }
 
         def store(conn: Connection) -> CampaignRow:

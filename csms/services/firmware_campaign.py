@@ -18,13 +18,16 @@ takes one input and returns the next campaign:
   failures), and halts again at its next failure while the threshold stays reached;
   canceled is final.
 
-``launchable`` says how many stations to start now. Jobs already running when a campaign
-halts, pauses or is canceled run to their end and are counted (OCPP cannot stop an update the
-station accepted); ``settled`` says when nothing of the campaign runs any more.
+``launchable`` says how many stations to start now; ``in_window`` whether the campaign's
+optional daily window (UTC times of day) is open, outside which no job starts. Jobs already
+running when a campaign halts, pauses or is canceled run to their end and are counted (OCPP
+cannot stop an update the station accepted); ``settled`` says when nothing of the campaign runs
+any more.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Literal
 
 import attrs
@@ -42,6 +45,7 @@ __all__ = [
     "Pause",
     "Resume",
     "Skipped",
+    "in_window",
     "launchable",
     "settled",
     "should_skip",
@@ -121,6 +125,17 @@ Input = Opened | Launched | Skipped | Deferred | Ended | Pause | Resume | Cancel
 def should_skip(current_version: str | None, target_version: str | None) -> bool:
     """A station already on the target version is not updated again."""
     return target_version is not None and current_version == target_version
+
+
+def in_window(start: dt.time | None, end: dt.time | None, at: dt.time) -> bool:
+    """Whether ``at`` is within the daily window from ``start`` (included) to ``end`` (not): a
+    window whose end comes before its start spans midnight (22:00-05:00); no window is always
+    open. Jobs already running are not held by a closing window (OCPP cannot stop them)."""
+    if start is None or end is None:
+        return True
+    if start < end:
+        return start <= at < end
+    return at >= start or at < end
 
 
 def launchable(campaign: Campaign) -> int:

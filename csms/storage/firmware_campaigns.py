@@ -54,6 +54,9 @@ class CampaignRow:
     reason: str | None
     created_at: dt.datetime
     updated_at: dt.datetime
+    #: the daily window (UTC) in which jobs start; none: any time
+    window_start: dt.time | None = None
+    window_end: dt.time | None = None
 
 
 @attrs.frozen

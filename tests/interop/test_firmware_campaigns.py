@@ -4,6 +4,7 @@ charge points that walk the firmware status sequence on their own."""
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -234,3 +235,56 @@ async def test_a_campaign_with_no_station_completes_at_once(database_url, admin_
         created = await r.create([], maxConcurrent=3)
         done = await r.event("firmware.campaign.state", campaign_id=created["id"])
         assert (done.state, done.pending) == ("completed", 0)
+
+
+async def test_a_campaign_starts_jobs_only_within_its_window(
+    database_url, admin_env, bridge, wall_clock
+):
+    """A daily window (UTC) that opens in about ten minutes: nothing is sent before, the jobs
+    start once the node's clock reaches it."""
+    ids = fleet_ids(3)
+    register_fleet(database_url, ids)
+    opens = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=10)
+    window = {
+        "start": opens.strftime("%H:%M"),
+        "end": (opens + dt.timedelta(hours=1)).strftime("%H:%M"),
+    }
+    async with rig(database_url, bridge, ids, **{"firmware.campaign_tick_s": 0.2}) as r:
+        created = await r.create(ids, maxConcurrent=3, window=window)
+        assert created["window"] == window
+        path = f"{CAMPAIGNS}/{created['id']}"
+        # the campaign takes messages in order: paused and resumed, it has looked for slots
+        # twice, outside its window
+        assert (await r.api.post(f"{path}/pause")).json()["state"] == "paused"
+        resumed = (await r.api.post(f"{path}/resume")).json()
+        assert (resumed["state"], resumed["counts"]["pending"]) == ("running", 3)
+        assert r.fleet.updates == []
+        wall_clock.jump(11 * 60)
+        done = await r.event("firmware.campaign.state", state="completed")
+        assert done.installed == 3
+        assert sorted(s for s, _ in r.fleet.updates) == ids
+
+
+async def test_a_window_that_opens_and_closes_at_once_is_422(database_url, admin_env, bridge):
+    async with rig(database_url, bridge, []) as r:
+        answer = await r.api.post(
+            CAMPAIGNS,
+            json={
+                "name": "n",
+                "location": LOCATION,
+                "maxConcurrent": 1,
+                "window": {"start": "22:00", "end": "22:00"},
+            },
+        )
+        assert (answer.status_code, answer.json()["error"]["field"]) == (422, "window.end")
+        answer = await r.api.post(
+            CAMPAIGNS,
+            json={
+                "name": "n",
+                "location": LOCATION,
+                "maxConcurrent": 1,
+                "window": {"start": "24:00", "end": "01:00"},
+            },
+        )
+        assert answer.status_code == 422
+        assert "window.start" in answer.text

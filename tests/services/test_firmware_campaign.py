@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -16,6 +18,7 @@ from csms.services.firmware_campaign import (
     Pause,
     Resume,
     Skipped,
+    in_window,
     launchable,
     settled,
     should_skip,
@@ -129,3 +132,23 @@ def test_counts_are_conserved_and_the_limit_holds(stations, concurrent, threshol
             assert c.state == before.state
         if isinstance(event, Launched) and before.state != "running":
             assert c == before
+
+
+def test_the_window_is_open_from_its_start_until_its_end_and_may_span_midnight():
+    t = dt.time
+    assert in_window(None, None, t(3, 0))
+    day = (t(9, 0), t(17, 0))
+    assert [in_window(*day, at) for at in (t(8, 59), t(9, 0), t(16, 59), t(17, 0))] == [
+        False,
+        True,
+        True,
+        False,
+    ]
+    night = (t(22, 0), t(5, 0))
+    assert [in_window(*night, at) for at in (t(21, 59), t(22, 0), t(0, 0), t(4, 59), t(5, 0))] == [
+        False,
+        True,
+        True,
+        True,
+        False,
+    ]

@@ -11,6 +11,7 @@ runs and nothing more will start (completed, canceled, or halted or paused with 
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import logging
 import uuid
 from typing import Any
@@ -192,10 +193,14 @@ class FirmwareCampaignActor(Actor):
             await self._ended(StationEnded(station, job_state == "completed", reason))
 
     async def _fill(self) -> None:
-        """Start jobs while there are slots (skipping stations on the target version)."""
+        """Start jobs while there are slots (skipping stations on the target version) and the
+        campaign's window is open (else the next tick looks again)."""
         assert self.campaign is not None
         assert self.row is not None
         assert self._ctx is not None
+        now = self.deps.options.clock().astimezone(dt.UTC).time()
+        if not policy.in_window(self.row.window_start, self.row.window_end, now):
+            return
         while (slots := policy.launchable(self.campaign)) > 0:
             pending = await self.deps.database.run(
                 repo.next_pending, self.id, slots, sorted(self.deferred)
