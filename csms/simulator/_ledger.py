@@ -9,12 +9,13 @@ acknowledged: the check allows them to be stored or not, but nothing else.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import attrs
 
-__all__ = ["Acknowledged", "Ledger", "entry_of"]
+__all__ = ["Acknowledged", "Delivered", "Ledger", "entry_of"]
 
 
 @attrs.frozen
@@ -35,6 +36,17 @@ class Acknowledged:
         if self.transaction_id is None or self.seq_no is None:
             return None
         return (self.station_id, self.transaction_id, self.seq_no)
+
+
+@attrs.frozen
+class Delivered:
+    """A CALL of the CSMS a station received (a command), with the wall-clock instant in
+    seconds since the epoch: compared with the node's command audit afterwards."""
+
+    station_id: str
+    message_id: str
+    action: str
+    received_at: float
 
 
 def _sampled(payload: Mapping[str, Any]) -> int:
@@ -61,10 +73,11 @@ def entry_of(station_id: str, action: str, payload: Mapping[str, Any]) -> Acknow
 class Ledger:
     """Shared by every station of a fleet (one trio thread: no lock needed)."""
 
-    __slots__ = ("entries", "messages", "on_record")
+    __slots__ = ("deliveries", "entries", "messages", "on_record")
 
     def __init__(self) -> None:
         self.entries: list[Acknowledged] = []
+        self.deliveries: list[Delivered] = []
         self.messages = 0  # every acknowledged call, transaction message or not
         self.on_record: Callable[[], None] | None = None  # told of every acknowledgement
 
@@ -75,6 +88,9 @@ class Ledger:
             self.entries.append(entry)
         if self.on_record is not None:
             self.on_record()
+
+    def delivered(self, station_id: str, message_id: str, action: str) -> None:
+        self.deliveries.append(Delivered(station_id, message_id, action, time.time()))
 
     def __len__(self) -> int:
         return len(self.entries)

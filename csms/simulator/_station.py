@@ -382,6 +382,8 @@ class SimulatedStation(Actor):
 
     async def _on_call(self, ws: WebSocketConnection, conn: OcppConnection, call: Any) -> None:
         self.s.received[call.action] += 1
+        if self.s.ledger is not None:  # a soak checks no command came twice or too late
+            self.s.ledger.delivered(self.cfg.station_id, call.message_id, call.action)
         if self.s.stats is not None:
             self.s.stats.received += 1
         log.info("command", extra={"station": self.cfg.station_id, "action": call.action})

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 
 import attrs
 
-from csms.simulator._ledger import Acknowledged
+from csms.simulator._ledger import Acknowledged, Delivered
 from csms.storage import connect
 
 __all__ = ["LedgerCheck", "StationEnd", "Violation", "check_ledger"]
@@ -46,6 +46,7 @@ class LedgerCheck:
     pending: int  # still unacknowledged in the stations' queues at the end
     duplicates: int
     violations: tuple[Violation, ...]
+    commands_delivered: int = 0  # CALLs of the CSMS the stations received
 
     @property
     def ok(self) -> bool:
@@ -58,6 +59,7 @@ class LedgerCheck:
             "stored_events": self.stored_events,
             "pending": self.pending,
             "duplicates": self.duplicates,
+            "commands_delivered": self.commands_delivered,
             "violations": len(self.violations),
             "violations_by_kind": dict(Counter(v.kind for v in self.violations)),
             "violation_records": [v.dump() for v in self.violations[:limit]],
@@ -69,6 +71,7 @@ def check_ledger(
     acknowledged: Sequence[Acknowledged],
     pending: Sequence[Acknowledged],
     stations: Iterable[StationEnd],
+    deliveries: Sequence[Delivered] = (),
 ) -> LedgerCheck:
     """Compare; ``pending`` may be stored or not (sent perhaps, never acknowledged)."""
     ends = list(stations)
@@ -84,9 +87,11 @@ def check_ledger(
             " WHERE station_id = ANY(%s) GROUP BY 1, 2",
             (ids,),
         ).fetchall()
+        from ._check_commands import check_commands  # it imports Violation from here
+
+        violations: list[Violation] = check_commands(conn, deliveries)
     stored = {(s, t, q): n for s, t, q, n in events}
     stored_meters = {(s, t): n for s, t, n in meters}
-    violations: list[Violation] = []
     acked_keys = Counter(e.key for e in acknowledged if e.key is not None)
     pending_keys = {e.key for e in pending if e.key is not None}
     for key, times in sorted(acked_keys.items()):
@@ -134,6 +139,7 @@ def check_ledger(
         pending=len(pending),
         duplicates=duplicates,
         violations=tuple(violations),
+        commands_delivered=len(deliveries),
     )
 
 

@@ -21,6 +21,7 @@ from csms.transport.nats_server import EmbeddedNats
 
 from ._fleet import Fleet
 from ._node import NodeProcess
+from ._workers import WorkerFleet
 
 __all__ = ["FAULTS", "FaultResult", "Faults"]
 
@@ -47,7 +48,7 @@ class Faults:
     def __init__(
         self,
         *,
-        fleet: Fleet,
+        fleet: Fleet | WorkerFleet,
         node: NodeProcess,
         postgres: EmbeddedPostgres,
         nats: EmbeddedNats | None,
@@ -89,11 +90,11 @@ class Faults:
     # Each returns what to wait for once the fault is over.
 
     async def _kill(self, result: FaultResult) -> Callable[[], Awaitable[None]]:
-        attempts = self.fleet.attempts()
+        attempts = await self.fleet.attempts()
         self.node.kill()
         result.detail = f"SIGKILL of pid {self.node.pid}"
 
-        backlog = self.fleet.backlog()
+        backlog = await self.fleet.backlog()
 
         async def back() -> None:
             await self.node.start()
@@ -103,9 +104,9 @@ class Faults:
         return back
 
     async def _disconnect(self, result: FaultResult) -> Callable[[], Awaitable[None]]:
-        attempts = self.fleet.attempts()
-        result.detail = f"{self.fleet.drop_all()} sockets closed"
-        backlog = self.fleet.backlog()
+        attempts = await self.fleet.attempts()
+        result.detail = f"{await self.fleet.drop_all()} sockets closed"
+        backlog = await self.fleet.backlog()
 
         async def back() -> None:
             await self.fleet.all_back(attempts)
@@ -146,6 +147,6 @@ class Faults:
         return self._flowing
 
     async def _flowing(self) -> None:
-        backlog = self.fleet.backlog()  # the fault just ended: what it held up
+        backlog = await self.fleet.backlog()  # the fault just ended: what it held up
         await self.fleet.all_online()
         await self.fleet.cleared(backlog)

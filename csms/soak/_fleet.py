@@ -8,12 +8,13 @@ wait until all are back after a fault, and to read their unacknowledged queues a
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import trio
 
 from csms.runtime import ChildSpec, DynamicSupervisor, RestartIntensity, RestartType
 from csms.simulator import LoadStats, SimulatedStation, StationState
-from csms.simulator._ledger import Acknowledged, Ledger
+from csms.simulator._ledger import Acknowledged, Delivered, Ledger
 from csms.simulator._loadtest import LoadTestOptions
 
 from ._check import StationEnd
@@ -70,7 +71,7 @@ class Fleet:
 
     # --- what the soak does and asks ----------------------------------------------------
 
-    def drop_all(self) -> int:
+    async def drop_all(self) -> int:
         """Close every station's socket at once; returns how many were open."""
         dropped = 0
         for state in self.states:
@@ -89,21 +90,21 @@ class Fleet:
             for state in offline:
                 await state.wait_for(_online(state))
 
-    def attempts(self) -> dict[str, int]:
+    async def attempts(self) -> Any:  # dict[str, int]; opaque as `WorkerFleet`'s
         """Each station's connection attempts so far (see `all_back`)."""
         return {s.config.station_id: s.attempts for s in self.states}
 
-    async def all_back(self, attempts: dict[str, int]) -> None:
+    async def all_back(self, attempts: Any) -> None:
         """Return once every station connected again since ``attempts`` was taken and is
         online (a station that has not noticed its loss yet is not back)."""
         for state in self.states:
             await state.wait_for(_back(state, attempts.get(state.config.station_id, 0)))
 
-    def backlog(self) -> list[tuple[StationState, object]]:
+    async def backlog(self) -> Any:  # list[tuple[StationState, object]]
         """Each station's newest unacknowledged transaction message now (see `cleared`)."""
         return [(s, s.queue[-1]) for s in self.states if s.queue]
 
-    async def cleared(self, backlog: list[tuple[StationState, object]]) -> None:
+    async def cleared(self, backlog: Any) -> None:
         """Return once every message of ``backlog`` (and so all queued before it) was
         acknowledged: committed by the node."""
         for state, newest in backlog:
@@ -119,6 +120,20 @@ class Fleet:
         unacknowledged (what it sent was answered)."""
         for state in self.states:
             await state.wait_for(_drained(state))
+
+    @property
+    def messages(self) -> int:
+        """Every call the CSMS acknowledged so far (transaction messages or not)."""
+        return self.ledger.messages
+
+    async def finish(self) -> None:
+        """Nothing to collect: the stations are in this process (see `WorkerFleet.finish`)."""
+
+    def entries(self) -> list[Acknowledged]:
+        return self.ledger.entries
+
+    def deliveries(self) -> list[Delivered]:
+        return self.ledger.deliveries
 
     def pending(self) -> list[Acknowledged]:
         return Ledger.pending(

@@ -21,6 +21,7 @@ from ._check import check_ledger
 from ._faults import FAULTS, FaultResult, Faults
 from ._fleet import Fleet
 from ._node import NodeProcess
+from ._workers import WorkerFleet, default_workers
 
 __all__ = ["SoakOptions", "run_soak"]
 
@@ -47,6 +48,7 @@ class SoakOptions:
     charge_seconds: float = 20.0
     idle_seconds: float = 5.0
     progress_interval: float = 5.0
+    workers: int | None = None  # fleet processes; None: `default_workers`; below 2: in-process
 
     def fleet_options(self, server: str, api: str) -> LoadTestOptions:
         return LoadTestOptions(
@@ -101,7 +103,12 @@ async def _soak(
 ) -> dict[str, Any]:
     fleet_options = options.fleet_options(node.ocpp_url, f"http://127.0.0.1:{node.http_port}")
     await register_stations(fleet_options, node.admin_token)
-    fleet = Fleet(fleet_options)
+    workers = default_workers(options.stations) if options.workers is None else options.workers
+    fleet: Fleet | WorkerFleet = (
+        WorkerFleet(fleet_options, workers, options.work_dir / "fleet")
+        if workers >= 2
+        else Fleet(fleet_options)
+    )
     faults = Faults(
         fleet=fleet,
         node=node,
@@ -122,7 +129,7 @@ async def _soak(
         up = trio.current_time()
         log.info("fleet up", extra={"online": fleet.online(), "seconds": round(up - begin, 1)})
         memory["start_kib"] = memory["max_kib"] = node.rss_kib()
-        acked_at_up = fleet.ledger.messages
+        acked_at_up = fleet.messages
         nursery.start_soon(_progress, options, fleet, node, memory, up, results)
         index = 0
         while kinds and (
@@ -137,15 +144,16 @@ async def _soak(
         if not kinds:
             await trio.sleep(options.duration)
         loaded = trio.current_time() - up
-        acked = fleet.ledger.messages - acked_at_up
+        acked = fleet.messages - acked_at_up
         memory["end_kib"] = node.rss_kib()
         with trio.move_on_after(options.recovery_timeout) as drain:
             await fleet.drained()
+        await fleet.finish()  # workers stop their stations and write their ledgers
         nursery.cancel_scope.cancel()  # the fleet stops at once: what is in flight is pending
     pending = fleet.pending()
     await node.stop()  # the node flushes what it holds: pending messages are settled now
     check = await trio.to_thread.run_sync(
-        check_ledger, url, fleet.ledger.entries, pending, fleet.ends()
+        check_ledger, url, fleet.entries(), pending, fleet.ends(), fleet.deliveries()
     )
     report = fleet.stats.report(seconds=loaded, stations=options.stations)
     ok = check.ok and not drain.cancelled_caught and node_exits == 0
@@ -154,6 +162,7 @@ async def _soak(
         "ok": ok,
         "stations": options.stations,
         "scenario": options.scenario,
+        "fleet_workers": workers if workers >= 2 else 1,
         "seconds": round(loaded, 1),
         "ramp_seconds": round(up - begin, 1),
         "messages": acked,
@@ -175,16 +184,16 @@ async def _soak(
 
 async def _progress(
     options: SoakOptions,
-    fleet: Fleet,
+    fleet: Fleet | WorkerFleet,
     node: NodeProcess,
     memory: dict[str, int],
     up: float,
     results: list[FaultResult],
 ) -> None:
-    last, last_at = fleet.ledger.messages, trio.current_time()
+    last, last_at = fleet.messages, trio.current_time()
     while True:
         await trio.sleep(options.progress_interval)
-        now, messages = trio.current_time(), fleet.ledger.messages
+        now, messages = trio.current_time(), fleet.messages
         rss = node.rss_kib()
         memory["max_kib"] = max(memory["max_kib"], rss)
         log.info(

@@ -38,6 +38,11 @@ def add_command(commands: Any, common: argparse.ArgumentParser) -> None:
     soak.add_argument("--ramp", type=float, default=200.0, help="stations started per second")
     soak.add_argument("--meter-interval", type=float, default=5.0)
     soak.add_argument("--charge-seconds", type=float, default=20.0)
+    soak.add_argument(
+        "--workers",
+        type=int,
+        help="fleet processes (default min(CPUs, stations/500); below 2: in the soak's process)",
+    )
     soak.add_argument("--work-dir", type=pathlib.Path, help="PostgreSQL, NATS and node files")
     soak.add_argument("--json", type=pathlib.Path, help="write the report here too")
     soak.add_argument(
@@ -88,6 +93,7 @@ async def _soak(args: argparse.Namespace, faults: tuple[str, ...], work: pathlib
         ramp=args.ramp,
         meter_interval=args.meter_interval,
         charge_seconds=args.charge_seconds,
+        workers=args.workers,
     )
     report = await run_soak(options)
     print(format_report(report), file=sys.stderr)

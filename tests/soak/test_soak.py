@@ -64,3 +64,37 @@ def test_soak_command_without_faults_runs_a_clean_fleet_and_writes_json(tmp_path
     assert report["faults"] == []
     assert report["ledger"]["violations"] == 0
     assert report["nats"] is False
+
+
+async def test_a_soak_with_the_fleet_in_two_worker_processes_merges_their_ledgers(tmp_path):
+    """``csms soak --workers 2``: each worker runs a slice of the stations and writes its own
+    ledger into the run directory; the merged ledger checks out, and a fault reaches every
+    worker's stations (the disconnect closes all of them, all come back)."""
+    stations = 40
+    options = SoakOptions(
+        work_dir=tmp_path / "soak",
+        stations=stations,
+        duration=0.0,
+        faults=("disconnect", "kill"),
+        fault_interval=1.0,
+        meter_interval=1.0,
+        charge_seconds=3.0,
+        idle_seconds=1.0,
+        heartbeat_interval=10.0,
+        nats=False,
+        workers=2,
+    )
+    report = await run_soak(options)
+    ledger = report["ledger"]
+    assert report["fleet_workers"] == 2
+    assert ledger["violation_records"] == []
+    assert report["faults"][0]["detail"] == f"{stations} sockets closed"
+    assert all(f["recovered"] for f in report["faults"]), report["faults"]
+    assert report["ok"]
+    slices = [orjson.loads((tmp_path / "soak" / "fleet" / f"fleet-worker-{i}.json").read_bytes())
+              for i in range(2)]  # fmt: skip
+    assert sorted(len(s["ends"]) for s in slices) == [stations // 2, stations // 2]
+    ids = {end[0] for s in slices for end in s["ends"]}
+    assert ids == {f"SOAK{i:06d}" for i in range(stations)}
+    acked = {tuple(e[:4]) for s in slices for e in s["acknowledged"] if e[3] is not None}
+    assert len(acked) == ledger["acknowledged_events"] > stations

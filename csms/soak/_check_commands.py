@@ -1,0 +1,67 @@
+"""The ledger's command half: what the stations received from the CSMS against the node's command
+audit (``commands``, see ``csms/storage/commands.py``).
+
+A command is delivered twice when a station received the same CALL message id more than once;
+it is delivered after its asker gave up when the audit row with that message id ended as
+``timeout``, ``abandoned`` or ``failed`` (the asker was told it did not happen) before the
+station received it. Each violation names the station, the message id, the action and, for a
+late one, both instants.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from collections.abc import Sequence
+
+from csms.simulator._ledger import Delivered
+from csms.storage import Connection
+
+from ._check import Violation
+
+__all__ = ["GAVE_UP", "check_commands"]
+
+#: Audit statuses that tell the asker the command did not happen.
+GAVE_UP = frozenset({"timeout", "abandoned", "failed"})
+
+
+def check_commands(conn: Connection, deliveries: Sequence[Delivered]) -> list[Violation]:
+    violations: list[Violation] = []
+    seen = Counter((d.station_id, d.message_id) for d in deliveries)
+    first: dict[tuple[str, str], Delivered] = {}
+    for d in deliveries:
+        first.setdefault((d.station_id, d.message_id), d)
+    for (station, message_id), times in sorted(seen.items()):
+        if times > 1:
+            action = first[station, message_id].action
+            violations.append(
+                Violation(
+                    "command_delivered_twice",
+                    station,
+                    f"{action} messageId={message_id} received {times} times",
+                )
+            )
+    ids = sorted({d.message_id for d in deliveries})
+    rows = conn.execute(
+        "SELECT station_id, message_id, id, status, completed_at FROM commands"
+        " WHERE message_id = ANY(%s) AND status = ANY(%s)",
+        (ids, sorted(GAVE_UP)),
+    ).fetchall()
+    gave_up = {(s, m): (cid, status, done) for s, m, cid, status, done in rows}
+    for d in deliveries:
+        row = gave_up.get((d.station_id, d.message_id))
+        if row is None or row[2] is None:
+            continue
+        command_id, status, completed_at = row
+        received = dt.datetime.fromtimestamp(d.received_at, dt.UTC)
+        if received > completed_at:
+            violations.append(
+                Violation(
+                    "command_after_give_up",
+                    d.station_id,
+                    f"{d.action} messageId={d.message_id} (command {command_id}) received at"
+                    f" {received.isoformat()}, its asker told {status} at"
+                    f" {completed_at.isoformat()}",
+                )
+            )
+    return violations
