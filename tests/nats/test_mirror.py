@@ -171,3 +171,30 @@ async def test_every_catalog_subject_is_published_with_its_documented_shape(
         assert message.subject == f"t1.events.{token}.{event.subject}"
         stamped = attrs.evolve(event, node_id="node-1")
         assert check_event(stamped) == message.body
+
+
+async def test_a_batch_not_acknowledged_is_sent_again_and_never_counted_stored(
+    node: Node, nats_peer: NatsPeer
+) -> None:
+    """The stream deleted under the node: the batch gets a 503 status with no body, or no
+    acknowledgement at all (then fails at ``ack_timeout_s``); either way it is sent again with
+    backoff and not counted as stored."""
+    stats = node_mirror_stats(node)
+    with trio.fail_after(20):
+        while not stats.connected:
+            await trio.lowlevel.checkpoint()
+
+    async def delete() -> None:
+        await nats_peer.nc.jetstream().delete_stream(STREAM)
+
+    await nats_peer.run(delete)
+    retries = stats.retries
+    node.events.publish(connected("CP9"))
+    with trio.fail_after(20):  # the batch in hand failed: from now on it is only retried
+        while stats.retries == retries:
+            await trio.lowlevel.checkpoint()
+    stored, retries = stats.stored, stats.retries
+    with trio.fail_after(20):
+        while stats.retries == retries:  # and fails again
+            await trio.lowlevel.checkpoint()
+    assert stats.stored == stored
