@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 LOCK := requirements.lock
 
-.PHONY: setup run test lint typecheck check bench lock clean
+.PHONY: setup system-deps run test lint typecheck check bench lock clean
 
 setup: $(STAMP)
 
@@ -21,7 +21,11 @@ $(STAMP): pyproject.toml $(LOCK)
 run: $(STAMP)
 	$(BIN)/csms serve $(ARGS)
 
-test: $(STAMP)
+# chromium and haproxy, which the dashboard and scale-out tests drive
+system-deps:
+	bash scripts/system_deps.sh
+
+test: $(STAMP) system-deps
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)
