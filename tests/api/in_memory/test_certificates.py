@@ -3,41 +3,19 @@ node; the whole path against a real node is tests/interop/test_certificate_api.p
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 import httpx
-import pytest
 
 from csms.services.pki_csr import pem_chain
 from csms.services.pki_material import PkiMaterial
 from csms.storage import certificates as repo
 
-from ..services.pki_builder import CONTRACT_EMAID, make_iso_pki
-from .fake_control_plane import FakeControlPlane, fake_app
+from ...services.pki_builder import CONTRACT_EMAID, make_iso_pki
+from ..fake_control_plane import FakeControlPlane
+from .conftest import accepted
 
-TOKEN = "in-memory-admin-token-0123456789"
 BASE = "/api/v1/devices/CP001/certificates"
-
-
-@pytest.fixture
-def control() -> FakeControlPlane:
-    return FakeControlPlane(response_timeout=10)
-
-
-@pytest.fixture
-async def api(control: FakeControlPlane) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=fake_app(control, TOKEN))
-    async with httpx.AsyncClient(
-        transport=transport,
-        base_url="http://csms",
-        headers={"Authorization": f"Bearer {TOKEN}"},
-    ) as client:
-        yield client
-
-
-def accepted(action: str, payload: Mapping[str, Any]) -> Mapping[str, Any]:
-    return {"status": "Accepted"}
 
 
 async def test_install_checks_the_station_then_the_certificate(

@@ -4,40 +4,19 @@ test_device_commands.py)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import httpx
-import pytest
 import trio
 
 from csms.api import BOOTSTRAP_NAME
 from csms.commands import StationCallError
 
-from .fake_control_plane import FakeControlPlane, fake_app
+from ..fake_control_plane import FakeControlPlane
+from .conftest import accepted
 
-TOKEN = "in-memory-admin-token-0123456789"
 RESET = "/api/v1/devices/CP001/reset"
-
-
-@pytest.fixture
-def control() -> FakeControlPlane:
-    return FakeControlPlane(response_timeout=10)
-
-
-@pytest.fixture
-async def api(control: FakeControlPlane) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=fake_app(control, TOKEN))
-    async with httpx.AsyncClient(
-        transport=transport,
-        base_url="http://csms",
-        headers={"Authorization": f"Bearer {TOKEN}"},
-    ) as client:
-        yield client
-
-
-def accepted(action: str, payload: Mapping[str, Any]) -> Mapping[str, Any]:
-    return {"status": "Accepted"}
 
 
 async def test_a_command_goes_through_the_gateway_and_its_answer_comes_back(
