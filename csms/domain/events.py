@@ -22,7 +22,7 @@ offset. :func:`from_json` reads a body back into its class.
 ``docs/EVENTS.md`` is generated from this module (``python scripts/gen_events_doc.py``): each
 field's ``doc`` metadata is its documentation there, so a field without one is an error.
 
-Events whose owners do not exist yet (V2G discharge sessions, firmware jobs: issues 14 and 16)
+Events whose owners do not exist yet (V2G discharge sessions, firmware jobs: SPEC sections 6 and 7)
 are defined here already, with the fields those owners will carry, so the subjects the SPEC
 promises have one shape from the start.
 """
@@ -142,7 +142,7 @@ class Event:
         return body
 
 
-# -- stations ------------------------------------------------------------------------------------
+# -- stations --------------------------------------------------------------------------------------
 
 
 @attrs.frozen(kw_only=True)
@@ -240,7 +240,7 @@ class FirmwareStatus(Event):
     status: str = doc("The firmware status (FirmwareStatusEnumType), e.g. Downloading, Installed.")
 
 
-# -- transactions --------------------------------------------------------------------------------
+# -- transactions ----------------------------------------------------------------------------------
 
 
 @attrs.frozen(kw_only=True)
@@ -284,7 +284,7 @@ TRANSACTION_EVENTS: Mapping[str, type[TransactionChanged]] = {
 }
 
 
-# -- commands ------------------------------------------------------------------------------------
+# -- commands --------------------------------------------------------------------------------------
 
 
 @attrs.frozen(kw_only=True)
@@ -349,7 +349,7 @@ class CommandAbandoned(Event):
     requested_by: str = doc("Who asked for it.")
 
 
-# -- station messages kept on the event stream ---------------------------------------------------
+# -- station messages kept on the event stream -----------------------------------------------------
 
 
 @attrs.frozen(kw_only=True)
@@ -534,7 +534,7 @@ class DataTransferReceived(StationMessage):
     action: ClassVar[str] = "DataTransfer"
 
 
-# -- V2G discharge sessions (SPEC section 6, issue 14) -------------------------------------------
+# -- V2G discharge sessions (SPEC section 6) -------------------------------------------------------
 
 V2GState = Literal[
     "requested", "negotiating", "starting", "discharging", "stopping", "completed", "failed"
@@ -619,7 +619,7 @@ class V2GSessionCompleted(Event):
     last_soc: float | None = doc("The last state of charge reported, %.")
 
 
-# -- V2G money (SPEC section 6, issue 15) ---------------------------------------------------------
+# -- V2G money (SPEC section 6) --------------------------------------------------------------------
 
 
 @attrs.frozen(kw_only=True)
@@ -682,7 +682,7 @@ class V2GPayoutFailed(Event):
     error: str = doc("Why: the wallet's answer (HTTP status), no_wallet, or the last failure.")
 
 
-# -- firmware jobs (SPEC section 7, issue 16) ----------------------------------------------------
+# -- firmware jobs (SPEC section 7) ----------------------------------------------------------------
 
 
 @attrs.frozen(kw_only=True)
@@ -762,7 +762,7 @@ class FirmwareUpdateFailed(Event):
     started_at: dt.datetime = doc("When the job sent UpdateFirmware.")
 
 
-# -- certificates (SPEC sections 3 and 7, issue 17) ----------------------------------------------
+# -- certificates (SPEC sections 3 and 7) ----------------------------------------------------------
 
 
 @attrs.frozen(kw_only=True)
@@ -863,7 +863,7 @@ class FirmwareCampaignProgress(FirmwareCampaignEvent):
     station_state: Literal["installed", "failed", "skipped"] = doc("What became of it.")
 
 
-# -- the catalog ---------------------------------------------------------------------------------
+# -- the catalog -----------------------------------------------------------------------------------
 
 #: Every event the bus carries, in the order docs/EVENTS.md lists them.
 CATALOG: tuple[type[Event], ...] = (
@@ -934,7 +934,7 @@ for _cls in CATALOG:
     attrs.resolve_types(_cls)  # field types as objects, for from_json and the docs' schemas
 
 
-# -- JSON ----------------------------------------------------------------------------------------
+# -- JSON ------------------------------------------------------------------------------------------
 
 _KEYS: dict[type[Event], tuple[tuple[str, str], ...]] = {}
 

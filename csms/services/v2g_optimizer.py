@@ -1,5 +1,5 @@
 """The V2G optimizer's planner (pure): when each plugged-in, capable, opted-in EV discharges,
-at what power (SPEC section 6, issue 15 "Optimizer").
+at what power (SPEC section 6, docs/V2G.md "Optimizer").
 
 Input: the EVs (``EVState``: SoC now, battery capacity if known, the EV's discharge limits),
 each owner's preferences (``V2GPreferences``), an hourly price forecast (``PriceHour``, from the

@@ -49,7 +49,7 @@ __all__ = [
 DAY_NAMES: Final = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 DEFAULT_TIME_ZONE: Final = "America/Sao_Paulo"
 
-MIN_SOC_FLOOR: Final = Decimal(10)  # the issue's range for the floor: 10-100 %
+MIN_SOC_FLOOR: Final = Decimal(10)  # the preferences' range for the floor: 10-100 %
 MAX_DISCHARGE_KW: Final = Decimal(1000)  # beyond any EV; a typo guard
 MAX_DEPARTURE_KWH: Final = Decimal(1000)
 MAX_CYCLES_PER_DAY: Final = 24

@@ -1,7 +1,7 @@
 """V2X authorization (OCPP 2.1 Q01/Q02) and the answer to NotifyEVChargingNeeds (K15/K17)
 (pure).
 
-V2X is allowed for an EV at a station when all hold (issue 14, docs/V2G.md "Authorization"):
+V2X is allowed for an EV at a station when all hold (SPEC section 6):
 
 - the station supports it (``StationV2XSupport.v2x_capable``: 2.1 ``V2XChargingCtrlr.Enabled``
   and ``CentralSetpoint`` among ``SupportedOperationModes``, or registered bidirectional);

@@ -1,4 +1,4 @@
-"""The reliability harness (issue 20): ``csms soak`` runs a fleet of simulated stations against
+"""The reliability harness: ``csms soak`` runs a fleet of simulated stations against
 a node in a child process while faults are injected, then checks the stations' ledger of what
 was acknowledged against PostgreSQL; ``csms soak --fuzz`` throws malformed frames at the real
 listener. See docs/RELIABILITY.md."""

@@ -20,7 +20,7 @@ status sequence one step per ``--step`` seconds, reboot and boot the new version
 4. Campaign 2 (the next version, the same stations) with (b) and (c) run while it goes: their
    change against the floor.
 
-The figures and the verdicts against issue 16's target (under 10 KiB per job actor) are
+The figures and the verdicts against the target (under 10 KiB per job actor) are
 printed; ``--json`` keeps them. The machine's two CPUs are shared: the fleet and the (b)/(c)
 load generators both run on CPU 1.
 """

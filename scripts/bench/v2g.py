@@ -32,7 +32,7 @@ pinned to CPU 1. In order:
    idle) then running, back to back: on a shared machine the other load drifts less within a
    pair than over the run; the median of the pairs' throughput ratios is the impact.
 
-The machine, the figures and the verdicts against the targets of issue 14 (p99 under 100 ms,
+The machine, the figures and the verdicts against the targets of SPEC section 6 (p99 under 100 ms,
 under 10 KiB per session actor, (b)/(c) within 10 %) are printed; ``--json`` keeps them.
 """
 

@@ -1,6 +1,6 @@
 """The prices actor against a local fake CCEE (a real HTTP server on loopback) and PostgreSQL:
 fetched hours are cached in ``v2g_grid_prices`` and served; CCEE down means the simulated curve,
-flagged and logged; a CCEE hour is never replaced by a simulated one (issue 15, SPEC 6)."""
+flagged and logged; a CCEE hour is never replaced by a simulated one (SPEC 6)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The V2G optimizer actor in a node (issue 15): on its schedule when enabled, and again when
+"""The V2G optimizer actor in a node (SPEC section 6): on its schedule when enabled, and again when
 the prices actor refreshes its prices (``grid.prices.refreshed``); a dry run starts nothing."""
 
 from __future__ import annotations

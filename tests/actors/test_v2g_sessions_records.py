@@ -1,4 +1,4 @@
-"""What a running discharge session stores and publishes per meter reading (issue 14: "writes
+"""What a running discharge session stores and publishes per meter reading (SPEC section 6: "writes
 ``v2g_events`` and ``v2g.session.updated`` at most every few seconds", "reacts to the first
 meter reading at or below the floor"): a record (row, trail entry, event) at most every
 ``update_interval_s``, however often the EV reports; the first reading at or below the SoC

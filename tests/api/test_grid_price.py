@@ -1,4 +1,4 @@
-"""Grid prices over REST (SPEC 6, issue 15): the price at an instant, the forecast and the best
+"""Grid prices over REST (SPEC 6): the price at an instant, the forecast and the best
 hours, through a real node (prices actor, CCEE fetching off: the simulated curve) and through the
 in-memory control plane; every bad query parameter is a 422 naming it."""
 

@@ -1,4 +1,4 @@
-"""The EV's capability per EV (issue 14, Capability): a 2.1 station sends the EV's EVCCID with
+"""The EV's capability per EV (SPEC section 6): a 2.1 station sends the EV's EVCCID with
 its id token (Q01.FR.02, ``additionalInfo`` type EVCCID); the needs that follow are stored in
 ``v2g_capabilities`` under that EVCCID. An `ocpp`-package station against a whole node."""
 

@@ -1,4 +1,4 @@
-"""Two nodes as separate processes on one PostgreSQL and one nats-server (issue 18): a station
+"""Two nodes as separate processes on one PostgreSQL and one nats-server (SPEC section 9): a station
 on node B (a `csms serve` process) commanded through node A's REST API; B killed with SIGKILL
 while a command to the station is in flight: A answers 504 for it, reaps B (the station's
 presence cleared, the command closed node_lost); the station reconnects to A and is commanded

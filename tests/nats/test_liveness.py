@@ -1,4 +1,4 @@
-"""Node liveness (issue 18, SPEC section 9): a running node of a cluster holds a PostgreSQL
+"""Node liveness (SPEC section 9): a running node of a cluster holds a PostgreSQL
 advisory lock named after it; a node whose lock is free (it died, its session ended) is reaped
 by a surviving node, once: its presence rows are cleared and its commands still pending or sent
 are closed failed / node_lost. A node that holds its lock is left alone; a second node cannot

@@ -1,4 +1,4 @@
-"""EMAID syntax and the OCHP / eMI3 check digit (issue 17's vectors, then properties)."""
+"""EMAID syntax and the OCHP / eMI3 check digit (the published vectors, then properties)."""
 
 from __future__ import annotations
 

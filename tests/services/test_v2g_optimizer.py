@@ -1,4 +1,4 @@
-"""The V2G optimizer's planner by example (issue 15, "Optimizer"): prices from the shipped
+"""The V2G optimizer's planner by example (SPEC section 6): prices from the shipped
 Tarifa Branca (CEMIG, ponta 17-20h) through the same book the prices actor answers from."""
 
 from __future__ import annotations

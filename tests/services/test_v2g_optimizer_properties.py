@@ -1,4 +1,4 @@
-"""Property test of the V2G optimizer's planner (issue 15, Tests): for random forecasts,
+"""Property test of the V2G optimizer's planner (SPEC section 6): for random forecasts,
 preferences and EV states, no plan
 
 - goes below the SoC floor, or leaves less than the energy needed by departure;

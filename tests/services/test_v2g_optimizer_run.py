@@ -1,4 +1,4 @@
-"""What a run of the V2G optimizer does with its plans (issue 15): start what is due, set a
+"""What a run of the V2G optimizer does with its plans (SPEC section 6): start what is due, set a
 new power, stop its own sessions whose EV is no longer planned now, leave an operator's alone."""
 
 from __future__ import annotations

@@ -70,7 +70,7 @@ def test_optional_fields_default_to_any_time_one_cycle_no_departure():
         ({"userId": None}, "userId"),
         ({"userId": ""}, "userId"),
         ({"optIn": "yes"}, "optIn"),
-        ({"minSocPercent": 9}, "minSocPercent"),  # the issue's range is 10-100 %
+        ({"minSocPercent": 9}, "minSocPercent"),  # the preferences' range is 10-100 %
         ({"minSocPercent": 101}, "minSocPercent"),
         ({"minSocPercent": True}, "minSocPercent"),
         ({"minSocPercent": "30"}, "minSocPercent"),  # a JSON string is no number

@@ -1,4 +1,4 @@
-"""Property test of the discharge session policy (issue 14): for random capabilities,
+"""Property test of the discharge session policy (SPEC section 6): for random capabilities,
 preferences, requested powers and series of meter readings interleaved with every other input,
 
 - no commanded setpoint ever exceeds min(the user's maximum, the EV's maximum discharge);

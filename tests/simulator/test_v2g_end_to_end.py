@@ -1,5 +1,5 @@
 """V2G discharge end to end with the simulator's own V2X station and EV (OCPP 2.1 and 2.0.1)
-against a real node over real WebSockets, driven through the REST API (issue 14, Tests).
+against a real node over real WebSockets, driven through the REST API (SPEC section 6).
 
 Each test waits on what the node published (``v2g.session.*``), on what the station was sent
 or had acknowledged, or on the EV's state; trio's clock stands still unless a test moves it

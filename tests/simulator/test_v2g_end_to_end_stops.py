@@ -1,5 +1,5 @@
 """More ends of a discharge with the simulator's own V2X station and EV against a real node,
-started through REST (issue 14, Tests: every stop reason in its own test): the start's
+started through REST (SPEC section 6): the start's
 duration elapsing, a fault StatusNotification, and the owner's departure energy. Each ends
 with the discharge profile cleared (every end restores charging)."""
 

@@ -1,7 +1,7 @@
 """V2G money end to end: the simulator's OCPP 2.1 V2X station discharges an opted-in EV to its
 floor against a real node (REST, PostgreSQL, its money actor), the session's compensation is
 recorded once and paid once to the owner's wallet, a fake wallet on loopback that loses its
-first answer (issue 15, Tests)."""
+first answer (SPEC section 6)."""
 
 from __future__ import annotations
 

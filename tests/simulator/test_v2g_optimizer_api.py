@@ -1,4 +1,4 @@
-"""``POST /api/v1/v2g/optimize`` on a real node (issue 15, REST): the operator role, a 422
+"""``POST /api/v1/v2g/optimize`` on a real node (SPEC section 6): the operator role, a 422
 naming the field, the plan of a plugged-in opted-in 2.1 EV (the simulator's), and a run that
 starts exactly what its plan has due at its instant. The node's own optimizer plans by the
 machine's clock, so what is due depends on the hour; the checks hold at any hour."""

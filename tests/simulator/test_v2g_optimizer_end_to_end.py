@@ -1,4 +1,4 @@
-"""The V2G optimizer end to end (issue 15, Tests): an opted-in owner's OCPP 2.1 EV (the
+"""The V2G optimizer end to end (SPEC section 6): an opted-in owner's OCPP 2.1 EV (the
 simulator's own V2X station) plugs in before the ponta; the node's optimizer, on its schedule
 and driven by trio's MockClock, plans its discharge in the ponta, starts the session there
 through the V2G sessions, and the session stops at the owner's SoC floor; later runs start

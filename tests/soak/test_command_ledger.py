@@ -1,4 +1,4 @@
-"""The ledger's command half (issue 20): no command delivered twice or after its asker gave up.
+"""The ledger's command half: no command delivered twice or after its asker gave up.
 What the stations recorded receiving is compared with the node's command audit (`commands`) in
 PostgreSQL; hand-made deliveries of a duplicate and of a late command are caught with their
 exact records, a clean set is not."""

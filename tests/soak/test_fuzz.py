@@ -1,4 +1,4 @@
-"""The wire fuzzer (issue 20): 20,000 frames of every kind through the real listener of a node
+"""The wire fuzzer: 20,000 frames of every kind through the real listener of a node
 in a child process, from 16 connections, while a canary station charges. Every frame answered
 per OCPP-J Part 4 or the connection closed with the right code (RFC 6455 1003, 1007, 1009), no
 actor crash, the node alive, its memory bounded, the canary never disconnected."""

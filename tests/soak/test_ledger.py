@@ -1,4 +1,4 @@
-"""The ledger (issue 20): what the simulated stations saw acknowledged, checked against
+"""The ledger: what the simulated stations saw acknowledged, checked against
 PostgreSQL. A clean run checks out; a loss made on purpose (the persistence actor's test-only
 switch drops one acknowledged TransactionEvent before COMMIT) is caught with its exact record;
 so is a stored event that no station had acknowledged."""

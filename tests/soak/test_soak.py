@@ -1,4 +1,4 @@
-"""The short soak (issue 20): a few hundred stations against a node in a child process, one
+"""The short soak: a few hundred stations against a node in a child process, one
 fault of each kind (SIGKILL and restart, PostgreSQL stopped, the hot table locked, every socket
 closed at once, NATS stopped), then the ledger: every acknowledged message stored exactly once,
 nothing else stored, every station back."""

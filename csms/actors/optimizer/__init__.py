@@ -1,4 +1,4 @@
-"""The V2G optimizer (``v2g_optimizer``, issue 15): plans when each plugged-in, capable,
+"""The V2G optimizer (``v2g_optimizer``, SPEC section 6): plans when each plugged-in, capable,
 opted-in EV discharges (``csms.services.v2g_optimizer``) and starts, changes and stops the
 discharge sessions (``csms.actors.v2g``) as the plan says, on a schedule when
 ``v2g.optimizer.enabled``, and whenever asked (``Optimize``, the REST API's

@@ -1,4 +1,4 @@
-"""The V2G issue's end to end (issue 15, Tests): an opted-in owner's OCPP 2.1 EV plugs in
+"""The V2G capability end to end (SPEC section 6): an opted-in owner's OCPP 2.1 EV plugs in
 before the ponta, the node's optimizer discharges it during the ponta and the session stops at
 the owner's floor, the session's compensation is recorded and it is paid once to the owner's
 wallet, a fake wallet on loopback that loses its first answer.
