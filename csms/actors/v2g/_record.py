@@ -9,11 +9,18 @@ from typing import Any
 
 from csms.domain.events import Event, V2GSessionCompleted, V2GSessionStarted, V2GSessionUpdated
 from csms.services.v2g_session import SessionState
-from csms.storage import Connection
+from csms.storage import Connection, v2g_updates
 from csms.storage import v2g_sessions as repo
 from csms.storage.v2g_sessions import SessionRow
 
-__all__ = ["event_of", "exported_wh", "store_record", "store_update", "updated_event"]
+__all__ = [
+    "event_of",
+    "exported_wh",
+    "store_record",
+    "store_update",
+    "store_updates",
+    "updated_event",
+]
 
 
 def event_of(kind: str, row: SessionRow, state: SessionState) -> Event:
@@ -92,11 +99,27 @@ def store_update(
     _trail(conn, session_id, "updated", state, exported_wh(state))
 
 
-def _trail(
-    conn: Connection, session_id: uuid.UUID, kind: str, state: SessionState, exported: Decimal
+def store_updates(
+    conn: Connection, records: list[tuple[uuid.UUID, dict[str, Any], SessionState]]
 ) -> None:
-    repo.add_event(
+    """``store_update`` of every record, in one statement when they change the same columns of
+    distinct sessions (as ``row_of`` records do), else one by one."""
+    names = list(records[0][1])
+    if len({r[0] for r in records}) < len(records) or any(list(r[1]) != names for r in records):
+        for session_id, changes, state in records:
+            store_update(conn, session_id, changes, state)
+        return
+    v2g_updates.update_many(
         conn,
+        [(session_id, changes) for session_id, changes, _ in records],
+        [_entry(sid, "updated", state, exported_wh(state)) for sid, _, state in records],
+    )
+
+
+def _entry(
+    session_id: uuid.UUID, kind: str, state: SessionState, exported: Decimal
+) -> v2g_updates.Entry:
+    return v2g_updates.Entry(
         session_id,
         at=state.ended_at or state.recorded_at or state.requested_at,
         kind=kind,
@@ -104,6 +127,22 @@ def _trail(
         power_w=state.last_power_w,
         energy_exported_wh=exported,
         payload={"state": state.state, "endReason": state.end_reason},
+    )
+
+
+def _trail(
+    conn: Connection, session_id: uuid.UUID, kind: str, state: SessionState, exported: Decimal
+) -> None:
+    e = _entry(session_id, kind, state, exported)
+    repo.add_event(
+        conn,
+        session_id,
+        at=e.at,
+        kind=kind,
+        soc_percent=e.soc_percent,
+        power_w=e.power_w,
+        energy_exported_wh=exported,
+        payload=e.payload,
     )
 
 

@@ -3,9 +3,9 @@
 Each record is a session's row and one trail entry. Written one by one, every record cost a
 worker-thread call and a transaction of its own, about as much CPU as all the rest of a
 reading. Here the records that come in while a batch is being written go into the next one: one
-worker-thread call and one transaction for all of them (group commit: no wait is added when
-the node is idle, and the busier it is, the larger the batches). A session waits for its batch
-before it publishes its event, as it waited for its own write.
+worker-thread call, one transaction and one SQL statement for all of them (group commit: no
+wait is added when the node is idle, and the busier it is, the larger the batches). A session
+waits for its batch before it publishes its event, as it waited for its own write.
 
 A batch that fails is written again record by record, so that one bad record fails only its
 own session, as before.
@@ -21,9 +21,8 @@ import trio
 from csms.actors.database import Database
 from csms.runtime import ActorStopped
 from csms.services.v2g_session import SessionState
-from csms.storage import Connection
 
-from ._record import store_update
+from ._record import store_update, store_updates
 
 __all__ = ["RecordWriter"]
 
@@ -38,12 +37,6 @@ class _Waiting:
         self.done = trio.Event()
         self.stored = False
         self.error: BaseException | None = None
-
-
-def store_updates(conn: Connection, records: list[_Record]) -> None:
-    """Every record of a batch, in one transaction."""
-    for session_id, changes, state in records:
-        store_update(conn, session_id, changes, state)
 
 
 class RecordWriter:
