@@ -5,6 +5,7 @@ instead of two statements a record."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import uuid
 from decimal import Decimal
 from typing import Any
@@ -69,7 +70,6 @@ def update_many(
         raise ValueError("update_many: every row must change the same savable columns")
     if len({session_id for session_id, _ in updates}) != len(updates) or not trail:
         raise ValueError("update_many: each session once, and at least one trail entry")
-    row = "(%s::uuid, " + ", ".join(f"%s::{_TYPES[n]}" for n in names) + ")"
     params: list[Any] = []
     for session_id, changes in updates:
         params.append(session_id)
@@ -78,19 +78,26 @@ def update_many(
         params.extend((e.session_id, e.at, e.kind, e.soc_percent, e.power_w, e.energy_exported_wh))
         params.append(Jsonb(e.payload or {}))
     try:
-        cur = conn.execute(
-            f"WITH v (id, {', '.join(names)}) AS (VALUES {', '.join([row] * len(updates))}),"
-            " u AS (UPDATE v2g_sessions s SET "
-            + ", ".join(f"{n} = v.{n}" for n in names)
-            + ", updated_at = now() FROM v WHERE s.id = v.id RETURNING s.id),"
-            " e AS (INSERT INTO v2g_events (session_id, at, kind, soc_percent, power_w,"
-            f" energy_exported_wh, payload) VALUES {', '.join([_EVENT] * len(trail))} RETURNING 1)"
-            " SELECT (SELECT count(*) FROM u)",
-            params,
-        )
+        cur = conn.execute(_sql(tuple(names), len(updates), len(trail)), params)
     except psycopg.errors.ForeignKeyViolation:
         # a trail entry of a missing session (its row was not updated)
         raise NotFound("no V2G session for an entry of the batch") from None
     found = cur.fetchone()
     if found is None or found[0] != len(updates):
         raise NotFound("no V2G session for a row of the batch")
+
+
+@functools.lru_cache(maxsize=64)
+def _sql(names: tuple[str, ...], rows: int, entries: int) -> str:
+    """The statement for a batch's shape, built once (and the same text each time, which
+    psycopg prepares once it has been run a few times)."""
+    row = "(%s::uuid, " + ", ".join(f"%s::{_TYPES[n]}" for n in names) + ")"
+    return (
+        f"WITH v (id, {', '.join(names)}) AS (VALUES {', '.join([row] * rows)}),"
+        " u AS (UPDATE v2g_sessions s SET "
+        + ", ".join(f"{n} = v.{n}" for n in names)
+        + ", updated_at = now() FROM v WHERE s.id = v.id RETURNING s.id),"
+        " e AS (INSERT INTO v2g_events (session_id, at, kind, soc_percent, power_w,"
+        f" energy_exported_wh, payload) VALUES {', '.join([_EVENT] * entries)} RETURNING 1)"
+        " SELECT (SELECT count(*) FROM u)"
+    )
