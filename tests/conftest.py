@@ -12,11 +12,13 @@ import os
 import pathlib
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
+from csms.runtime import AsyncioThread
 from csms.storage import EmbeddedPostgres, connect, migrate_url, with_database
+from tests.node_overrides import ADMIN_TOKEN
 
 
 @pytest.fixture(scope="session")
@@ -80,3 +82,21 @@ def empty_database_url(pg_admin_url: str) -> Iterator[str]:
         yield with_database(pg_admin_url, name)
     finally:
         _drop_database(pg_admin_url, name)
+
+
+@pytest.fixture
+def admin_env(monkeypatch: pytest.MonkeyPatch) -> str:
+    """The node's bootstrap admin token (``CSMS_ADMIN_TOKEN``)."""
+    monkeypatch.setenv("CSMS_ADMIN_TOKEN", ADMIN_TOKEN)
+    return ADMIN_TOKEN
+
+
+@pytest.fixture
+async def bridge() -> AsyncIterator[AsyncioThread]:
+    """The asyncio thread the `ocpp`-package charge points run on."""
+    thread = AsyncioThread(name="charge-points")
+    await thread.start()
+    try:
+        yield thread
+    finally:
+        await thread.stop()

@@ -10,6 +10,9 @@ import shutil
 import tempfile
 from typing import Any
 
+#: The bootstrap admin token of the test nodes (``CSMS_ADMIN_TOKEN``, the ``admin_env`` fixture).
+ADMIN_TOKEN = "admin-bootstrap-token-for-tests-0123456789"
+
 
 @functools.cache
 def _data_dir() -> str:

@@ -12,10 +12,8 @@ import pytest
 from csms.actors import Node
 from csms.config import Settings, load_settings
 from csms.node import ChildFactory, RouteFactory, open_node
-from csms.runtime import AsyncioThread
-from tests.node_overrides import node_overrides
+from tests.node_overrides import ADMIN_TOKEN, node_overrides
 
-ADMIN_TOKEN = "admin-bootstrap-token-for-tests-0123456789"
 PASSWORD = "api-test-password-0123"
 
 
@@ -56,12 +54,6 @@ def client(node: Node, token: str | None = ADMIN_TOKEN) -> httpx.AsyncClient:
 
 
 @pytest.fixture
-def admin_env(monkeypatch: pytest.MonkeyPatch) -> str:
-    monkeypatch.setenv("CSMS_ADMIN_TOKEN", ADMIN_TOKEN)
-    return ADMIN_TOKEN
-
-
-@pytest.fixture
 async def node(database_url: str, admin_env: str) -> AsyncIterator[Node]:
     async with api_node(database_url) as running:
         yield running
@@ -71,13 +63,3 @@ async def node(database_url: str, admin_env: str) -> AsyncIterator[Node]:
 async def api(node: Node) -> AsyncIterator[httpx.AsyncClient]:
     async with client(node) as c:
         yield c
-
-
-@pytest.fixture
-async def bridge() -> AsyncIterator[AsyncioThread]:
-    thread = AsyncioThread(name="charge-points")
-    await thread.start()
-    try:
-        yield thread
-    finally:
-        await thread.stop()

@@ -16,12 +16,12 @@ from csms.api import create_token
 from csms.runtime import AsyncioThread
 from csms.simulator import Simulator, open_simulator
 
-from ..api.conftest import ADMIN_TOKEN, admin_env, base_url, node
+from ..api.conftest import ADMIN_TOKEN, base_url, node
 from ..simulator.conftest import fast_config, register
 
 CHROMIUM = "/usr/bin/chromium"
 
-__all__ = ["ADMIN_TOKEN", "Browser", "admin_env", "node", "sign_in", "simulator"]
+__all__ = ["ADMIN_TOKEN", "Browser", "node", "sign_in", "simulator"]
 
 
 @pytest.fixture

@@ -13,7 +13,6 @@ from ..api.conftest import base_url
 from ..simulator.v2g_end_to_end import (
     E2E_MARKS,
     STATION,
-    admin_env,
     clock,
     e2e_node,
     hang_guard,
@@ -23,7 +22,7 @@ from ..simulator.v2g_end_to_end import (
 )
 from .conftest import ADMIN_TOKEN, Browser
 
-__all__ = ["admin_env", "clock"]  # fixtures
+__all__ = ["clock"]  # fixtures
 
 pytestmark = E2E_MARKS
 

@@ -17,10 +17,10 @@ from playwright.async_api import expect
 from csms.protocol import Version
 
 from ..api.conftest import base_url
-from ..simulator.v2g_end_to_end import E2E_MARKS, admin_env, clock, discharge_running, meter_tick
+from ..simulator.v2g_end_to_end import E2E_MARKS, clock, discharge_running, meter_tick
 from .conftest import ADMIN_TOKEN, Browser
 
-__all__ = ["admin_env", "clock"]  # fixtures
+__all__ = ["clock"]  # fixtures
 
 pytestmark = E2E_MARKS
 

@@ -2,32 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 import trio.testing
-
-from csms.runtime import AsyncioThread
-
-from ..api.conftest import ADMIN_TOKEN
-
-
-@pytest.fixture
-def admin_env(monkeypatch: pytest.MonkeyPatch) -> str:
-    """The node's bootstrap admin token (``CSMS_ADMIN_TOKEN``)."""
-    monkeypatch.setenv("CSMS_ADMIN_TOKEN", ADMIN_TOKEN)
-    return ADMIN_TOKEN
-
-
-@pytest.fixture
-async def bridge() -> AsyncIterator[AsyncioThread]:
-    """The asyncio thread the `ocpp`-package charge points run on."""
-    thread = AsyncioThread(name="v2x-charge-point")
-    await thread.start()
-    try:
-        yield thread
-    finally:
-        await thread.stop()
 
 
 @pytest.fixture

@@ -25,7 +25,6 @@ from .v2g_end_to_end import (
     E2E_MARKS,
     METER_INTERVAL,
     STATION,
-    admin_env,
     clock,
     e2e_node,
     hang_guard,
@@ -35,7 +34,7 @@ from .v2g_end_to_end import (
     v2x_ev,
 )
 
-__all__ = ["admin_env", "clock"]  # fixtures
+__all__ = ["clock"]  # fixtures
 pytestmark = E2E_MARKS
 
 

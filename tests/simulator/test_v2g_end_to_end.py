@@ -21,7 +21,6 @@ from .v2g_end_to_end import (
     STATION,
     USER,
     Rig,
-    admin_env,
     clock,
     discharge_running,
     discharging,
@@ -36,7 +35,7 @@ from .v2g_end_to_end import (
     v2x_ev,
 )
 
-__all__ = ["admin_env", "clock"]  # fixtures
+__all__ = ["clock"]  # fixtures
 pytestmark = E2E_MARKS
 
 

@@ -19,7 +19,6 @@ from csms.simulator import Simulator, StationConfig, open_simulator
 from .v2g_end_to_end import (
     E2E_MARKS,
     NODE_SETTINGS,
-    admin_env,
     clock,
     discharging,
     e2e_node,
@@ -32,7 +31,7 @@ from .v2g_end_to_end import (
     v2x_ev,
 )
 
-__all__ = ["admin_env", "clock"]  # fixtures
+__all__ = ["clock"]  # fixtures
 pytestmark = E2E_MARKS
 
 

@@ -13,7 +13,6 @@ from csms.simulator import open_simulator
 
 from .v2g_end_to_end import (
     E2E_MARKS,
-    admin_env,
     clock,
     discharging,
     e2e_node,
@@ -25,7 +24,7 @@ from .v2g_end_to_end import (
     station_config,
 )
 
-__all__ = ["admin_env", "clock"]  # fixtures
+__all__ = ["clock"]  # fixtures
 pytestmark = E2E_MARKS
 
 

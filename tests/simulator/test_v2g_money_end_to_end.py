@@ -17,7 +17,6 @@ from csms.simulator import open_simulator
 from ..actors.fake_wallet import FakeWallet, running_fake_wallet
 from .v2g_end_to_end import (
     E2E_MARKS,
-    admin_env,
     clock,
     discharging,
     e2e_node,
@@ -29,7 +28,7 @@ from .v2g_end_to_end import (
     v2x_ev,
 )
 
-__all__ = ["admin_env", "clock"]  # fixtures
+__all__ = ["clock"]  # fixtures
 pytestmark = E2E_MARKS
 
 

@@ -17,7 +17,6 @@ from .v2g_end_to_end import (
     E2E_MARKS,
     STATION,
     USER,
-    admin_env,
     clock,
     e2e_node,
     hang_guard,
@@ -26,7 +25,7 @@ from .v2g_end_to_end import (
     station_config,
 )
 
-__all__ = ["admin_env", "clock"]  # fixtures
+__all__ = ["clock"]  # fixtures
 pytestmark = E2E_MARKS
 
 PATH = "/api/v1/v2g/optimize"

@@ -34,7 +34,6 @@ from .v2g_end_to_end import (
     NODE_SETTINGS,
     USER,
     Rig,
-    admin_env,
     clock,
     hang_guard,
     meter_tick,
@@ -43,7 +42,7 @@ from .v2g_end_to_end import (
     v2x_ev,
 )
 
-__all__ = ["admin_env", "clock"]  # fixtures
+__all__ = ["clock"]  # fixtures
 pytestmark = E2E_MARKS
 
 NAME = "v2g_optimizer_under_test"

@@ -30,7 +30,6 @@ from .v2g_end_to_end import (
     NODE_SETTINGS,
     USER,
     Rig,
-    admin_env,
     clock,
     export_register,
     hang_guard,
@@ -40,7 +39,7 @@ from .v2g_end_to_end import (
     v2x_ev,
 )
 
-__all__ = ["admin_env", "clock"]  # fixtures
+__all__ = ["clock"]  # fixtures
 pytestmark = E2E_MARKS
 
 NAME = "v2g_optimizer_under_test"

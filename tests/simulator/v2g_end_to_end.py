@@ -31,7 +31,7 @@ from csms.simulator import _commands as cmd
 from csms.storage import connect as db_connect
 from csms.storage.v2x_support import StationSupportRow, get_support
 
-from ..api.conftest import admin_env, api_node, client
+from ..api.conftest import api_node, client
 
 STATION = "V2GSIM1"
 USER = "maria"
@@ -295,7 +295,6 @@ __all__ = [
     "TOKEN",
     "USER",
     "Rig",
-    "admin_env",
     "clock",
     "discharge_running",
     "discharging",
