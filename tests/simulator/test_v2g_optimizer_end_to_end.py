@@ -11,82 +11,34 @@ machine plays no part in what it plans.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-from collections.abc import AsyncIterator, Callable
 from decimal import Decimal
-from typing import Any
 from zoneinfo import ZoneInfo
 
 import trio
 import trio.testing
 
-from csms.actors.optimizer import REQUESTED_BY, Optimize, ask_optimizer, optimizer_capability
+from csms.actors.optimizer import REQUESTED_BY, Optimize, ask_optimizer
 from csms.protocol import Version
 from csms.services.grid_price_book import GridPriceBook, MarketQuery
 from csms.services.grid_price_settings import parse_grid_price_settings
 from csms.services.v2g_optimizer_run import OptimizerRun
-from csms.simulator import Simulator, open_simulator
+from csms.simulator import open_simulator
 
-from ..api.conftest import api_node, client
 from .v2g_end_to_end import (
     E2E_MARKS,
-    NODE_SETTINGS,
     USER,
     Rig,
     clock,
     hang_guard,
-    meter_tick,
     plug_in,
     station_config,
     v2x_ev,
 )
+from .v2g_optimizer_rig import ANCHOR, NAME, PONTA_START, jump, optimizer_node, tick
 
 __all__ = ["clock"]  # fixtures
 pytestmark = E2E_MARKS
-
-NAME = "v2g_optimizer_under_test"
-SP = dt.timezone(dt.timedelta(hours=-3))
-ANCHOR = dt.datetime(2026, 3, 3, 16, 30, tzinfo=SP)  # Tuesday, half an hour before the ponta
-PONTA_START = dt.datetime(2026, 3, 3, 17, tzinfo=SP)
-
-
-def anchored_clock() -> Callable[[], dt.datetime]:
-    """UTC time from ``ANCHOR``, moving with trio's clock."""
-    t0 = trio.current_time()
-    return lambda: (ANCHOR + dt.timedelta(seconds=trio.current_time() - t0)).astimezone(dt.UTC)
-
-
-@contextlib.asynccontextmanager
-async def optimizer_node(database_url: str, **options: Any) -> AsyncIterator[Rig]:
-    optimizer = optimizer_capability(
-        NAME, anchored_clock(), enabled=True, interval_s=300.0, **options
-    )
-    async with (
-        api_node(
-            database_url,
-            extra_children=(optimizer.child,),
-            routes=(optimizer.routes,),
-            **{**NODE_SETTINGS, "ocpp.port": 0},
-        ) as node,
-        client(node) as api,
-    ):
-        events = node.events.subscribe("v2g.")
-        try:
-            yield Rig(node, api, events, database_url)
-        finally:
-            node.events.unsubscribe(events)
-
-
-async def jump(clock: trio.testing.MockClock, sim: Simulator, seconds: float) -> None:
-    """Move the clock once the station owes the node nothing (no store waits across it)."""
-    await sim.state.wait_for(lambda: sim.state.settled)
-    clock.jump(seconds)
-
-
-async def tick(clock: trio.testing.MockClock, sim: Simulator) -> None:
-    await sim.state.wait_for(lambda: sim.state.settled)
-    await meter_tick(clock, sim)
 
 
 def ponta_only() -> Decimal:

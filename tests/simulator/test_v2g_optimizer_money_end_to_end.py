@@ -10,42 +10,34 @@ Tuesday at 16:30 in Sao Paulo (CEMIG's ponta is 17:00-20:00), moving with trio's
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from decimal import Decimal
 
 import pytest
 import trio
 import trio.testing
 
-from csms.actors.optimizer import REQUESTED_BY, Optimize, ask_optimizer, optimizer_capability
+from csms.actors.optimizer import REQUESTED_BY, Optimize, ask_optimizer
 from csms.protocol import Version
-from csms.simulator import Simulator, open_simulator
+from csms.simulator import open_simulator
 
 from ..actors.fake_wallet import FakeWallet, running_fake_wallet
-from ..api.conftest import api_node, client
 from .v2g_end_to_end import (
     E2E_MARKS,
-    NODE_SETTINGS,
     USER,
-    Rig,
     clock,
     export_register,
     hang_guard,
-    meter_tick,
     plug_in,
     station_config,
     v2x_ev,
 )
+from .v2g_optimizer_rig import ANCHOR, NAME, PONTA_START, anchored_clock, optimizer_node, tick
 
 __all__ = ["clock"]  # fixtures
 pytestmark = E2E_MARKS
 
-NAME = "v2g_optimizer_under_test"
-SP = dt.timezone(dt.timedelta(hours=-3))
-ANCHOR = dt.datetime(2026, 3, 3, 16, 30, tzinfo=SP)  # Tuesday, half an hour before the ponta
-PONTA_START = dt.datetime(2026, 3, 3, 17, tzinfo=SP)
 WALLET = "wallet-maria"
 
 
@@ -55,50 +47,24 @@ async def wallet(nursery: trio.Nursery) -> AsyncIterator[FakeWallet]:
         yield fake
 
 
-def anchored_clock() -> Callable[[], dt.datetime]:
-    """UTC time from ``ANCHOR``, moving with trio's clock."""
-    t0 = trio.current_time()
-    return lambda: (ANCHOR + dt.timedelta(seconds=trio.current_time() - t0)).astimezone(dt.UTC)
-
-
-@contextlib.asynccontextmanager
-async def whole_node(
-    database_url: str, wallet: FakeWallet, now: Callable[[], dt.datetime]
-) -> AsyncIterator[Rig]:
-    """A node with the optimizer on its schedule (its clock ``now``) and the money actor paying
-    ``wallet``."""
-    optimizer = optimizer_capability(NAME, now, enabled=True, interval_s=300.0)
-    settings = {
-        **NODE_SETTINGS,
-        "ocpp.port": 0,
+def wallet_settings(wallet: FakeWallet) -> dict[str, object]:
+    """The money actor pays ``wallet`` at once, retrying without a wait."""
+    return {
         "v2g.wallet.url": wallet.base_url,
         "v2g.wallet.backoff_s": 0,
         "v2g.wallet.interval_s": 0,
         "v2g.compensation.margin_percent": 10,
     }
-    async with (
-        api_node(
-            database_url, extra_children=(optimizer.child,), routes=(optimizer.routes,), **settings
-        ) as node,
-        client(node) as api,
-    ):
-        events = node.events.subscribe("v2g.")
-        try:
-            yield Rig(node, api, events, database_url)
-        finally:
-            node.events.unsubscribe(events)
-
-
-async def tick(clock: trio.testing.MockClock, sim: Simulator) -> None:
-    await sim.state.wait_for(lambda: sim.state.settled)
-    await meter_tick(clock, sim)
 
 
 async def test_an_opted_in_ev_discharges_in_the_ponta_to_its_floor_and_is_paid_once(
     database_url, clock: trio.testing.MockClock, wallet: FakeWallet
 ):
     now = anchored_clock()
-    async with hang_guard(), whole_node(database_url, wallet, now) as rig:
+    async with (
+        hang_guard(),
+        optimizer_node(database_url, now=now, settings=wallet_settings(wallet)) as rig,
+    ):
         await rig.setup(min_soc=45, wallet_id=WALLET)
         async with open_simulator(station_config(rig.node, Version.V21, ev=v2x_ev())) as sim:
             # plugged in before the ponta: the optimizer plans the ponta's first hour
