@@ -16,6 +16,8 @@ import attrs
 from csms.simulator._ledger import Acknowledged, Delivered
 from csms.storage import connect
 
+from ._asker import AskedCommand
+
 __all__ = ["LedgerCheck", "StationEnd", "Violation", "check_ledger"]
 
 
@@ -47,6 +49,8 @@ class LedgerCheck:
     duplicates: int
     violations: tuple[Violation, ...]
     commands_delivered: int = 0  # CALLs of the CSMS the stations received
+    commands_answered: int = 0  # asked through the REST API and answered with the station's
+    commands_unaudited: int = 0  # ... of which without an audit row (checked by count)
 
     @property
     def ok(self) -> bool:
@@ -60,6 +64,8 @@ class LedgerCheck:
             "pending": self.pending,
             "duplicates": self.duplicates,
             "commands_delivered": self.commands_delivered,
+            "commands_answered": self.commands_answered,
+            "commands_unaudited": self.commands_unaudited,
             "violations": len(self.violations),
             "violations_by_kind": dict(Counter(v.kind for v in self.violations)),
             "violation_records": [v.dump() for v in self.violations[:limit]],
@@ -72,8 +78,10 @@ def check_ledger(
     pending: Sequence[Acknowledged],
     stations: Iterable[StationEnd],
     deliveries: Sequence[Delivered] = (),
+    asked: Sequence[AskedCommand] = (),
 ) -> LedgerCheck:
-    """Compare; ``pending`` may be stored or not (sent perhaps, never acknowledged)."""
+    """Compare; ``pending`` may be stored or not (sent perhaps, never acknowledged);
+    ``asked``: the commands the soak asked through the REST API, with their answers."""
     ends = list(stations)
     ids = sorted({s.station_id for s in ends})
     with connect(database_url) as conn:
@@ -87,9 +95,11 @@ def check_ledger(
             " WHERE station_id = ANY(%s) GROUP BY 1, 2",
             (ids,),
         ).fetchall()
-        from ._check_commands import check_commands  # it imports Violation from here
+        from ._check_commands import check_answered, check_commands  # they import Violation
 
         violations: list[Violation] = check_commands(conn, deliveries)
+        answered, unaudited = check_answered(conn, asked, deliveries)
+        violations += answered
     stored = {(s, t, q): n for s, t, q, n in events}
     stored_meters = {(s, t): n for s, t, n in meters}
     acked_keys = Counter(e.key for e in acknowledged if e.key is not None)
@@ -140,6 +150,8 @@ def check_ledger(
         duplicates=duplicates,
         violations=tuple(violations),
         commands_delivered=len(deliveries),
+        commands_answered=sum(1 for a in asked if a.delivered),
+        commands_unaudited=unaudited,
     )
 
 

@@ -17,9 +17,10 @@ from collections.abc import Sequence
 from csms.simulator._ledger import Delivered
 from csms.storage import Connection
 
+from ._asker import AskedCommand
 from ._check import Violation
 
-__all__ = ["GAVE_UP", "check_commands"]
+__all__ = ["GAVE_UP", "check_answered", "check_commands"]
 
 #: Audit statuses that tell the asker the command did not happen.
 GAVE_UP = frozenset({"timeout", "abandoned", "failed"})
@@ -65,3 +66,55 @@ def check_commands(conn: Connection, deliveries: Sequence[Delivered]) -> list[Vi
                 )
             )
     return violations
+
+
+def check_answered(
+    conn: Connection, asked: Sequence[AskedCommand], deliveries: Sequence[Delivered]
+) -> tuple[list[Violation], int]:
+    """Every command the REST API answered with the station's answer (`AskedCommand.delivered`)
+    was received by its station exactly once: by the audit row's message id where the row is
+    stored, else (the audit is written after the answer, so a SIGKILL can take it) by count:
+    a station received at least as many distinct CALLs of that action, not those of audited
+    commands, as were answered without a row.
+    Returns the violations and how many answered commands had no audit row."""
+    answered = [a for a in asked if a.delivered]
+    rows = conn.execute(
+        "SELECT id::text, station_id, message_id FROM commands WHERE id::text = ANY(%s)",
+        (sorted({a.command_id for a in answered if a.command_id is not None}),),
+    ).fetchall()
+    audited = {cid: (station, mid) for cid, station, mid in rows}
+    received = Counter((d.station_id, d.message_id) for d in deliveries)
+    actions = {(d.station_id, d.message_id): d.action for d in deliveries}
+    violations: list[Violation] = []
+    unaudited: Counter[tuple[str, str]] = Counter()
+    for a in answered:
+        row = audited.get(str(a.command_id))
+        if row is None or row[1] is None:
+            unaudited[a.station_id, a.action] += 1
+            continue
+        times = received[a.station_id, row[1]]
+        if row[0] != a.station_id or times != 1:
+            violations.append(
+                Violation(
+                    "answered_not_received_once",
+                    a.station_id,
+                    f"{a.action} command {a.command_id} messageId={row[1]} answered"
+                    f" {a.http_status} by the REST API, received {times} times",
+                )
+            )
+    claimed = {(station, mid) for station, mid in audited.values()}
+    free: Counter[tuple[str, str]] = Counter()  # distinct CALLs no audited command explains
+    for station, mid in received:
+        if (station, mid) not in claimed:
+            free[station, actions[station, mid]] += 1
+    for (station, action), n in sorted(unaudited.items()):
+        if free[station, action] < n:
+            violations.append(
+                Violation(
+                    "answered_not_received_once",
+                    station,
+                    f"{n} {action} answered by the REST API without an audit row,"
+                    f" {free[station, action]} other distinct received",
+                )
+            )
+    return violations, sum(unaudited.values())

@@ -17,6 +17,7 @@ from csms.simulator._loadtest import LoadTestOptions, register_stations
 from csms.storage import EmbeddedPostgres, migrate_url
 from csms.transport.nats_server import EmbeddedNats
 
+from ._asker import CommandAsker
 from ._check import check_ledger
 from ._faults import FAULTS, FaultResult, Faults
 from ._fleet import Fleet
@@ -49,6 +50,8 @@ class SoakOptions:
     idle_seconds: float = 5.0
     progress_interval: float = 5.0
     workers: int | None = None  # fleet processes; None: `default_workers`; below 2: in-process
+    commands_per_s: float = 1.0  # REST commands asked of random stations (`CommandAsker`)
+    seed: int = 0  # of the commands' schedule and choices
 
     def fleet_options(self, server: str, api: str) -> LoadTestOptions:
         return LoadTestOptions(
@@ -131,6 +134,14 @@ async def _soak(
         memory["start_kib"] = memory["max_kib"] = node.rss_kib()
         acked_at_up = fleet.messages
         nursery.start_soon(_progress, options, fleet, node, memory, up, results)
+        asker = CommandAsker(
+            api=fleet_options.api,
+            token=node.admin_token,
+            station_ids=[fleet_options.station_id(i) for i in range(options.stations)],
+            per_second=options.commands_per_s,
+            seed=options.seed,
+        )
+        nursery.start_soon(asker.run)
         index = 0
         while kinds and (
             index < len(kinds) * options.rounds or trio.current_time() - up < options.duration
@@ -146,14 +157,22 @@ async def _soak(
         loaded = trio.current_time() - up
         acked = fleet.messages - acked_at_up
         memory["end_kib"] = node.rss_kib()
+        asker.stop()
         with trio.move_on_after(options.recovery_timeout) as drain:
+            await asker.done.wait()  # an answered command may still make a station send
             await fleet.drained()
         await fleet.finish()  # workers stop their stations and write their ledgers
         nursery.cancel_scope.cancel()  # the fleet stops at once: what is in flight is pending
     pending = fleet.pending()
     await node.stop()  # the node flushes what it holds: pending messages are settled now
     check = await trio.to_thread.run_sync(
-        check_ledger, url, fleet.entries(), pending, fleet.ends(), fleet.deliveries()
+        check_ledger,
+        url,
+        fleet.entries(),
+        pending,
+        fleet.ends(),
+        fleet.deliveries(),
+        asker.asked,
     )
     report = fleet.stats.report(seconds=loaded, stations=options.stations)
     ok = check.ok and not drain.cancelled_caught and node_exits == 0
@@ -173,6 +192,7 @@ async def _soak(
         "node_starts": node.starts,
         "drained": not drain.cancelled_caught,
         "ledger": check.dump(),
+        "commands": asker.summary(),
         "memory": memory,
         "errors": report["errors"],
         "error_kinds": report["error_kinds"],
@@ -228,6 +248,15 @@ def _cpus() -> int:
     return os.cpu_count() or 0
 
 
+def _commands_line(commands: dict[str, Any], ledger: dict[str, Any]) -> str:
+    return (
+        f"| REST commands asked / answered / station error / timed out / refused / unreachable |"
+        f" {commands['asked']} / {commands['answered']} / {commands['station_error']} /"
+        f" {commands['timed_out'] + commands['client_timeout']} / {commands['refused']} /"
+        f" {commands['unreachable']} ({ledger['commands_delivered']} CALLs received) |"
+    )
+
+
 def format_report(report: dict[str, Any]) -> str:
     """The report as the table of docs/RELIABILITY.md."""
     ledger = report["ledger"]
@@ -242,6 +271,7 @@ def format_report(report: dict[str, Any]) -> str:
         f"| node memory start / max / end | {memory.get('start_kib', 0) // 1024} / "
         f"{memory.get('max_kib', 0) // 1024} / {memory.get('end_kib', 0) // 1024} MiB |",
         f"| unplanned node exits | {report['node_unplanned_exits']} |",
+        _commands_line(report["commands"], ledger),
         f"| station errors | {report['errors']} |",
     ]
     for kind, row in report["fault_summary"].items():

@@ -39,6 +39,12 @@ def add_command(commands: Any, common: argparse.ArgumentParser) -> None:
     soak.add_argument("--meter-interval", type=float, default=5.0)
     soak.add_argument("--charge-seconds", type=float, default=20.0)
     soak.add_argument(
+        "--commands-per-s",
+        type=float,
+        default=1.0,
+        help="REST commands (TriggerMessage, ClearCache, GetVariables) to random stations",
+    )
+    soak.add_argument(
         "--workers",
         type=int,
         help="fleet processes (default min(CPUs, stations/500); below 2: in the soak's process)",
@@ -48,7 +54,7 @@ def add_command(commands: Any, common: argparse.ArgumentParser) -> None:
     soak.add_argument(
         "--fuzz", type=int, metavar="FRAMES", help="run the wire fuzzer instead (frames)"
     )
-    soak.add_argument("--seed", type=int, default=0, help="the fuzzer's seed")
+    soak.add_argument("--seed", type=int, default=0, help="the fuzzer's or the commands' seed")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -94,6 +100,8 @@ async def _soak(args: argparse.Namespace, faults: tuple[str, ...], work: pathlib
         meter_interval=args.meter_interval,
         charge_seconds=args.charge_seconds,
         workers=args.workers,
+        commands_per_s=args.commands_per_s,
+        seed=args.seed,
     )
     report = await run_soak(options)
     print(format_report(report), file=sys.stderr)

@@ -6,6 +6,7 @@ exact records, a clean set is not."""
 from __future__ import annotations
 
 import datetime as dt
+import time
 import uuid
 
 import trio
@@ -15,6 +16,7 @@ from csms.domain.records import CommandAudit
 from csms.simulator._ledger import Ledger
 from csms.simulator._loadtest import LoadTestOptions
 from csms.soak import Fleet, check_ledger
+from csms.soak._asker import AskedCommand
 from csms.storage import connect
 from csms.storage._sql import UPSERT_COMMAND, command_params
 
@@ -111,3 +113,34 @@ async def test_a_fleet_records_the_commands_it_received_with_the_audits_message_
     check = check_ledger(database_url, [], [], fleet.ends(), fleet.deliveries())
     assert [v.kind for v in check.violations] == []
     assert check.commands_delivered == 1
+
+
+def test_a_command_the_rest_api_answered_must_be_received_exactly_once(database_url):
+    """The soak's commands (asked through the REST API): one answered and received once is
+    fine; one answered but never received, one received twice, and answered commands without
+    an audit row beyond what the station received are each named."""
+    register(database_url, STATION)
+    now = dt.datetime.now(dt.UTC)
+    once = audit(database_url, "m-once", "responded", now)
+    never = audit(database_url, "m-never", "responded", now)
+    twice = audit(database_url, "m-twice", "responded", now)
+    ledger = Ledger()
+    for message_id in ("m-once", "m-twice", "m-twice", "m-unaudited"):
+        ledger.delivered(STATION, message_id, "Reset")
+
+    def asked(command_id: str | None, outcome: str = "answered") -> AskedCommand:
+        return AskedCommand(STATION, "Reset", outcome, 200, command_id, time.time())
+
+    clean = [asked(once), asked(str(uuid.uuid4())), asked(None, "timed_out")]
+    check = check_ledger(database_url, [], [], [], ledger.deliveries[::3], clean)
+    assert check.ok, check.violations
+    assert (check.commands_answered, check.commands_unaudited) == (2, 1)
+
+    planted = [*clean, asked(never), asked(twice), asked(str(uuid.uuid4()))]
+    check = check_ledger(database_url, [], [], [], ledger.deliveries, planted)
+    answered = [v.detail for v in check.violations if v.kind == "answered_not_received_once"]
+    assert answered == [
+        f"Reset command {never} messageId=m-never answered 200 by the REST API, received 0 times",
+        f"Reset command {twice} messageId=m-twice answered 200 by the REST API, received 2 times",
+        "2 Reset answered by the REST API without an audit row, 1 other distinct received",
+    ]

@@ -1,7 +1,8 @@
 """The short soak: a few hundred stations against a node in a child process, one
 fault of each kind (SIGKILL and restart, PostgreSQL stopped, the hot table locked, every socket
 closed at once, NATS stopped), then the ledger: every acknowledged message stored exactly once,
-nothing else stored, every station back."""
+nothing else stored, every station back; commands asked through the REST API meanwhile, each
+answered one received exactly once."""
 
 from __future__ import annotations
 
@@ -26,10 +27,15 @@ async def test_a_short_soak_with_one_fault_of_each_kind_loses_and_duplicates_not
         idle_seconds=1.0,
         heartbeat_interval=10.0,
         progress_interval=2.0,
+        commands_per_s=4.0,
     )
     report = await run_soak(options)
     ledger = report["ledger"]
     assert ledger["violation_records"] == []
+    commands = report["commands"]
+    assert commands["answered"] > 0  # the command checks had material
+    assert ledger["commands_answered"] == commands["answered"] + commands["station_error"]
+    assert ledger["commands_delivered"] >= ledger["commands_answered"]
     assert [f["kind"] for f in report["faults"]] == list(FAULTS)
     assert all(f["recovered"] for f in report["faults"]), report["faults"]
     assert report["faults"][3]["detail"] == f"{STATIONS} sockets closed"
