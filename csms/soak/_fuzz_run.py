@@ -4,6 +4,7 @@ outcomes, Part 4 violations, actor crashes (from /metrics), node memory, canary 
 
 from __future__ import annotations
 
+import itertools
 import logging
 import pathlib
 import secrets
@@ -91,8 +92,19 @@ async def _fuzz(options: FuzzOptions, node: NodeProcess) -> dict[str, Any]:
         async with trio.open_nursery() as nursery:
 
             async def watch_memory() -> None:
-                while True:
+                total = sum(len(mine) for mine in frames)
+                for second in itertools.count(1):
                     memory["max_kib"] = max(memory["max_kib"], node.rss_kib())
+                    if second % 10 == 0:  # a 1,000,000-frame run takes minutes: show progress
+                        log.info(
+                            "fuzz progress",
+                            extra={
+                                "frames": sum(result.sent.values()),
+                                "of": total,
+                                "violations": len(result.violations),
+                                "rss_kib": memory["max_kib"],
+                            },
+                        )
                     await trio.sleep(1.0)  # a sampling period, not a synchronisation
 
             nursery.start_soon(watch_memory)

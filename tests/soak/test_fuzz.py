@@ -63,3 +63,14 @@ def test_the_judge_names_a_frame_left_unanswered_or_closed_with_the_wrong_code()
     assert len(result.violations) == 3
     assert result.violations[0].startswith("S mutated: reply expected, got []")
     assert "closed with 1000, expected close:1007" in result.violations[2]
+
+
+def test_a_mutated_frame_beyond_the_message_limit_expects_1009_not_a_reply():
+    maker = FrameMaker(3, max_message_size=400)
+    frames = [maker.mutated() for _ in range(300)]
+    large = [f for f in frames if len(f.parts[0][2]) > 400]
+    small = [f for f in frames if len(f.parts[0][2]) <= 400]
+    assert large  # the seed makes both
+    assert small
+    assert {f.expect for f in large} == {"close:1009"}
+    assert {f.expect for f in small} == {"reply"}
