@@ -18,21 +18,29 @@ from .stations import StationRow
 from .v2g_sessions import ACTIVE_STATES
 
 __all__ = [
+    "REGISTER",
     "STATUSES",
     "ConnectorRow",
     "FilterOptions",
     "MessageRow",
     "NetworkCounts",
+    "Place",
+    "RegisterSpan",
     "SecurityEventRow",
     "StationFilter",
     "StationPage",
     "connectors_of",
-    "energy_since",
     "filter_options",
+    "first_transaction_event_since",
+    "missing_transaction_events",
     "network_counts",
     "recent_security_events",
+    "register_spans",
+    "register_spans_of",
     "station_messages",
     "station_page",
+    "transaction_event_mark",
+    "transaction_events_between",
 ]
 
 #: What the station list filters by: connected to a node, not connected, a connector Faulted.
@@ -65,33 +73,119 @@ def network_counts(conn: Connection) -> NetworkCounts:
     return NetworkCounts(*row)
 
 
-def energy_since(conn: Connection, since: dt.datetime) -> Decimal:
-    """Energy delivered since ``since``, Wh: for each transaction active or ended since then, its
-    last Energy.Active.Import.Register reading minus its first one in that time. Each reading
-    is found through the (station_id, timestamp) index, two probes per transaction, each
-    starting at the transaction's own end of the window (its start, or its end, with a margin
-    for a station stamping its readings a little before or after the event): a probe from
-    ``since`` would walk past every earlier transaction of the station that day, which made
-    the overview quadratic in a busy station's transactions."""
+#: The register the overview's energy figure reads (a sampled value without a measurand is one:
+#: the stored meter values default it so too).
+REGISTER = "Energy.Active.Import.Register"
+
+
+#: A register reading's place in its transaction, the order the station read them in: (seqNo,
+#: meter value, sampled value), the last two counted from 1 within the event.
+Place = tuple[int, int, int]
+
+
+@attrs.frozen
+class RegisterSpan:
+    """A transaction's first and last Energy.Active.Import.Register readings in some of its
+    TransactionEvents (read from the payloads that carried them), each with its place."""
+
+    station_id: str
+    transaction_id: str
+    first: tuple[Place, Decimal]
+    last: tuple[Place, Decimal]
+
+
+# Each transaction's first and last register readings among the chosen events (``{events}``):
+# the least and the greatest (seqNo, meter value, sampled value, Wh) of its readings, compared
+# as arrays (one hash aggregate, no sort). Read from the events' payloads, which hold exactly
+# the readings the meter_values rows were made of (the same statement wrote both), found by the
+# events' primary key: meter_values has only its (station_id, timestamp) index, and finding a
+# transaction's readings there means walking its station's readings of that time, all of them
+# on a station with many short transactions. The value is scaled as those rows' is.
+_SPANS = """
+SELECT e.station_id, e.transaction_id, min(r.reading), max(r.reading)
+FROM transaction_events e
+    CROSS JOIN LATERAL jsonb_array_elements(e.payload->'meterValue') WITH ORDINALITY AS m(mv, i)
+    CROSS JOIN LATERAL jsonb_array_elements(mv->'sampledValue') WITH ORDINALITY AS s(sv, j)
+    CROSS JOIN LATERAL (SELECT ARRAY[e.seq_no, m.i, s.j, (sv->'value')::numeric
+        * ('1e' || COALESCE((sv->'unitOfMeasure'->'multiplier')::int4, 0))::numeric]
+        AS reading) r
+WHERE {events} AND e.timestamp >= %(since)s
+    AND jsonb_typeof(e.payload->'meterValue') = 'array'
+    AND COALESCE(sv->>'measurand', %(register)s) = %(register)s
+GROUP BY e.station_id, e.transaction_id
+"""
+
+
+def _reading(a: list[Decimal]) -> tuple[Place, Decimal]:
+    return (int(a[0]), int(a[1]), int(a[2])), a[3]
+
+
+def _spans(conn: Connection, events: str, params: dict[str, Any]) -> list[RegisterSpan]:
+    rows = conn.execute(_SPANS.format(events=events), {**params, "register": REGISTER})
+    return [RegisterSpan(s, t, _reading(lo), _reading(hi)) for s, t, lo, hi in rows]
+
+
+def register_spans(
+    conn: Connection, since: dt.datetime, after: int, upto: int
+) -> list[RegisterSpan]:
+    """The span of register readings of each transaction in the transaction events with an id
+    in (``after``, ``upto``] stamped at or after ``since``."""
+    params = {"since": since, "after": after, "upto": upto}
+    return _spans(conn, "e.id > %(after)s AND e.id <= %(upto)s", params)
+
+
+def register_spans_of(conn: Connection, since: dt.datetime, ids: list[int]) -> list[RegisterSpan]:
+    """As ``register_spans``, in the transaction events with these ids."""
+    return _spans(conn, "e.id = ANY(%(ids)s)", {"since": since, "ids": ids})
+
+
+def transaction_event_mark(conn: Connection) -> int:
+    """The highest transaction event id (0 with none)."""
+    row = conn.execute("SELECT coalesce(max(id), 0) FROM transaction_events").fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def transaction_events_between(conn: Connection, after: int, upto: int) -> int:
+    """How many transaction events have an id in (``after``, ``upto``]."""
     row = conn.execute(
-        "SELECT coalesce(sum(l.value - f.value), 0) FROM transactions t"
-        " CROSS JOIN LATERAL (SELECT value FROM meter_values m"
-        "   WHERE m.station_id = t.station_id"
-        "   AND m.timestamp >= greatest(%(since)s, t.started_at - interval '5 minutes')"
-        "   AND m.transaction_id = t.transaction_id"
-        "   AND m.measurand = 'Energy.Active.Import.Register'"
-        "   ORDER BY m.timestamp LIMIT 1) f"
-        " CROSS JOIN LATERAL (SELECT value FROM meter_values m"
-        "   WHERE m.station_id = t.station_id AND m.timestamp >= %(since)s"
-        "   AND m.timestamp <= coalesce(t.ended_at + interval '5 minutes', 'infinity')"
-        "   AND m.transaction_id = t.transaction_id"
-        "   AND m.measurand = 'Energy.Active.Import.Register'"
-        "   ORDER BY m.timestamp DESC LIMIT 1) l"
-        " WHERE t.state = 'Active' OR t.ended_at >= %(since)s",
-        {"since": since},
+        "SELECT count(*) FROM transaction_events WHERE id > %s AND id <= %s", (after, upto)
     ).fetchone()
     assert row is not None
-    return Decimal(row[0])
+    return int(row[0])
+
+
+def missing_transaction_events(conn: Connection, ids: list[int]) -> list[int]:
+    """Those of ``ids`` no transaction event has (yet: one still being written, or never: an
+    id a rolled-back or conflicting insert used up)."""
+    rows = conn.execute(
+        "SELECT x FROM unnest(%s::bigint[]) AS x"
+        " WHERE NOT EXISTS (SELECT 1 FROM transaction_events WHERE id = x) ORDER BY x",
+        (ids,),
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
+def first_transaction_event_since(conn: Connection, instant: dt.datetime) -> int:
+    """The id just below the first transaction event received at or after ``instant``: a
+    binary search over the primary key (the ids grow with the arrival, give or take the length
+    of a write), a few dozen index probes however many events there are."""
+    row = conn.execute(
+        "SELECT coalesce(min(id), 1), coalesce(max(id), 0) FROM transaction_events"
+    ).fetchone()
+    assert row is not None
+    lo, hi = int(row[0]), int(row[1]) + 1
+    while lo < hi:
+        mid = (lo + hi) // 2
+        at = conn.execute(
+            "SELECT received_at FROM transaction_events WHERE id >= %s ORDER BY id LIMIT 1",
+            (mid,),
+        ).fetchone()
+        if at is None or at[0] >= instant:
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo - 1
 
 
 @attrs.frozen

@@ -83,7 +83,7 @@ def activity_routes(dash: Dashboard) -> list[tuple[str, str, Any]]:
                 after = (parse_datetime(q["afterAt"]), q["afterStation"], q["afterTx"])
             except ValueError:
                 after = None
-        rows = await p.control.database.run(
+        rows = await p.db.run(
             transactions.list_transactions,
             station_id=station,
             active=active,
@@ -111,7 +111,7 @@ def activity_routes(dash: Dashboard) -> list[tuple[str, str, Any]]:
     async def transaction(p: Page) -> Response:
         station_id = p.request.path_params["stationId"]
         tx_id = p.request.path_params["transactionId"]
-        db = p.control.database
+        db = p.db
         row = None
         if valid_station_id(station_id) and len(tx_id) <= 36:
             row = await db.run(transactions.get, station_id, tx_id)
@@ -132,7 +132,7 @@ def activity_routes(dash: Dashboard) -> list[tuple[str, str, Any]]:
 
     @page(dash)
     async def firmware_jobs(p: Page) -> Response:
-        db = p.control.database
+        db = p.db
         jobs = await db.run(firmware.list_jobs, limit=100)
         views = [{"job": j, "location": _safe_location(j.location)} for j in jobs]
         campaigns: list[dict[str, Any]] = []
@@ -154,7 +154,7 @@ def activity_routes(dash: Dashboard) -> list[tuple[str, str, Any]]:
 
     @page(dash)
     async def certificate_list(p: Page) -> Response:
-        rows = await p.control.database.run(certificates.list_certificates)
+        rows = await p.db.run(certificates.list_certificates)
         now = dt.datetime.now(dt.UTC)
         views = [
             {

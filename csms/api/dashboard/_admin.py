@@ -50,7 +50,7 @@ def _new_station(form: dict[str, str]) -> dict[str, Any]:
 
 def admin_routes(dash: Dashboard) -> list[tuple[str, str, Any]]:
     async def admin_page(p: Page, status: int = 200, **extra: Any) -> Response:
-        tokens = await p.control.database.run(token_repo.list_api_tokens)
+        tokens = await p.db.run(token_repo.list_api_tokens)
         context = {"tokens": tokens, "error": None, "done": None, "form": {}, **extra}
         return p.render("admin.html", status, registration=REGISTRATION, **context)
 
@@ -62,7 +62,7 @@ def admin_routes(dash: Dashboard) -> list[tuple[str, str, Any]]:
     async def revoke(p: Page, form: dict[str, str]) -> Response:
         name = p.request.path_params["name"]
         try:
-            await p.control.database.run(token_repo.revoke_api_token, name)
+            await p.db.run(token_repo.revoke_api_token, name)
         except RowNotFound:
             return await admin_page(p, 404, error={"code": "not_found", "message": name})
         dash.api.auth.forget()  # the API's token cache, so the API refuses it at once too
@@ -75,7 +75,7 @@ def admin_routes(dash: Dashboard) -> list[tuple[str, str, Any]]:
             values = _new_station(form)
             station_id = values.pop("station_id")
             try:
-                await p.control.database.run(stations.create, station_id, **values)
+                await p.db.run(stations.create, station_id, **values)
             except psycopg.errors.UniqueViolation:
                 raise Conflict(f"station {station_id!r} exists", code="exists") from None
         except ApiError as exc:
@@ -93,7 +93,7 @@ def admin_routes(dash: Dashboard) -> list[tuple[str, str, Any]]:
             if not valid_station_id(station_id):
                 raise NotFound(f"no station {station_id!r}")
             try:
-                await p.control.database.run(stations.set_registration_status, station_id, status)
+                await p.db.run(stations.set_registration_status, station_id, status)
             except RowNotFound:
                 raise NotFound(f"no station {station_id!r}") from None
         except ApiError as exc:

@@ -8,7 +8,7 @@ import functools
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 from urllib.parse import quote
 
 import jinja2
@@ -16,7 +16,10 @@ import trio
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
+from csms.storage import Connection
+
 from .._auth import Role
+from ._energy import EnergyTally
 from ._hub import EventHub
 from ._i18n import LANGUAGES, translator
 from ._sessions import CsrfError, Session, SessionStore, check_csrf, read_form
@@ -25,7 +28,15 @@ if TYPE_CHECKING:
     from .._control import ControlPlane
     from .._routing import ApiState
 
-__all__ = ["Dashboard", "Memo", "Page", "form_page", "page"]
+__all__ = [
+    "STATEMENT_TIMEOUT_MS",
+    "BoundedDatabase",
+    "Dashboard",
+    "Memo",
+    "Page",
+    "form_page",
+    "page",
+]
 
 HERE = Path(__file__).parent
 #: What a missing value shows (an en dash).
@@ -45,6 +56,36 @@ SECURITY_HEADERS = {
 
 
 T = TypeVar("T")
+P = ParamSpec("P")
+
+#: A dashboard statement gives up after this long. A page's reads are bounded queries of
+#: milliseconds; the worker thread running one cannot be cancelled when the page's reader goes
+#: away, but PostgreSQL can end the statement, so none outlives its page by more than this.
+STATEMENT_TIMEOUT_MS = 5_000
+
+
+def _bounded(
+    conn: Connection,
+    fn: Callable[Concatenate[Connection, P], T],
+    /,
+    *args: P.args,
+    **kwargs: P.kwargs,
+) -> T:
+    conn.execute(f"SET LOCAL statement_timeout = {STATEMENT_TIMEOUT_MS}")
+    return fn(conn, *args, **kwargs)
+
+
+class BoundedDatabase:
+    """The control plane's database as the dashboard uses it: ``await db.run(fn, *args)``, each
+    call in one transaction whose statements give up after ``STATEMENT_TIMEOUT_MS``."""
+
+    def __init__(self, dash: Dashboard) -> None:
+        self._dash = dash
+
+    async def run(
+        self, fn: Callable[Concatenate[Connection, P], T], *args: P.args, **kwargs: P.kwargs
+    ) -> T:
+        return await self._dash.control.database.run(_bounded, fn, *args, **kwargs)
 
 
 class Memo:
@@ -90,6 +131,8 @@ class Dashboard:
         self.store = store
         self.hub = EventHub(api.control)
         self.memo = Memo()
+        self.db = BoundedDatabase(self)
+        self.energy = EnergyTally(self.db.run)
         self.env = jinja2.Environment(
             loader=jinja2.FileSystemLoader(HERE / "templates"),
             autoescape=True,
@@ -141,6 +184,11 @@ class Page:
     @property
     def control(self) -> ControlPlane:
         return self.dash.control
+
+    @property
+    def db(self) -> BoundedDatabase:
+        """The database for this page's reads and writes (statements bounded in time)."""
+        return self.dash.db
 
     @property
     def partial(self) -> bool:

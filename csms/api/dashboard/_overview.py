@@ -1,6 +1,7 @@
 """The overview: the network's figures, the grid price with its next 24 hours, recent security
 events. Figures are computed once per batch of events (however many dashboards refresh on it),
-the energy of the day at most every ``ENERGY_TTL`` seconds and the price curve every minute."""
+the energy of the day at most every ``ENERGY_TTL`` seconds (from the events stored since the
+last time: ``_energy``) and the price curve every minute."""
 
 from __future__ import annotations
 
@@ -64,18 +65,15 @@ async def _prices(p: Page) -> dict[str, Any] | None:
 def overview_routes(dash: Dashboard) -> list[tuple[str, str, Any]]:
     @page(dash)
     async def overview(p: Page) -> Response:
-        db = p.control.database
+        db = p.db
         # while pages are open, the figures are computed once per batch of events (however
         # many pages ask); with none open the hub hears nothing, so they are kept a second
         hub = dash.hub
         key, ttl = (f"counts:{hub.version}", 5.0) if hub.clients else ("counts", 1.0)
         counts = await cached(dash, key, ttl, lambda: db.run(queries.network_counts))
         since = _local_midnight(dt.datetime.now(dt.UTC), p.tz)
-        energy: Decimal = await cached(
-            dash,
-            f"energy:{since.isoformat()}",
-            ENERGY_TTL,
-            lambda: db.run(queries.energy_since, since),
+        energy: Decimal | None = await cached(
+            dash, f"energy:{since.isoformat()}", ENERGY_TTL, lambda: dash.energy.total(since)
         )
         security = await cached(
             dash,

@@ -61,7 +61,7 @@ def station_routes(dash: Dashboard) -> list[tuple[str, str, Any]]:
             search=_text(p, "q", 48),
         )
         offset = _offset(p)
-        db = p.control.database
+        db = p.db
         result = await db.run(queries.station_page, f, offset=offset, limit=PAGE_SIZE)
         connectors = await db.run(queries.connectors_of, [r.id for r in result.rows])
         params = {
@@ -97,7 +97,7 @@ def station_routes(dash: Dashboard) -> list[tuple[str, str, Any]]:
     @page(dash)
     async def station(p: Page) -> Response:
         station_id = p.request.path_params["stationId"]
-        db = p.control.database
+        db = p.db
         row = await db.run(stations.get, station_id) if valid_station_id(station_id) else None
         if row is None:
             return p.problem(404, "Not found", f"No station {station_id!r}.")

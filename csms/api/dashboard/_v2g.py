@@ -64,7 +64,7 @@ def _session_id(raw: str) -> uuid.UUID | None:
 
 def v2g_routes(dash: Dashboard) -> list[tuple[str, str, Any]]:
     async def sessions_page(p: Page, status: int = 200, **extra: Any) -> Response:
-        db = p.control.database
+        db = p.db
         context = {
             "active": await db.run(v2g_sessions.list_sessions, active=True, limit=200),
             "past": await db.run(v2g_sessions.list_sessions, active=False, limit=50),
@@ -85,7 +85,7 @@ def v2g_routes(dash: Dashboard) -> list[tuple[str, str, Any]]:
     @page(dash)
     async def session(p: Page) -> Response:
         session_id = _session_id(p.request.path_params["sessionId"])
-        db = p.control.database
+        db = p.db
         row = None if session_id is None else await db.run(v2g_sessions.get, session_id)
         if row is None:
             return p.problem(404, "Not found", "No such discharge session.")
