@@ -111,3 +111,19 @@ async def test_a_stream_far_behind_is_told_everything_and_the_last_one_unsubscri
     assert hub.since(version - 1).stations == frozenset({f"CP{HISTORY + 1}"})
     hub.leave()
     assert len(node.events._subscriptions) == before
+
+
+async def test_a_batch_is_encoded_once_for_every_stream_that_had_seen_the_same_version(node):
+    hub = EventHub(NodeControlPlane(node), coalesce=0.0)
+    seen = hub.join()
+    for station in ("CP1", "CP2"):
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(hub.wait, hub.version)
+            await trio.testing.wait_all_tasks_blocked()
+            node.events.publish(status(station))
+    up_to_date, behind = hub.message(seen + 1), hub.message(seen)
+    assert up_to_date == b'event: change\ndata: {"topics":["station"],"stations":["CP2"]}\n\n'
+    assert behind == (b'event: change\ndata: {"topics":["station"],"stations":["CP1","CP2"]}\n\n')
+    # the fiftieth dashboard gets the very message the first one got
+    assert hub.message(seen + 1) is up_to_date
+    hub.leave()

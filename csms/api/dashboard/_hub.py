@@ -5,7 +5,8 @@ A busy node publishes thousands of events a second; a page needs to know only wh
 changed. So the hub holds a single subscription (``ControlPlane.subscribe("")``) while any
 dashboard is open, gathers what arrives over ``COALESCE`` seconds into one batch (the topics
 touched and the stations concerned) and hands each batch to every stream. The cost per event is
-one set insertion, whatever the number of dashboards; each dashboard costs one message per batch.
+one set insertion, whatever the number of dashboards; a batch is encoded once, each dashboard
+costs one write of it.
 
 There is no task of its own to start: the streams take turns reading the subscription. One of
 them leads (waits for the first event, gathers the rest, publishes the batch); the others wait
@@ -95,6 +96,9 @@ class EventHub:
         #: Batches published, numbered: (version, batch); ``version`` is the last number.
         self._history: collections.deque[tuple[int, Batch]] = collections.deque(maxlen=HISTORY)
         self.version = 0
+        #: The SSE messages of the newest version, by the version a stream had seen.
+        self._messages: dict[int, bytes] = {}
+        self._messages_version = 0
         #: Events the shared subscription lost because the hub fell behind (from the feed).
         self.dropped = 0
 
@@ -130,6 +134,19 @@ class EventHub:
             else:
                 stations = None
         return Batch(frozenset(topics), None if stations is None else frozenset(stations))
+
+    def message(self, seen: int) -> bytes:
+        """The SSE message telling a stream that had seen version ``seen`` what changed since:
+        built and encoded once per batch, not once per dashboard (the streams up to date all
+        had seen the same version)."""
+        if self._messages_version != self.version:
+            self._messages = {}
+            self._messages_version = self.version
+        message = self._messages.get(seen)
+        if message is None:
+            message = b"event: change\ndata: " + self.since(seen).to_json() + b"\n\n"
+            self._messages[seen] = message
+        return message
 
     async def wait(self, seen: int) -> int:
         """Wait until a batch newer than ``seen`` is published; the newest version."""
@@ -177,8 +194,8 @@ class EventHub:
                         return
                     yield b": keep-alive\n\n"
                     continue
-                batch = self.since(seen)
+                message = self.message(seen)
                 seen = version
-                yield b"event: change\ndata: " + batch.to_json() + b"\n\n"
+                yield message
         finally:
             self.leave()
