@@ -4,12 +4,15 @@ Recovery is measured from the end of the fault: for ``kill`` and ``disconnect`` 
 the kill or of the closing (the restart and the reconnections are the recovery), for the
 outages (``pg-stop``, ``pg-slow``, ``nats``) the instant the service is back. A fault has
 recovered once every station reconnected (``kill``, ``disconnect``) or is online (outages) and
-every transaction message the stations held when the fault ended was acknowledged (committed).
+every transaction message the stations held when the fault ended was acknowledged (committed),
+and then (when the fault is judged: TransactionEvents flowed before it) once the TransactionEvent
+p99 latency is back to normal (`csms.soak._latency`); both within the recovery timeout.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Final
 
@@ -20,6 +23,7 @@ from csms.storage import EmbeddedPostgres, connect
 from csms.transport.nats_server import EmbeddedNats
 
 from ._fleet import Fleet
+from ._latency import baseline_ready, latency_recovery
 from ._node import NodeProcess
 from ._workers import WorkerFleet
 
@@ -39,6 +43,15 @@ class FaultResult:
     recovered: bool = False
     recovery_s: float | None = None
     detail: str = ""
+    #: TransactionEvent p99 back to normal (see `csms.soak._latency`): None when not judged
+    latency_recovered: bool | None = None
+    latency_recovered_s: float | None = None  # from the end of the fault
+    baseline_p99_ms: float | None = None
+    latency_threshold_ms: float | None = None
+
+    @property
+    def passed(self) -> bool:
+        return self.recovered and self.latency_recovered is not False
 
     def dump(self) -> dict[str, object]:
         return attrs.asdict(self)
@@ -61,11 +74,15 @@ class Faults:
         self.nats = nats
         self.outage = outage
         self.recovery_timeout = recovery_timeout
+        #: the wall-clock end of the last recovery (or the fleet's start): the quiet window
+        #: before the next fault, the latency's baseline, begins here
+        self.quiet_since = time.time()
 
     def available(self, kinds: tuple[str, ...]) -> tuple[str, ...]:
         return tuple(k for k in kinds if k != "nats" or self.nats is not None)
 
     async def inject(self, kind: str, at: float) -> FaultResult:
+        """Inject once the quiet window holds the latency's baseline; return once recovered."""
         result = FaultResult(kind, round(at, 1))
         action: dict[str, Callable[[FaultResult], Awaitable[Callable[[], Awaitable[None]]]]] = {
             "kill": self._kill,
@@ -74,18 +91,59 @@ class Faults:
             "disconnect": self._disconnect,
             "nats": self._nats,
         }
+        await self._quiet_window()
         log.info("fault", extra={"fault": kind, "at": result.at})
+        start_wall = time.time()
         recovered = await action[kind](result)
-        end = trio.current_time()
+        end, end_wall = trio.current_time(), time.time()
         with trio.move_on_after(self.recovery_timeout):
             await recovered()
             result.recovered = True
             result.recovery_s = round(trio.current_time() - end, 2)
+            result.latency_recovered = False  # until the latency is back
+            await self._latency_back(result, start_wall, end_wall, time.time())
+        self.quiet_since = time.time()
         log.info(
-            "fault recovered" if result.recovered else "fault NOT recovered",
-            extra={"fault": kind, "recovery_s": result.recovery_s, "online": self.fleet.online()},
+            "fault recovered" if result.passed else "fault NOT recovered",
+            extra={
+                "fault": kind,
+                "recovery_s": result.recovery_s,
+                "latency_recovered_s": result.latency_recovered_s,
+                "online": self.fleet.online(),
+            },
         )
         return result
+
+    async def _quiet_window(self) -> None:
+        """Return once the quiet window before the fault holds the latency's baseline."""
+        while True:
+            if baseline_ready(self.fleet.latency, self.quiet_since, time.time()):
+                return
+            await trio.sleep(0.5)  # the window grows by the second: look at it again then
+
+    async def _latency_back(
+        self, result: FaultResult, start: float, end: float, fleet_recovered: float
+    ) -> None:
+        """Return once the TransactionEvent p99 is back to normal (or the fault not judged)."""
+        while True:
+            verdict = latency_recovery(
+                self.fleet.latency,
+                quiet_since=self.quiet_since,
+                fault_start=start,
+                fault_end=end,
+                fleet_recovered=fleet_recovered,
+                complete_until=self.fleet.reported_until(),
+            )
+            result.baseline_p99_ms = verdict.baseline_p99_ms
+            result.latency_threshold_ms = verdict.threshold_ms
+            if not verdict.judged:
+                result.latency_recovered = None
+                return
+            if verdict.recovered_s is not None:
+                result.latency_recovered = True
+                result.latency_recovered_s = verdict.recovered_s
+                return
+            await trio.sleep(1.0)  # the series grows by the second: look at it again then
 
     # Each returns what to wait for once the fault is over.
 

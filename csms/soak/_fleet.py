@@ -7,17 +7,19 @@ wait until all are back after a fault, and to read their unacknowledged queues a
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
 import trio
 
 from csms.runtime import ChildSpec, DynamicSupervisor, RestartIntensity, RestartType
-from csms.simulator import LoadStats, SimulatedStation, StationState
+from csms.simulator import SimulatedStation, StationState
 from csms.simulator._ledger import Acknowledged, Delivered, Ledger
 from csms.simulator._loadtest import LoadTestOptions
 
 from ._check import StationEnd
+from ._latency import LatencySeries, SoakStats
 
 __all__ = ["Fleet"]
 
@@ -26,7 +28,7 @@ class Fleet:
     def __init__(self, options: LoadTestOptions) -> None:
         self.options = options
         self.ledger = Ledger()
-        self.stats = LoadStats()
+        self.stats = SoakStats()
         self.states: list[StationState] = []
         self._actors: dict[str, SimulatedStation] = {}
         self._acked = trio.Event()
@@ -142,6 +144,15 @@ class Fleet:
 
     def ends(self) -> list[StationEnd]:
         return [StationEnd(s.config.station_id, s.online, s.boots) for s in self.states]
+
+    @property
+    def latency(self) -> LatencySeries:
+        """TransactionEvent latencies per second (see `csms.soak._latency`)."""
+        return self.stats.series
+
+    def reported_until(self) -> float:
+        """Every second before this one is in `latency` (in-process: all, now)."""
+        return time.time()
 
     def errors(self) -> dict[str, int]:
         return dict(self.stats.error_kinds)

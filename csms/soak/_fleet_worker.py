@@ -7,7 +7,9 @@ docs/RELIABILITY.md). Each worker runs the same `Fleet` on its slice of station 
 
 The protocol is one JSON object per line. In: ``{"id": n, "op": ..., "token": t}``. Out: the
 answer ``{"id": n, ...}`` once the operation is done (waiting operations run concurrently),
-and ``{"status": {"online": .., "messages": ..}}`` every ``status_interval`` seconds. The last
+and ``{"status": {"online": .., "messages": .., "until": t}, "latency": {..}}`` every
+``status_interval`` seconds (the TransactionEvent latencies of the seconds before ``t`` not
+sent yet). The last
 operation, ``finish``, stops the stations and writes the slice's ledger to the file named on
 the command line: acknowledged and pending entries, each station's end, the load statistics.
 """
@@ -18,6 +20,7 @@ import itertools
 import os
 import pathlib
 import sys
+import time
 from typing import Any
 
 import attrs
@@ -84,8 +87,10 @@ class _Worker:
 
     async def status(self) -> None:
         while True:
-            online, messages = self.fleet.online(), self.fleet.messages
-            await self.send({"status": {"online": online, "messages": messages}})
+            online, messages, now = self.fleet.online(), self.fleet.messages, time.time()
+            latency = self.fleet.stats.series.take_complete(now)
+            status = {"online": online, "messages": messages, "until": int(now)}
+            await self.send({"status": status, "latency": latency})
             await trio.sleep(self.status_interval)  # a report's period, not a wait for anything
 
     async def handle(self, request: dict[str, Any], stop: trio.CancelScope) -> None:

@@ -24,6 +24,7 @@ from csms.simulator._loadtest import LoadTestOptions
 
 from ._check import StationEnd
 from ._fleet_worker import load_slice
+from ._latency import LatencySeries
 
 __all__ = ["WorkerFleet", "default_workers"]
 
@@ -40,12 +41,15 @@ class WorkerDied(RuntimeError):
 
 
 class _Child:
-    def __init__(self, index: int, process: trio.Process, ledger_file: pathlib.Path) -> None:
+    def __init__(
+        self, index: int, process: trio.Process, ledger_file: pathlib.Path, latency: LatencySeries
+    ) -> None:
         self.index = index
+        self.latency = latency  # the fleet's: every worker's seconds merged
         self.process = process
         self.ledger_file = ledger_file
         self.answers: dict[int, trio.MemorySendChannel[dict[str, Any]]] = {}
-        self.status: dict[str, int] = {"online": 0, "messages": 0}
+        self.status: dict[str, int] = {"online": 0, "messages": 0, "until": 0}
         self.started = trio.Event()
         self.finished = False  # its ledger is written: its exit is expected
 
@@ -58,6 +62,7 @@ class _Child:
             for line in lines:
                 message = orjson.loads(line)
                 if "status" in message:
+                    self.latency.merge(message["latency"])
                     self.status = message["status"]
                 elif "started" in message:
                     self.started.set()
@@ -87,6 +92,7 @@ class WorkerFleet:
         self.workers = workers
         self.run_dir = run_dir
         self.stats = LoadStats()
+        self.latency = LatencySeries()
         self._children: list[_Child] = []
         self._ids = itertools.count(1)
         self._acknowledged: list[Acknowledged] = []
@@ -126,7 +132,7 @@ class WorkerFleet:
                         check=False,
                     )
                 )
-                child = _Child(index, process, ledger_file)
+                child = _Child(index, process, ledger_file, self.latency)
                 self._children.append(child)
                 nursery.start_soon(child.read)
             for child in self._children:
@@ -151,6 +157,10 @@ class WorkerFleet:
 
     async def drop_all(self) -> int:
         return sum(a["dropped"] for a in await self._all("drop_all"))
+
+    def reported_until(self) -> float:
+        """Every second before this one is in `latency`: each worker sent it."""
+        return min((c.status["until"] for c in self._children), default=0)
 
     def online(self) -> int:
         return sum(c.status["online"] for c in self._children)

@@ -70,6 +70,7 @@ def run(args: argparse.Namespace) -> int:
     # A station's every (re)connection is an INFO line: thousands at each fault drown the
     # soak's own progress lines.
     logging.getLogger("csms.simulator").setLevel(logging.WARNING)
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per command asked
     with tempfile.TemporaryDirectory(prefix="csms-soak-") as scratch:
         work = args.work_dir or pathlib.Path(scratch)
         if args.fuzz is not None:

@@ -38,6 +38,9 @@ async def test_a_short_soak_with_one_fault_of_each_kind_loses_and_duplicates_not
     assert ledger["commands_delivered"] >= ledger["commands_answered"]
     assert [f["kind"] for f in report["faults"]] == list(FAULTS)
     assert all(f["recovered"] for f in report["faults"]), report["faults"]
+    # TransactionEvents flowed before every fault: each judged, its p99 back to normal after
+    assert all(f["latency_recovered"] for f in report["faults"]), report["faults"]
+    assert all(f["latency_recovered_s"] is not None for f in report["faults"])
     assert report["faults"][3]["detail"] == f"{STATIONS} sockets closed"
     assert report["node_starts"] == 2  # the SIGKILL's restart, and no other
     assert report["node_unplanned_exits"] == 0
