@@ -80,3 +80,21 @@ async def test_a_figure_is_computed_again_once_it_is_older_than_its_ttl(autojump
     assert await memo.get("energy", 15.0, make) == 1
     await trio.sleep(2)
     assert await memo.get("energy", 15.0, make) == 2
+
+
+async def test_the_figures_of_past_batches_make_room_for_new_ones_not_the_long_lived(
+    autojump_clock,
+):
+    memo = Memo()
+    computed: list[str] = []
+
+    async def make(key: str) -> str:
+        computed.append(key)
+        return key
+
+    await memo.get("prices", 60.0, lambda: make("prices"))
+    for version in range(3 * Memo.MAX_KEYS):  # a key per batch of events, each kept 5 s
+        await memo.get(f"counts:{version}", 5.0, lambda v=version: make(f"counts:{v}"))
+        await trio.sleep(0.2)
+    assert await memo.get("prices", 60.0, lambda: make("prices")) == "prices"
+    assert computed.count("prices") == 1

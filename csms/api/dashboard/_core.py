@@ -115,12 +115,21 @@ class Memo:
         try:
             value = await make()
             if len(self._values) >= self.MAX_KEYS:
-                self._values.clear()
+                self._evict(now)
             self._values[key] = (now + ttl, value)
             return value
         finally:
             del self._computing[key]
             done.set()
+
+    def _evict(self, now: float) -> None:
+        """Make room: the expired values go (a key per batch of events leaves many), and
+        everything only when none has: the long-lived ones (the energy tally's figure, the
+        price curve) stay while the per-batch ones come and go."""
+        for key in [k for k, (until, _) in self._values.items() if until <= now]:
+            del self._values[key]
+        if len(self._values) >= self.MAX_KEYS:
+            self._values.clear()
 
 
 class Dashboard:
