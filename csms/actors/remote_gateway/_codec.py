@@ -1,12 +1,14 @@
 """The wire form of a command sent to another node over NATS request/reply, and of its
-answer: plain JSON, so that a ``CommandResult`` or the very ``CommandError`` the holding node
-raised comes out of the remote gateway as it would out of the local one."""
+answer: compact JSON (made and read with orjson), so that a ``CommandResult`` or the very
+``CommandError`` the holding node raised comes out of the remote gateway as it would out of the
+local one."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
+
+import orjson
 
 from csms.commands import (
     CommandAbandoned,
@@ -53,11 +55,11 @@ def encode_request(
         "timeout": timeout,
         "origin": origin,
     }
-    return json.dumps(body, separators=(",", ":")).encode()
+    return orjson.dumps(body)
 
 
 def decode_request(data: bytes) -> dict[str, Any]:
-    body = json.loads(data)
+    body = orjson.loads(data)
     if not isinstance(body, dict) or body.get("v") != WIRE_VERSION:
         raise ValueError("not a command request of this version")
     return body
@@ -71,7 +73,7 @@ def encode_result(result: CommandResult, version: str) -> bytes:
         "response": dict(result.response),
         "version": version,
     }
-    return json.dumps(body, separators=(",", ":")).encode()
+    return orjson.dumps(body)
 
 
 def encode_error(exc: CommandError) -> bytes:
@@ -90,12 +92,12 @@ def encode_error(exc: CommandError) -> bytes:
             "description": exc.description,
             "details": dict(exc.details),
         }
-    return json.dumps(body, separators=(",", ":"), default=str).encode()
+    return orjson.dumps(body, default=str)
 
 
 def decode_reply(data: bytes) -> CommandResult:
     """The holding node's answer: the result, or its error raised."""
-    body = json.loads(data)
+    body = orjson.loads(data)
     if body.get("ok"):
         version = Version(body["version"])
         message = structure_payload(
