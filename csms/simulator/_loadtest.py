@@ -54,15 +54,23 @@ class LoadTestOptions:
     idle_seconds: float = 30.0
     response_timeout: float = 30.0
     validate: bool = False
+    #: This fraction of the stations (spread evenly over the indexes) are OCPP 2.1 stations
+    #: with a V2X EV, whatever the scenario gives the others (a soak's V2G sessions).
+    v2g_share: float = 0.0
 
     def station_id(self, index: int) -> str:
         return f"{self.id_prefix}{index:06d}"
+
+    def in_v2g_share(self, index: int) -> bool:
+        return int((index + 1) * self.v2g_share) > int(index * self.v2g_share)
 
     def behaviour(self, index: int) -> tuple[Behaviour, Ev]:
         kind = self.scenario
         if kind == "mixed":  # 60 % idle heartbeats, 30 % charging, 10 % V2G
             slot = index % 10
             kind = "heartbeat" if slot < 6 else "transactions" if slot < 9 else "v2g"
+        if self.in_v2g_share(index):
+            kind = "v2g"
         ev = Ev(
             soc=60.0,
             battery_kwh=60.0,
@@ -78,7 +86,7 @@ class LoadTestOptions:
             station_id=self.station_id(index),
             server=self.server,
             password=self.password,
-            version=self.version,
+            version=Version.V21 if self.in_v2g_share(index) else self.version,
             ev=ev,
             meter_interval=self.meter_interval,
             heartbeat_interval=self.heartbeat_interval,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
 
 import attrs
 
@@ -17,6 +18,9 @@ from csms.simulator._ledger import Acknowledged, Delivered
 from csms.storage import connect
 
 from ._asker import AskedCommand
+
+if TYPE_CHECKING:
+    from ._v2g import FaultSpan
 
 __all__ = ["LedgerCheck", "StationEnd", "Violation", "check_ledger"]
 
@@ -31,6 +35,10 @@ class Violation:
         return {"kind": self.kind, "station": self.station_id, "detail": self.detail}
 
 
+def _strings(values: Iterable[str]) -> tuple[str, ...]:
+    return tuple(values)  # a worker's ledger file gives lists
+
+
 @attrs.frozen
 class StationEnd:
     """A station's state at the end of the run."""
@@ -38,6 +46,9 @@ class StationEnd:
     station_id: str
     online: bool  # connected and its BootNotification accepted
     boots: int
+    transactions: tuple[str, ...] = attrs.field(default=(), converter=_strings)  # open on it
+    #: its transactions whose ruling charging profile discharges (a negative power)
+    discharging: tuple[str, ...] = attrs.field(default=(), converter=_strings)
 
 
 @attrs.frozen
@@ -51,6 +62,7 @@ class LedgerCheck:
     commands_delivered: int = 0  # CALLs of the CSMS the stations received
     commands_answered: int = 0  # asked through the REST API and answered with the station's
     commands_unaudited: int = 0  # ... of which without an audit row (checked by count)
+    v2g_sessions_at_faults: int = 0  # V2G sessions active at a fault (`check_v2g`)
 
     @property
     def ok(self) -> bool:
@@ -66,6 +78,7 @@ class LedgerCheck:
             "commands_delivered": self.commands_delivered,
             "commands_answered": self.commands_answered,
             "commands_unaudited": self.commands_unaudited,
+            "v2g_sessions_at_faults": self.v2g_sessions_at_faults,
             "violations": len(self.violations),
             "violations_by_kind": dict(Counter(v.kind for v in self.violations)),
             "violation_records": [v.dump() for v in self.violations[:limit]],
@@ -79,9 +92,13 @@ def check_ledger(
     stations: Iterable[StationEnd],
     deliveries: Sequence[Delivered] = (),
     asked: Sequence[AskedCommand] = (),
+    faults: Sequence[FaultSpan] = (),
+    readings_since: float = 0.0,
 ) -> LedgerCheck:
     """Compare; ``pending`` may be stored or not (sent perhaps, never acknowledged);
-    ``asked``: the commands the soak asked through the REST API, with their answers."""
+    ``asked``: the commands the soak asked through the REST API, with their answers;
+    ``faults``: when they happened, for the V2G sessions active at one, and
+    ``readings_since``: the active ones' readings stored since (`check_v2g`)."""
     ends = list(stations)
     ids = sorted({s.station_id for s in ends})
     with connect(database_url) as conn:
@@ -100,6 +117,10 @@ def check_ledger(
         violations: list[Violation] = check_commands(conn, deliveries)
         answered, unaudited = check_answered(conn, asked, deliveries)
         violations += answered
+        from ._v2g import check_v2g
+
+        v2g, at_faults = check_v2g(conn, faults, ends, readings_since)
+        violations += v2g
     stored = {(s, t, q): n for s, t, q, n in events}
     stored_meters = {(s, t): n for s, t, n in meters}
     acked_keys = Counter(e.key for e in acknowledged if e.key is not None)
@@ -152,6 +173,7 @@ def check_ledger(
         commands_delivered=len(deliveries),
         commands_answered=sum(1 for a in asked if a.delivered),
         commands_unaudited=unaudited,
+        v2g_sessions_at_faults=at_faults,
     )
 
 

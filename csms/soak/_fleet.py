@@ -143,7 +143,20 @@ class Fleet:
         )
 
     def ends(self) -> list[StationEnd]:
-        return [StationEnd(s.config.station_id, s.online, s.boots) for s in self.states]
+        return [
+            StationEnd(
+                s.config.station_id,
+                s.online,
+                s.boots,
+                tuple(e.tx_id for e in s.model.evses if e.tx_id is not None),
+                tuple(
+                    e.tx_id
+                    for e in s.model.evses
+                    if e.tx_id is not None and e.profile_w is not None and e.profile_w < 0
+                ),
+            )
+            for s in self.states
+        ]
 
     @property
     def latency(self) -> LatencySeries:

@@ -23,6 +23,7 @@ from ._check import check_ledger
 from ._faults import FAULTS, FaultResult, Faults
 from ._fleet import Fleet
 from ._node import NodeProcess
+from ._v2g import READINGS_INTERVALS, FaultSpan, V2GDriver
 from ._workers import WorkerFleet, default_workers
 
 __all__ = ["SoakOptions", "run_soak"]
@@ -53,6 +54,7 @@ class SoakOptions:
     workers: int | None = None  # fleet processes; None: `default_workers`; below 2: in-process
     commands_per_s: float = 1.0  # REST commands asked of random stations (`CommandAsker`)
     seed: int = 0  # of the commands' schedule and choices
+    v2g_share: float = 0.0  # of the stations: OCPP 2.1 with a V2X EV, discharges asked (`_v2g`)
 
     def fleet_options(self, server: str, api: str) -> LoadTestOptions:
         return LoadTestOptions(
@@ -67,6 +69,7 @@ class SoakOptions:
             meter_interval=self.meter_interval,
             charge_seconds=self.charge_seconds,
             idle_seconds=self.idle_seconds,
+            v2g_share=self.v2g_share,
         )
 
 
@@ -107,6 +110,15 @@ async def _soak(
 ) -> dict[str, Any]:
     fleet_options = options.fleet_options(node.ocpp_url, f"http://127.0.0.1:{node.http_port}")
     await register_stations(fleet_options, node.admin_token)
+    v2g_indexes = [i for i in range(options.stations) if fleet_options.in_v2g_share(i)]
+    v2g = V2GDriver(
+        api=fleet_options.api,
+        token=node.admin_token,
+        station_ids=[fleet_options.station_id(i) for i in v2g_indexes],
+    )
+    await v2g.setup(
+        {fleet_options.station_id(i): fleet_options.behaviour(i)[1].id_token for i in v2g_indexes}
+    )
     workers = default_workers(options.stations) if options.workers is None else options.workers
     fleet: Fleet | WorkerFleet = (
         WorkerFleet(fleet_options, workers, options.work_dir / "fleet")
@@ -144,6 +156,7 @@ async def _soak(
             seed=options.seed,
         )
         nursery.start_soon(asker.run)
+        nursery.start_soon(v2g.run)
         index = 0
         while kinds and (
             index < len(kinds) * options.rounds or trio.current_time() - up < options.duration
@@ -156,12 +169,17 @@ async def _soak(
             index += 1
         if not kinds:
             await trio.sleep(options.duration)
+        readings_since = time.time()
+        if v2g.station_ids and results:  # the active sessions' readings after the last fault
+            await trio.sleep(READINGS_INTERVALS * options.meter_interval)
         loaded = trio.current_time() - up
         acked = fleet.messages - acked_at_up
         memory["end_kib"] = node.rss_kib()
         asker.stop()
+        v2g.stop()
         with trio.move_on_after(options.recovery_timeout) as drain:
             await asker.done.wait()  # an answered command may still make a station send
+            await v2g.done.wait()
             await fleet.drained()
         await fleet.finish()  # workers stop their stations and write their ledgers
         nursery.cancel_scope.cancel()  # the fleet stops at once: what is in flight is pending
@@ -175,6 +193,8 @@ async def _soak(
         fleet.ends(),
         fleet.deliveries(),
         asker.asked,
+        [FaultSpan(r.kind, r.wall_start, r.wall_end) for r in results],
+        readings_since,
     )
     report = fleet.stats.report(seconds=loaded, stations=options.stations)
     ok = check.ok and not drain.cancelled_caught and node_exits == 0
@@ -195,6 +215,7 @@ async def _soak(
         "drained": not drain.cancelled_caught,
         "ledger": check.dump(),
         "commands": asker.summary(),
+        "v2g": {**v2g.summary(), "sessions_at_faults": check.v2g_sessions_at_faults},
         "memory": memory,
         "errors": report["errors"],
         "error_kinds": report["error_kinds"],

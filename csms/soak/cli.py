@@ -45,6 +45,12 @@ def add_command(commands: Any, common: argparse.ArgumentParser) -> None:
         help="REST commands (TriggerMessage, ClearCache, GetVariables) to random stations",
     )
     soak.add_argument(
+        "--v2g-share",
+        type=float,
+        default=0.0,
+        help="fraction of the stations that are OCPP 2.1 with a V2X EV, discharges asked",
+    )
+    soak.add_argument(
         "--workers",
         type=int,
         help="fleet processes (default min(CPUs, stations/500); below 2: in the soak's process)",
@@ -61,6 +67,9 @@ def run(args: argparse.Namespace) -> int:
     """Carry out ``csms soak``; exit status 0 when nothing was lost and all recovered."""
     if args.stations < 1 or args.duration < 0 or args.rounds < 0:
         print("csms: --stations must be positive, --duration, --rounds >= 0", file=sys.stderr)
+        return 2
+    if not 0 <= args.v2g_share <= 1:
+        print("csms: --v2g-share is a fraction, from 0 to 1", file=sys.stderr)
         return 2
     faults = tuple(f for f in args.faults.split(",") if f)
     unknown = [f for f in faults if f not in FAULTS]
@@ -103,6 +112,7 @@ async def _soak(args: argparse.Namespace, faults: tuple[str, ...], work: pathlib
         workers=args.workers,
         commands_per_s=args.commands_per_s,
         seed=args.seed,
+        v2g_share=args.v2g_share,
     )
     report = await run_soak(options)
     print(format_report(report), file=sys.stderr)

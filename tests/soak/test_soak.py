@@ -78,7 +78,9 @@ def test_soak_command_without_faults_runs_a_clean_fleet_and_writes_json(tmp_path
 async def test_a_soak_with_the_fleet_in_two_worker_processes_merges_their_ledgers(tmp_path):
     """``csms soak --workers 2``: each worker runs a slice of the stations and writes its own
     ledger into the run directory; the merged ledger checks out, and a fault reaches every
-    worker's stations (the disconnect closes all of them, all come back)."""
+    worker's stations (the disconnect closes all of them, all come back). A quarter of the
+    stations are 2.1 stations with V2X EVs whose owners opted in: discharges are started on
+    them, and every session active at a fault is settled at the end."""
     stations = 40
     options = SoakOptions(
         work_dir=tmp_path / "soak",
@@ -87,16 +89,20 @@ async def test_a_soak_with_the_fleet_in_two_worker_processes_merges_their_ledger
         faults=("disconnect", "kill"),
         fault_interval=1.0,
         meter_interval=1.0,
-        charge_seconds=3.0,
+        charge_seconds=8.0,
         idle_seconds=1.0,
         heartbeat_interval=10.0,
         nats=False,
         workers=2,
+        v2g_share=0.25,
     )
     report = await run_soak(options)
     ledger = report["ledger"]
     assert report["fleet_workers"] == 2
     assert ledger["violation_records"] == []
+    assert report["v2g"]["stations"] == stations // 4
+    assert report["v2g"]["sessions_started"] > 0
+    assert ledger["v2g_sessions_at_faults"] > 0  # the check had material
     assert report["faults"][0]["detail"] == f"{stations} sockets closed"
     assert all(f["recovered"] for f in report["faults"]), report["faults"]
     assert report["ok"]
