@@ -11,6 +11,7 @@ from decimal import Decimal
 from typing import Any
 
 import attrs
+import orjson
 import psycopg
 from psycopg.types.json import Jsonb
 
@@ -18,7 +19,7 @@ from ._connect import Connection
 from ._errors import NotFound
 from .v2g_sessions import _SAVABLE
 
-__all__ = ["Entry", "update_many"]
+__all__ = ["Entry", "commit_many", "update_many"]
 
 # The column types of the savable columns: the rows of ``update_many`` come as parameters,
 # whose NULLs PostgreSQL cannot type by itself.
@@ -65,6 +66,39 @@ def update_many(
     each entry, in one statement: the sessions' frequent writes cost one round trip a batch
     instead of two statements a record. ``NotFound`` when a session is missing (nothing is
     written then: the caller's transaction rolls back)."""
+    sql, params = _statement(updates, trail)
+    try:
+        cur = conn.execute(sql, params)
+    except psycopg.errors.ForeignKeyViolation:
+        # a trail entry of a missing session (its row was not updated)
+        raise NotFound("no V2G session for an entry of the batch") from None
+    found = cur.fetchone()
+    if found is None or found[0] != len(updates):
+        raise NotFound("no V2G session for a row of the batch")
+
+
+def commit_many(
+    conn: Connection, updates: list[tuple[uuid.UUID, dict[str, Any]]], trail: list[Entry]
+) -> None:
+    """``update_many`` and COMMIT in one pipeline: BEGIN, the statement and COMMIT go out
+    together, one round trip (each round trip is a poll and a GIL hand-over on the worker
+    thread, and the sessions' batches are mostly of one record). Every session of ``updates``
+    must have an entry in ``trail``: a missing session then fails the entry's foreign key
+    (``NotFound``) and nothing is committed; the row count is not read back before COMMIT."""
+    if {e.session_id for e in trail} != {session_id for session_id, _ in updates}:
+        raise ValueError("commit_many: each session of the batch needs a trail entry")
+    sql, params = _statement(updates, trail)
+    try:
+        with conn.pipeline():
+            conn.execute(sql, params)
+            conn.commit()
+    except psycopg.errors.ForeignKeyViolation:
+        raise NotFound("no V2G session for an entry of the batch") from None
+
+
+def _statement(
+    updates: list[tuple[uuid.UUID, dict[str, Any]]], trail: list[Entry]
+) -> tuple[str, list[Any]]:
     names = list(updates[0][1])
     if any(list(changes) != names for _, changes in updates) or not set(names) <= _SAVABLE:
         raise ValueError("update_many: every row must change the same savable columns")
@@ -73,18 +107,17 @@ def update_many(
     params: list[Any] = []
     for session_id, changes in updates:
         params.append(session_id)
-        params.extend(Jsonb(changes[n]) if n == "policy_state" else changes[n] for n in names)
+        params.extend(_json(changes[n]) if n == "policy_state" else changes[n] for n in names)
     for e in trail:
         params.extend((e.session_id, e.at, e.kind, e.soc_percent, e.power_w, e.energy_exported_wh))
-        params.append(Jsonb(e.payload or {}))
-    try:
-        cur = conn.execute(_sql(tuple(names), len(updates), len(trail)), params)
-    except psycopg.errors.ForeignKeyViolation:
-        # a trail entry of a missing session (its row was not updated)
-        raise NotFound("no V2G session for an entry of the batch") from None
-    found = cur.fetchone()
-    if found is None or found[0] != len(updates):
-        raise NotFound("no V2G session for a row of the batch")
+        params.append(_json(e.payload or {}))
+    return _sql(tuple(names), len(updates), len(trail)), params
+
+
+def _json(value: Any) -> Jsonb:
+    # orjson: the policy state is serialized at every record of every session, in C here
+    # rather than by the json module (its values are strings, numbers and None already)
+    return Jsonb(value, dumps=orjson.dumps)
 
 
 @functools.lru_cache(maxsize=64)

@@ -1,7 +1,8 @@
 """The discharge sessions' records written as one batch (``store_updates``, one statement of
 ``v2g_updates.update_many``) store exactly what writing them one by one (``store_update``)
 stores: the same session rows and the same trail entries, and a batch with a missing session
-writes nothing."""
+writes nothing. The record writer's ``commit_updates`` (the batch and its COMMIT in one
+pipeline) commits the same."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from decimal import Decimal
 
 import pytest
 
-from csms.actors.v2g._record import store_update, store_updates
+from csms.actors.v2g._record import commit_updates, store_update, store_updates
 from csms.actors.v2g._start import row_of
 from csms.services.v2g_session import MeterReading, SessionPolicy
 from csms.storage import NotFound, connect
@@ -73,7 +74,8 @@ def test_a_batch_writes_what_its_records_write_one_by_one(database_url):
     assert len(batch[1]) == 4
 
 
-def test_a_batch_with_a_missing_session_writes_nothing(database_url):
+@pytest.mark.parametrize("write", [store_updates, commit_updates])
+def test_a_batch_with_a_missing_session_writes_nothing(database_url, write):
     states = [discharging(f"CP{n}", POLICY) for n in range(4)]
     store(database_url, states)
     records = _records(states)
@@ -81,6 +83,20 @@ def test_a_batch_with_a_missing_session_writes_nothing(database_url):
     with connect(database_url) as conn:
         before = _written(conn, [r[0] for r in records])
         with pytest.raises(NotFound):
-            store_updates(conn, [records[0], missing, records[2]])
+            write(conn, [records[0], missing, records[2]])
         conn.rollback()
         assert _written(conn, [r[0] for r in records]) == before
+
+
+def test_a_committed_batch_is_what_the_batch_writes(database_url):
+    states = [discharging(f"CP{n}", POLICY) for n in range(4)]
+    store(database_url, states)
+    records = _records(states)
+    ids = [r[0] for r in records]
+    with connect(database_url) as conn:
+        store_updates(conn, records)
+        batch = _written(conn, ids)
+        conn.rollback()
+        commit_updates(conn, records)
+    with connect(database_url) as conn:  # committed: another connection reads it
+        assert _written(conn, ids) == batch

@@ -14,6 +14,7 @@ from csms.storage import v2g_sessions as repo
 from csms.storage.v2g_sessions import SessionRow
 
 __all__ = [
+    "commit_updates",
     "event_of",
     "exported_wh",
     "store_record",
@@ -104,13 +105,38 @@ def store_updates(
 ) -> None:
     """``store_update`` of every record, in one statement when they change the same columns of
     distinct sessions (as ``row_of`` records do), else one by one."""
-    names = list(records[0][1])
-    if len({r[0] for r in records}) < len(records) or any(list(r[1]) != names for r in records):
+    if not _one_statement(records):
         for session_id, changes, state in records:
             store_update(conn, session_id, changes, state)
         return
-    v2g_updates.update_many(
-        conn,
+    v2g_updates.update_many(conn, *_batch(records))
+
+
+def commit_updates(
+    conn: Connection, records: list[tuple[uuid.UUID, dict[str, Any], SessionState]]
+) -> None:
+    """``store_updates`` and its COMMIT, in one round trip when the records make one
+    statement (``v2g_updates.commit_many``); the record writer's call."""
+    if not _one_statement(records):
+        store_updates(conn, records)
+        conn.commit()
+        return
+    v2g_updates.commit_many(conn, *_batch(records))
+
+
+def _one_statement(records: list[tuple[uuid.UUID, dict[str, Any], SessionState]]) -> bool:
+    """Whether the records change the same columns of distinct sessions (as ``row_of``
+    records do)."""
+    names = list(records[0][1])
+    return len({r[0] for r in records}) == len(records) and all(
+        list(r[1]) == names for r in records
+    )
+
+
+def _batch(
+    records: list[tuple[uuid.UUID, dict[str, Any], SessionState]],
+) -> tuple[list[tuple[uuid.UUID, dict[str, Any]]], list[v2g_updates.Entry]]:
+    return (
         [(session_id, changes) for session_id, changes, _ in records],
         [_entry(sid, "updated", state, exported_wh(state)) for sid, _, state in records],
     )
