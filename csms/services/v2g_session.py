@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import Literal
+from typing import Any, Literal
 
 import attrs
 
@@ -275,28 +275,39 @@ class SessionPolicy:
         raise TypeError(f"not a session input: {event!r}")
 
     def _reading(self, state: SessionState, r: MeterReading) -> tuple[SessionState, list[Effect]]:
-        soc = state.last_soc if r.soc is None else r.soc
-        state = attrs.evolve(
-            state,
-            start_soc=state.start_soc if state.start_soc is not None else r.soc,
-            last_soc=soc,
-            first_export_wh=state.first_export_wh
-            if state.first_export_wh is not None
-            else r.export_wh,
-            last_export_wh=state.last_export_wh if r.export_wh is None else r.export_wh,
-            last_power_w=state.last_power_w if r.export_power_w is None else r.export_power_w,
-        )
+        changes: dict[str, Any] = {}
+        if r.soc is not None:
+            changes["last_soc"] = r.soc
+            if state.start_soc is None:
+                changes["start_soc"] = r.soc
+        if r.export_wh is not None:
+            changes["last_export_wh"] = r.export_wh
+            if state.first_export_wh is None:
+                changes["first_export_wh"] = r.export_wh
+        if r.export_power_w is not None:
+            changes["last_power_w"] = r.export_power_w
+        ending: EndReason | None = None
         if r.soc is not None and r.soc <= state.min_soc_percent:
-            return self._end(state, "soc_floor", r.at)
-        if _below_departure_need(state.departure_energy_wh, r.soc, state.battery_wh):
-            return self._end(state, "departure_energy", r.at)
-        state, effects = self._tick(state, r.at)
-        if state.active and (
-            state.recorded_at is None
-            or (r.at - state.recorded_at).total_seconds() >= self.update_interval_s
+            ending = "soc_floor"
+        elif _below_departure_need(state.departure_energy_wh, r.soc, state.battery_wh):
+            ending = "departure_energy"
+        elif not state.active or self._tick(state, r.at)[0] is not state:
+            # ending by a tick, or not recorded: the reading alone (a tick changes no field
+            # a reading sets, so it is judged on the state before it)
+            return self._tick(attrs.evolve(state, **changes) if changes else state, r.at)
+        if ending is not None:
+            return self._end(attrs.evolve(state, **changes), ending, r.at)
+        # one evolve a reading (each copies every field of the state): the record's time with
+        # the values, decided before
+        effects: list[Effect] = []
+        if state.recorded_at is None or (
+            (r.at - state.recorded_at).total_seconds() >= self.update_interval_s
         ):
-            state = attrs.evolve(state, recorded_at=r.at)
+            changes["recorded_at"] = r.at
+            state = attrs.evolve(state, **changes)
             effects.append(Record("updated", state))
+        elif changes:
+            state = attrs.evolve(state, **changes)
         return state, effects
 
     def _tick(self, state: SessionState, at: dt.datetime) -> tuple[SessionState, list[Effect]]:

@@ -71,3 +71,43 @@ async def test_writers_waiting_when_it_stops_are_not_left_waiting(database_url):
                 await writer.write(uuid.UUID(state.session_id), row_of(state), state)
     finally:
         database.close()
+
+
+async def test_records_handed_over_are_told_once_committed_in_order(database_url, nursery):
+    [state] = [discharging("CP1", POLICY)]
+    store(database_url, [state])
+    session_id = uuid.UUID(state.session_id)
+    database = DatabasePool(database_url, size=2)
+    writer = RecordWriter(database)
+    await nursery.start(writer.run)
+    told: list[tuple[object, BaseException | None]] = []
+    in_trail: list[bool] = []
+    fourth = trio.Event()
+
+    def settled(later, error: BaseException | None) -> None:
+        # called once the record is committed: another connection sees its trail entry
+        with connect(database_url) as conn:
+            trail = conn.execute(
+                "SELECT soc_percent FROM v2g_events WHERE session_id = %s", (session_id,)
+            ).fetchall()
+        in_trail.append((later.last_soc,) in trail)
+        told.append((later.last_soc, error))
+        if len(told) == 4:
+            fourth.set()
+
+    try:
+        later = state
+        for soc in (70, 69, 68):
+            later, _ = POLICY.step(later, MeterReading(BASE, soc=soc))
+            writer.submit(session_id, row_of(later), later, settled)
+        await writer.settled(session_id)  # all three settled, in the order handed over
+        assert told == [(70, None), (69, None), (68, None)]
+        assert in_trail == [True] * 3
+        writer.submit(uuid.uuid4(), row_of(later), later, settled)  # no such session
+        await writer.settled(session_id)  # nothing of this session pending: returns at once
+        assert len(told) == 3
+        with trio.fail_after(10):
+            await fourth.wait()
+        assert isinstance(told[3][1], NotFound)
+    finally:
+        database.close()

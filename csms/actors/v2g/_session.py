@@ -31,7 +31,6 @@ import trio
 from csms.actors.station import StationMessage
 from csms.actors.v2x import AllowV2X, SetpointChanged
 from csms.commands import CommandError
-from csms.domain.events import Event
 from csms.protocol import Version
 from csms.runtime import Actor, ActorContext, ActorError, ActorRef, ActorStopped
 from csms.services import v2g_session as policy
@@ -48,9 +47,9 @@ from ._messages import (
     StopDischarge,
     Tick,
 )
-from ._record import event_of, store_record, updated_event
+from ._recording import SessionRecords
 from ._start import row_of
-from ._tasks import Crashed, SessionTasks
+from ._tasks import Crashed
 
 __all__ = ["DischargeSession", "FirstSteps", "SessionDeps"]
 
@@ -68,11 +67,10 @@ class _Begin:
 _BEGIN = _Begin()
 
 
-class DischargeSession(SessionTasks, Actor):
+class DischargeSession(SessionRecords, Actor):
     # no background_tasks: a nursery of its own costs about 1.3 KiB a session
     __slots__ = (
         "_ctx",
-        "_dirty",
         "_due",
         "_pending",
         "deps",
@@ -139,6 +137,7 @@ class DischargeSession(SessionTasks, Actor):
         self._cancel_tasks()
         if self.deps.ticker is not None and self._ctx is not None:
             self.deps.ticker.remove(self._ctx.ref)
+        await self._settled()
         # The node stops (or this actor crashed): what changed since the last record is kept
         # for the next node to resume from (readings, the export register's first value).
         state = self.state
@@ -202,6 +201,7 @@ class DischargeSession(SessionTasks, Actor):
         """An ask's step, answered with the session's row as it is stored afterwards."""
         row = await self._step(event, answer=True)
         if row is None:
+            await self._settled()
             row = await self.deps.database.run(repo.get, self.session_id)
         return row
 
@@ -248,6 +248,7 @@ class DischargeSession(SessionTasks, Actor):
     async def _save(self, state: policy.SessionState, *, answer: bool) -> SessionRow | None:
         database, changes = self.deps.database, row_of(state)
         row = None
+        await self._settled()
         if answer:
             row = await database.run(repo.save, self.session_id, **changes)
         else:
@@ -339,24 +340,6 @@ class DischargeSession(SessionTasks, Actor):
         with contextlib.suppress(ActorStopped):
             v2x.tell_or_drop(SetpointChanged(state.station_id, state.evse_id, setpoint))
 
-    async def _record(self, record: policy.Record, *, answer: bool = False) -> SessionRow | None:
-        """The row and trail stored, then the event. An ``updated`` record (every few seconds
-        a session) does not read its row back: its event is the state's."""
-        state, database = record.state, self.deps.database
-        row = None
-        if record.kind == "updated" and not answer:
-            assert self.deps.writer is not None
-            await self.deps.writer.write(self.session_id, row_of(state), state)
-            event: Event = updated_event(state)
-        else:
-            row = await database.run(
-                store_record, self.session_id, row_of(state), record.kind, state
-            )
-            event = event_of(record.kind, row, state)
-        self._dirty = state is not self.state
-        self.deps.events.publish(event)
-        return row
-
     async def _end(self, effects: Sequence[policy.Effect]) -> SessionRow:
         """Charging restored first, then the end recorded: the row is ``stopping`` meanwhile
         (its policy state too, so that a node that stops now has the next one end it)."""
@@ -364,6 +347,7 @@ class DischargeSession(SessionTasks, Actor):
         self.ending = True
         self._schedule()
         pending = attrs.evolve(self.state, state="stopping", ended_at=None, end_reason=None)
+        await self._settled()
         row = await self.deps.database.run(
             repo.save, self.session_id, state="stopping", policy_state=policy.state_to_json(pending)
         )
