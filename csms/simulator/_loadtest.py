@@ -57,6 +57,9 @@ class LoadTestOptions:
     #: This fraction of the stations (spread evenly over the indexes) are OCPP 2.1 stations
     #: with a V2X EV, whatever the scenario gives the others (a soak's V2G sessions).
     v2g_share: float = 0.0
+    #: More CSMS URLs (other nodes): station i's priority list starts at ``[server, *these][i %
+    #: n]`` and goes round, so the stations are spread over the nodes and fail over.
+    more_servers: tuple[str, ...] = ()
 
     def station_id(self, index: int) -> str:
         return f"{self.id_prefix}{index:06d}"
@@ -82,9 +85,13 @@ class LoadTestOptions:
 
     def config(self, index: int) -> StationConfig:
         behaviour, ev = self.behaviour(index)
+        servers = (self.server, *self.more_servers)
         return StationConfig(
             station_id=self.station_id(index),
-            server=self.server,
+            server=servers[index % len(servers)],
+            fallback_servers=tuple(
+                servers[(index + k) % len(servers)] for k in range(1, len(servers))
+            ),
             password=self.password,
             version=Version.V21 if self.in_v2g_share(index) else self.version,
             ev=ev,

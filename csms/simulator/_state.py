@@ -34,6 +34,9 @@ class Behaviour:
 class StationConfig:
     station_id: str
     server: str  # ws://host:port/ocpp; the station id is appended
+    #: Further CSMS URLs in priority order, as OCPP's NetworkConnectionProfiles: a connection
+    #: attempt that fails moves the station on to the next one (round the list).
+    fallback_servers: tuple[str, ...] = ()
     password: str | None = None
     version: Version = Version.V201
     evses: int = 1
@@ -52,7 +55,16 @@ class StationConfig:
 
     @property
     def url(self) -> str:
-        return f"{self.server.rstrip('/')}/{self.station_id}"
+        return self.url_at(0)
+
+    @property
+    def servers(self) -> tuple[str, ...]:
+        return (self.server, *self.fallback_servers)
+
+    def url_at(self, index: int) -> str:
+        """The URL of the ``index``-th server of the priority list (round it)."""
+        servers = self.servers
+        return f"{servers[index % len(servers)].rstrip('/')}/{self.station_id}"
 
 
 class StationState:
@@ -76,6 +88,7 @@ class StationState:
         "received",
         "rng",
         "sent",
+        "server_index",
         "stats",
     )
 
@@ -103,6 +116,7 @@ class StationState:
         self.booted = False  # a BootNotification was accepted since the last (re)boot
         self.boots = 0
         self.attempts = 0  # connection attempts, successful or not
+        self.server_index = 0  # in `config.servers`: where the next attempt goes
         self.message_ids = 0
         #: Acknowledged calls by action; TransactionEvents by "TransactionEvent/<trigger>" too.
         self.sent: collections.Counter[str] = collections.Counter()

@@ -235,6 +235,8 @@ class SimulatedStation(Actor):
                 log.info("disconnected", extra={"station": self.cfg.station_id, "reason": reason})
             if self.s.connected:
                 attempt = 0
+            elif len(self.cfg.fallback_servers) > 0:  # this CSMS is unreachable: the next one
+                self.s.server_index += 1
             self._mark_disconnected()
             if self._rebooting:
                 self._rebooting = False
@@ -252,7 +254,7 @@ class SimulatedStation(Actor):
         async with trio.open_nursery() as nursery:
             ws = await connect_websocket_url(
                 nursery,
-                self.cfg.url,
+                self.cfg.url_at(self.s.server_index),
                 subprotocols=[self.cfg.version.subprotocol],
                 extra_headers=headers,
             )
@@ -275,7 +277,8 @@ class SimulatedStation(Actor):
             self.s.stats.connected += 1
             self.s.stats.connects += 1
         self.s.changed()
-        log.info("connected", extra={"station": self.cfg.station_id, "url": self.cfg.url})
+        url = self.cfg.url_at(self.s.server_index)
+        log.info("connected", extra={"station": self.cfg.station_id, "url": url})
         async with trio.open_nursery() as nursery:
             nursery.start_soon(self._reader, ws, conn, nursery.cancel_scope)
             booted_now = False

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Final
 
 import attrs
@@ -31,7 +31,7 @@ __all__ = ["FAULTS", "FaultResult", "Faults"]
 
 log = logging.getLogger("csms.soak")
 
-FAULTS: Final = ("kill", "pg-stop", "pg-slow", "disconnect", "nats")
+FAULTS: Final = ("kill", "pg-stop", "pg-slow", "disconnect", "nats", "node-kill")
 #: The hot table a slow database is made of: every TransactionEvent inserts into it.
 HOT_TABLE: Final = "transaction_events"
 
@@ -48,6 +48,8 @@ class FaultResult:
     latency_recovered_s: float | None = None  # from the end of the fault
     baseline_p99_ms: float | None = None
     latency_threshold_ms: float | None = None
+    wall_start: float = 0.0  # the fault began (seconds since the epoch)
+    wall_end: float = 0.0  # its recovery ended, or was given up
 
     @property
     def passed(self) -> bool:
@@ -55,6 +57,15 @@ class FaultResult:
 
     def dump(self) -> dict[str, object]:
         return attrs.asdict(self)
+
+
+@attrs.frozen
+class SecondNode:
+    """``--nodes 2``: the node that ``node-kill`` kills, and both nodes' ids."""
+
+    process: NodeProcess
+    survivor_id: str
+    node_id: str
 
 
 class Faults:
@@ -67,7 +78,11 @@ class Faults:
         nats: EmbeddedNats | None,
         outage: float,
         recovery_timeout: float,
+        second: SecondNode | None = None,
+        station_ids: Sequence[str] = (),
     ) -> None:
+        self.second = second
+        self.station_ids = list(station_ids)
         self.fleet = fleet
         self.node = node
         self.postgres = postgres
@@ -79,7 +94,11 @@ class Faults:
         self.quiet_since = time.time()
 
     def available(self, kinds: tuple[str, ...]) -> tuple[str, ...]:
-        return tuple(k for k in kinds if k != "nats" or self.nats is not None)
+        return tuple(
+            k
+            for k in kinds
+            if (k != "nats" or self.nats is not None) and (k != "node-kill" or self.second)
+        )
 
     async def inject(self, kind: str, at: float) -> FaultResult:
         """Inject once the quiet window holds the latency's baseline; return once recovered."""
@@ -90,10 +109,11 @@ class Faults:
             "pg-slow": self._pg_slow,
             "disconnect": self._disconnect,
             "nats": self._nats,
+            "node-kill": self._node_kill,
         }
         await self._quiet_window()
         log.info("fault", extra={"fault": kind, "at": result.at})
-        start_wall = time.time()
+        start_wall = result.wall_start = time.time()
         recovered = await action[kind](result)
         end, end_wall = trio.current_time(), time.time()
         with trio.move_on_after(self.recovery_timeout):
@@ -102,7 +122,10 @@ class Faults:
             result.recovery_s = round(trio.current_time() - end, 2)
             result.latency_recovered = False  # until the latency is back
             await self._latency_back(result, start_wall, end_wall, time.time())
-        self.quiet_since = time.time()
+        second = self.second
+        if kind == "node-kill" and second is not None and not second.process.alive:
+            await second.process.start()  # after the recovery: it was made without it
+        self.quiet_since = result.wall_end = time.time()
         log.info(
             "fault recovered" if result.passed else "fault NOT recovered",
             extra={
@@ -148,7 +171,8 @@ class Faults:
     # Each returns what to wait for once the fault is over.
 
     async def _kill(self, result: FaultResult) -> Callable[[], Awaitable[None]]:
-        attempts = await self.fleet.attempts()
+        # with a second node, only the stations on this one lose their connection
+        attempts = await self.fleet.attempts(self.node.ocpp_url if self.second else None)
         self.node.kill()
         result.detail = f"SIGKILL of pid {self.node.pid}"
 
@@ -160,6 +184,40 @@ class Faults:
             await self.fleet.cleared(backlog)
 
         return back
+
+    async def _node_kill(self, result: FaultResult) -> Callable[[], Awaitable[None]]:
+        second = self.second
+        assert second is not None
+        second.process.kill()
+        result.detail = f"SIGKILL of node {second.node_id} (pid {second.process.pid})"
+        backlog = await self.fleet.backlog()
+
+        async def moved() -> None:
+            await self.fleet.all_online()
+            await self.fleet.cleared(backlog)
+            await self._presence_on(second.survivor_id, dead=second.node_id)
+
+        return moved
+
+    async def _presence_on(self, survivor: str, *, dead: str) -> None:
+        """Return once every station's presence row names ``survivor`` and none ``dead`` (its
+        rows cleared by the survivor's reaping, or taken over)."""
+
+        def count() -> tuple[int, int]:
+            with connect(self.postgres.url) as conn:
+                row = conn.execute(
+                    "SELECT count(*) FILTER (WHERE node_id = %s),"
+                    " count(*) FILTER (WHERE node_id IS DISTINCT FROM %s)"
+                    " FROM stations WHERE id = ANY(%s)",
+                    (dead, survivor, self.station_ids),
+                ).fetchone()
+            assert row is not None
+            return int(row[0]), int(row[1])
+
+        while True:
+            if await trio.to_thread.run_sync(count) == (0, 0):
+                return
+            await trio.sleep(0.5)  # the rows change in the node's own time: look again
 
     async def _disconnect(self, result: FaultResult) -> Callable[[], Awaitable[None]]:
         attempts = await self.fleet.attempts()

@@ -92,15 +92,21 @@ class Fleet:
             for state in offline:
                 await state.wait_for(_online(state))
 
-    async def attempts(self) -> Any:  # dict[str, int]; opaque as `WorkerFleet`'s
-        """Each station's connection attempts so far (see `all_back`)."""
-        return {s.config.station_id: s.attempts for s in self.states}
+    async def attempts(self, server: str | None = None) -> Any:  # opaque as `WorkerFleet`'s
+        """Each station's connection attempts so far (see `all_back`): of the stations whose
+        connection is to ``server`` (an OCPP URL prefix), or of all."""
+        return {
+            s.config.station_id: s.attempts
+            for s in self.states
+            if server is None or s.config.url_at(s.server_index).startswith(server + "/")
+        }
 
     async def all_back(self, attempts: Any) -> None:
-        """Return once every station connected again since ``attempts`` was taken and is
-        online (a station that has not noticed its loss yet is not back)."""
+        """Return once every station of ``attempts`` connected again since it was taken and
+        is online (a station that has not noticed its loss yet is not back)."""
         for state in self.states:
-            await state.wait_for(_back(state, attempts.get(state.config.station_id, 0)))
+            if state.config.station_id in attempts:
+                await state.wait_for(_back(state, attempts[state.config.station_id]))
 
     async def backlog(self) -> Any:  # list[tuple[StationState, object]]
         """Each station's newest unacknowledged transaction message now (see `cleared`)."""

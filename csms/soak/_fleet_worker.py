@@ -5,7 +5,8 @@ Why a process: one Python process cannot run 2,000 stations on a loaded machine 
 answer the node's pings in time (the node then drops the late ones: the 2,000-station run in
 docs/RELIABILITY.md). Each worker runs the same `Fleet` on its slice of station indexes.
 
-The protocol is one JSON object per line. In: ``{"id": n, "op": ..., "token": t}``. Out: the
+The protocol is one JSON object per line. In: ``{"id": n, "op": ..., "token": t, "server": s}``
+(``server``: ``attempts`` of the stations connected to that OCPP URL only). Out: the
 answer ``{"id": n, ...}`` once the operation is done (waiting operations run concurrently),
 and ``{"status": {"online": .., "messages": .., "until": t}, "latency": {..}}`` every
 ``status_interval`` seconds (the TransactionEvent latencies of the seconds before ``t`` not
@@ -99,7 +100,9 @@ class _Worker:
             answer["dropped"] = await fleet.drop_all()
         elif op in ("attempts", "backlog"):
             token = next(self.tokens)
-            self.marks[token] = await (fleet.attempts() if op == "attempts" else fleet.backlog())
+            server = request.get("server")
+            mark = fleet.attempts(server) if op == "attempts" else fleet.backlog()
+            self.marks[token] = await mark
             answer["token"] = token
         elif op == "all_back":
             await fleet.all_back(self.marks.pop(request["token"]))

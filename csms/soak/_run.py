@@ -20,7 +20,7 @@ from csms.transport.nats_server import EmbeddedNats
 
 from ._asker import CommandAsker
 from ._check import check_ledger
-from ._faults import FAULTS, FaultResult, Faults
+from ._faults import FAULTS, FaultResult, Faults, SecondNode
 from ._fleet import Fleet
 from ._node import NodeProcess
 from ._v2g import READINGS_INTERVALS, FaultSpan, V2GDriver
@@ -55,6 +55,7 @@ class SoakOptions:
     commands_per_s: float = 1.0  # REST commands asked of random stations (`CommandAsker`)
     seed: int = 0  # of the commands' schedule and choices
     v2g_share: float = 0.0  # of the stations: OCPP 2.1 with a V2X EV, discharges asked (`_v2g`)
+    nodes: int = 1  # `csms serve` processes on the one database and NATS (2: fault node-kill)
 
     def fleet_options(self, server: str, api: str) -> LoadTestOptions:
         return LoadTestOptions(
@@ -84,31 +85,48 @@ async def run_soak(options: SoakOptions) -> dict[str, Any]:
         if options.nats:
             nats = EmbeddedNats(work / "nats")
             await trio.to_thread.run_sync(nats.start)
-        node = NodeProcess(
-            database_url=url,
-            data_dir=work / "node",
-            admin_token=secrets.token_urlsafe(24),
-            nats_url=nats.url if nats is not None else None,
-        )
-        await node.start()
+        token = secrets.token_urlsafe(24)
+        nodes = [
+            NodeProcess(
+                database_url=url,
+                data_dir=work / ("node" if index == 1 else f"node-{index}"),
+                admin_token=token,
+                nats_url=nats.url if nats is not None else None,
+                # the scale-out setup (docs/SCALING.md): one id each, one database, one NATS
+                extra_env={"CSMS_NODE__ID": node_id(index)} if options.nodes > 1 else None,
+            )
+            for index in range(1, options.nodes + 1)
+        ]
         try:
-            return await _soak(options, node, postgres, nats, url)
+            for node in nodes:
+                await node.start()
+            return await _soak(options, nodes, postgres, nats, url)
         finally:
-            await node.stop()
+            for node in nodes:
+                await node.stop()
     finally:
         if nats is not None:
             await trio.to_thread.run_sync(nats.stop)
         await trio.to_thread.run_sync(postgres.stop)
 
 
+def node_id(index: int) -> str:
+    """The id of the soak's ``index``-th node (1-based) when it runs more than one."""
+    return f"soak-node-{index}"
+
+
 async def _soak(
     options: SoakOptions,
-    node: NodeProcess,
+    nodes: list[NodeProcess],
     postgres: EmbeddedPostgres,
     nats: EmbeddedNats | None,
     url: str,
 ) -> dict[str, Any]:
-    fleet_options = options.fleet_options(node.ocpp_url, f"http://127.0.0.1:{node.http_port}")
+    node, others = nodes[0], nodes[1:]
+    fleet_options = attrs.evolve(
+        options.fleet_options(node.ocpp_url, f"http://127.0.0.1:{node.http_port}"),
+        more_servers=tuple(n.ocpp_url for n in others),
+    )
     await register_stations(fleet_options, node.admin_token)
     v2g_indexes = [i for i in range(options.stations) if fleet_options.in_v2g_share(i)]
     v2g = V2GDriver(
@@ -132,6 +150,8 @@ async def _soak(
         nats=nats,
         outage=options.outage,
         recovery_timeout=options.recovery_timeout,
+        second=SecondNode(others[0], node_id(1), node_id(2)) if others else None,
+        station_ids=[fleet_options.station_id(i) for i in range(options.stations)],
     )
     kinds = faults.available(options.faults)
     results: list[FaultResult] = []
@@ -162,9 +182,10 @@ async def _soak(
             index < len(kinds) * options.rounds or trio.current_time() - up < options.duration
         ):
             await trio.sleep(options.fault_interval)  # the schedule's quiet time, not a wait
-            if not node.alive:  # died by itself: counted, and started again
-                node_exits += 1
-                await node.start()
+            for one in nodes:
+                if not one.alive:  # died by itself: counted, and started again
+                    node_exits += 1
+                    await one.start()
             results.append(await faults.inject(kinds[index % len(kinds)], trio.current_time() - up))
             index += 1
         if not kinds:
@@ -184,7 +205,8 @@ async def _soak(
         await fleet.finish()  # workers stop their stations and write their ledgers
         nursery.cancel_scope.cancel()  # the fleet stops at once: what is in flight is pending
     pending = fleet.pending()
-    await node.stop()  # the node flushes what it holds: pending messages are settled now
+    for one in nodes:
+        await one.stop()  # the node flushes what it holds: pending messages are settled now
     check = await trio.to_thread.run_sync(
         check_ledger,
         url,
@@ -212,6 +234,7 @@ async def _soak(
         "fault_summary": _summary(results),
         "node_unplanned_exits": node_exits,
         "node_starts": node.starts,
+        "nodes": [{"id": node_id(i + 1), "starts": n.starts} for i, n in enumerate(nodes)],
         "drained": not drain.cancelled_caught,
         "ledger": check.dump(),
         "commands": asker.summary(),

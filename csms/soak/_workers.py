@@ -71,13 +71,15 @@ class _Child:
         if not self.finished:
             raise WorkerDied(f"fleet worker {self.index} exited ({self.process.returncode})")
 
-    async def ask(self, ident: int, op: str, token: int | None) -> dict[str, Any]:
+    async def ask(
+        self, ident: int, op: str, token: int | None, server: str | None = None
+    ) -> dict[str, Any]:
         assert self.process.stdin is not None
         send, receive = trio.open_memory_channel[dict[str, Any]](1)
         self.answers[ident] = send
         try:
             await self.process.stdin.send_all(
-                orjson.dumps({"id": ident, "op": op, "token": token}) + b"\n"
+                orjson.dumps({"id": ident, "op": op, "token": token, "server": server}) + b"\n"
             )
             return await receive.receive()
         finally:
@@ -140,13 +142,15 @@ class WorkerFleet:
             log.info("fleet workers started", extra={"workers": self.workers})
             task_status.started()
 
-    async def _all(self, op: str, tokens: list[int] | None = None) -> list[dict[str, Any]]:
+    async def _all(
+        self, op: str, tokens: list[int] | None = None, server: str | None = None
+    ) -> list[dict[str, Any]]:
         ident = next(self._ids)
         answers: list[dict[str, Any]] = [{} for _ in self._children]
 
         async def one(child: _Child) -> None:
             token = None if tokens is None else tokens[child.index]
-            answers[child.index] = await child.ask(ident, op, token)
+            answers[child.index] = await child.ask(ident, op, token, server)
 
         async with trio.open_nursery() as nursery:
             for child in self._children:
@@ -172,8 +176,8 @@ class WorkerFleet:
     async def all_online(self) -> None:
         await self._all("all_online")
 
-    async def attempts(self) -> Any:  # per worker, the token of its mark
-        return [a["token"] for a in await self._all("attempts")]
+    async def attempts(self, server: str | None = None) -> Any:  # per worker, its mark's token
+        return [a["token"] for a in await self._all("attempts", server=server)]
 
     async def all_back(self, attempts: Any) -> None:
         await self._all("all_back", attempts)

@@ -28,7 +28,8 @@ def add_command(commands: Any, common: argparse.ArgumentParser) -> None:
     soak.add_argument(
         "--faults",
         default=",".join(FAULTS),
-        help=f"comma-separated, in schedule order, from {', '.join(FAULTS)} ('' for none)",
+        help=f"comma-separated, in schedule order, from {', '.join(FAULTS)} ('' for none;"
+        " node-kill with --nodes 2)",
     )
     soak.add_argument("--rounds", type=int, default=1, help="each fault at least this often")
     soak.add_argument("--fault-interval", type=float, default=5.0, help="quiet seconds between")
@@ -51,6 +52,12 @@ def add_command(commands: Any, common: argparse.ArgumentParser) -> None:
         help="fraction of the stations that are OCPP 2.1 with a V2X EV, discharges asked",
     )
     soak.add_argument(
+        "--nodes",
+        type=int,
+        default=1,
+        help="csms serve processes on the same PostgreSQL and NATS (2: the node-kill fault)",
+    )
+    soak.add_argument(
         "--workers",
         type=int,
         help="fleet processes (default min(CPUs, stations/500); below 2: in the soak's process)",
@@ -67,6 +74,9 @@ def run(args: argparse.Namespace) -> int:
     """Carry out ``csms soak``; exit status 0 when nothing was lost and all recovered."""
     if args.stations < 1 or args.duration < 0 or args.rounds < 0:
         print("csms: --stations must be positive, --duration, --rounds >= 0", file=sys.stderr)
+        return 2
+    if args.nodes < 1 or (args.nodes > 1 and args.no_nats):
+        print("csms: --nodes must be positive; more than one needs NATS", file=sys.stderr)
         return 2
     if not 0 <= args.v2g_share <= 1:
         print("csms: --v2g-share is a fraction, from 0 to 1", file=sys.stderr)
@@ -113,6 +123,7 @@ async def _soak(args: argparse.Namespace, faults: tuple[str, ...], work: pathlib
         commands_per_s=args.commands_per_s,
         seed=args.seed,
         v2g_share=args.v2g_share,
+        nodes=args.nodes,
     )
     report = await run_soak(options)
     print(format_report(report), file=sys.stderr)
