@@ -15,17 +15,18 @@ from csms.soak._run import SoakOptions, format_report, run_soak
 STATIONS = 150
 
 
+def short(tmp_path, **options) -> SoakOptions:
+    """One round of the faults is the run; stations charge a few seconds, meter every second."""
+    quick = {"duration": 0.0, "fault_interval": 1.0, "meter_interval": 1.0, "idle_seconds": 1.0}
+    return SoakOptions(work_dir=tmp_path / "soak", heartbeat_interval=10.0, **{**quick, **options})
+
+
 async def test_a_short_soak_with_one_fault_of_each_kind_loses_and_duplicates_nothing(tmp_path):
-    options = SoakOptions(
-        work_dir=tmp_path / "soak",
+    options = short(
+        tmp_path,
         stations=STATIONS,
-        duration=0.0,  # one round of faults is the run
-        fault_interval=1.0,
         outage=2.0,
-        meter_interval=1.0,
         charge_seconds=4.0,
-        idle_seconds=1.0,
-        heartbeat_interval=10.0,
         progress_interval=2.0,
         commands_per_s=4.0,
     )
@@ -82,16 +83,11 @@ async def test_a_soak_with_the_fleet_in_two_worker_processes_merges_their_ledger
     stations are 2.1 stations with V2X EVs whose owners opted in: discharges are started on
     them, and every session active at a fault is settled at the end."""
     stations = 40
-    options = SoakOptions(
-        work_dir=tmp_path / "soak",
+    options = short(
+        tmp_path,
         stations=stations,
-        duration=0.0,
         faults=("disconnect", "kill"),
-        fault_interval=1.0,
-        meter_interval=1.0,
         charge_seconds=8.0,
-        idle_seconds=1.0,
-        heartbeat_interval=10.0,
         nats=False,
         workers=2,
         v2g_share=0.25,
@@ -123,16 +119,11 @@ async def test_a_soak_on_two_nodes_survives_the_second_one_killed(tmp_path):
     2 (the survivor reaped it); node 2 is started again afterwards. Commands asked meanwhile
     reach stations on either node."""
     stations = 30
-    options = SoakOptions(
-        work_dir=tmp_path / "soak",
+    options = short(
+        tmp_path,
         stations=stations,
-        duration=0.0,
         faults=("kill", "node-kill"),
-        fault_interval=1.0,
-        meter_interval=1.0,
         charge_seconds=3.0,
-        idle_seconds=1.0,
-        heartbeat_interval=10.0,
         nodes=2,
         commands_per_s=4.0,
     )
