@@ -324,6 +324,8 @@ def format_report(report: dict[str, Any]) -> str:
         f"{memory.get('max_kib', 0) // 1024} / {memory.get('end_kib', 0) // 1024} MiB |",
         f"| unplanned node exits | {report['node_unplanned_exits']} |",
         _commands_line(report["commands"], ledger),
+        f"| V2G stations / sessions started / active at a fault | {report['v2g']['stations']} /"
+        f" {report['v2g']['sessions_started']} / {report['v2g']['sessions_at_faults']} |",
         f"| station errors | {report['errors']} |",
     ]
     for kind, row in report["fault_summary"].items():
