@@ -62,9 +62,11 @@ def event_of(kind: str, row: SessionRow, state: SessionState) -> Event:
     )
 
 
-def updated_event(state: SessionState) -> V2GSessionUpdated:
-    """``v2g.session.updated`` from the state alone: what its row would say once stored."""
+def updated_event(state: SessionState, node_id: str = "") -> V2GSessionUpdated:
+    """``v2g.session.updated`` from the state alone: what its row would say once stored;
+    ``node_id`` given, the bus publishes it without a stamped copy (one a reading)."""
     return V2GSessionUpdated(
+        node_id=node_id,
         session_id=state.session_id,
         station_id=state.station_id,
         evse_id=state.evse_id,

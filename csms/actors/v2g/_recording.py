@@ -54,7 +54,8 @@ class SessionRecords(SessionTasks):
         """The writer's call once an ``updated`` record is settled: its event, or a crash (the
         supervisor resumes the session from its row) when it could not be stored."""
         if error is None:
-            self.deps.events.publish(updated_event(state))
+            events = self.deps.events
+            events.publish(updated_event(state, events.node_id))
             return
         self._dirty = True  # what the record held is kept by on_stop, if it can be
         if self._ctx is None or isinstance(error, ActorStopped) or not isinstance(error, Exception):
