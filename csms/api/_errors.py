@@ -12,7 +12,8 @@
     ├── InvalidBody(ApiError, ValueError)       422 invalid_body, invalid_command (names ``field``)
     ├── StationFailed(ApiError)                 502 station_error (the station's CALLERROR)
     ├── Unavailable(ApiError)                   503 unavailable (the node is stopping or not ready),
-    │                                               password_not_stored (a write failed)
+    │                                               password_not_stored (a write failed),
+    │                                               database_unavailable (PostgreSQL unreachable)
     └── GatewayTimeout(ApiError, TimeoutError)  504 station_timeout
 
 Every error body is ``{"error": {"code": ..., "message": ...}}``, plus ``field`` for 422 and the

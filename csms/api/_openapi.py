@@ -43,7 +43,7 @@ _REASONS = {
     409: "Conflict (exists, or the station is not connected: `station_disconnected`)",
     422: "Invalid body or query (`field` names it)",
     502: "The station answered with a CALLERROR (`station_error`)",
-    503: "The node is stopping or not ready",
+    503: "The node is stopping, not ready, or cannot reach its database (`database_unavailable`)",
     504: "The station did not answer in time (`station_timeout`)",
 }
 
@@ -137,8 +137,8 @@ def _operation(ep: Endpoint, schemas: dict[str, Any]) -> dict[str, Any]:
             ok["content"][media] = {"schema": {"type": "string"}}
     responses: dict[str, Any] = {str(ep.ok): ok}
     codes = set(ep.errors)
-    if ep.role is not None:
-        codes |= {401, 403}
+    if ep.role is not None:  # a token is looked up, so the database may be unreachable: 503
+        codes |= {401, 403, 503}
     if ep.body is not None or ep.raw_body or ep.query:
         codes.add(422)
     for code in sorted(codes):

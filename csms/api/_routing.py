@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 import orjson
+import psycopg
 import trio
 from starlette.requests import Request
 from starlette.responses import Response
@@ -242,6 +243,13 @@ def asgi_endpoint(ep: Endpoint, state: ApiState) -> Callable[[Request], Awaitabl
             response = await ep.handler(Call(request, state, principal, query, body))
         except ApiError as exc:
             response = error_response(exc)
+        except psycopg.OperationalError as exc:
+            # PostgreSQL stopped or unreachable: the operator's client should try again, not
+            # read it as the node's own failure (the writes it asked for were not made)
+            log.warning("database unavailable", extra={"route": ep.name, "error": str(exc)})
+            response = error_response(
+                Unavailable("the database is not reachable; try again", code="database_unavailable")
+            )
         except Exception as exc:
             log.exception("request failed", extra={"route": ep.name, "error": repr(exc)})
             response = error_response(ApiError("the request failed; see the node's log"))

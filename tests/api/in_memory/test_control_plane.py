@@ -8,10 +8,12 @@ from collections.abc import Mapping
 from typing import Any
 
 import httpx
+import psycopg
 import trio
 
 from csms.api import BOOTSTRAP_NAME
 from csms.commands import StationCallError
+from csms.storage import stations
 
 from ..fake_control_plane import FakeControlPlane
 from .conftest import accepted
@@ -108,3 +110,17 @@ async def test_readiness_comes_from_the_control_plane(api: httpx.AsyncClient) ->
     reply = await api.get("/readyz")
     assert reply.status_code == 200
     assert reply.json()["checks"] == {"database": True, "ocppListener": True, "accepting": True}
+
+
+async def test_an_unreachable_database_is_a_503_naming_it_not_a_500(
+    control: FakeControlPlane, api: httpx.AsyncClient
+) -> None:
+    """PostgreSQL stopped under a request (the soak's pg-stop): the client is told to try again."""
+
+    def refused(*args: Any) -> Any:
+        raise psycopg.OperationalError("connection refused")
+
+    control.database.answers[stations.get] = refused
+    reply = await api.get("/api/v1/stations/CP001")
+    assert reply.status_code == 503, reply.text
+    assert reply.json()["error"]["code"] == "database_unavailable"
