@@ -23,18 +23,22 @@ from ._errors import NotFound, StorageError
 
 __all__ = [
     "ACTIVE_STATES",
+    "Claimed",
     "EvseTransaction",
     "NewSession",
     "SessionActive",
     "SessionRow",
     "active",
     "add_event",
+    "claim",
     "create",
     "cycles_since",
     "events",
     "evse_transaction",
     "get",
+    "held_elsewhere",
     "list_sessions",
+    "release",
     "save",
     "transaction_active",
     "update",
@@ -123,6 +127,8 @@ class NewSession:
     setpoint_w: Decimal | None = None
     policy_state: dict[str, Any] = attrs.field(factory=dict)
     id: uuid.UUID = attrs.field(factory=uuid.uuid4)
+    #: The node that runs it (migration 0018).
+    node_id: str | None = None
 
 
 _COLUMNS = ", ".join(a.name for a in attrs.fields(SessionRow))
@@ -224,6 +230,80 @@ def active(conn: Connection) -> list[SessionRow]:
             (list(ACTIVE_STATES),),
         )
         return cur.fetchall()
+
+
+#: The running nodes: each holds its liveness connection, named after it (``csms.storage.nodes``).
+_ALIVE = (
+    "alive AS (SELECT substr(application_name, 11) AS node FROM pg_stat_activity"
+    " WHERE datname = current_database() AND application_name LIKE 'csms-node:%%')"
+)
+
+
+@attrs.frozen
+class Claimed:
+    """What a node's claim got: the sessions it now runs (id, station), and the stations
+    asked about whose active sessions another live node still runs."""
+
+    sessions: list[tuple[uuid.UUID, str]]
+    held: list[str]
+
+
+def claim(
+    conn: Connection, node_id: str, station_ids: list[str] | None, *, again: bool = True
+) -> Claimed:
+    """Make ``node_id`` the runner of the active sessions no other live node runs (SPEC
+    sections 6 and 9): those of ``station_ids`` (stations that connected to it), or with None
+    those whose station no other live node holds (a node's start; ``again=False``: only the
+    sessions no node runs, not those it runs already)."""
+    free = "(s.node_id IS NULL OR s.node_id NOT IN (SELECT node FROM alive))"
+    # without its liveness connection (one node, no NATS) a node counts as not running
+    owner = (
+        f"(s.node_id = %(me)s OR {free})"
+        if again
+        else f"(s.node_id IS DISTINCT FROM %(me)s AND {free})"
+    )
+    where = (
+        "s.station_id = ANY(%(stations)s)"
+        if station_ids is not None
+        else "NOT EXISTS (SELECT 1 FROM stations st WHERE st.id = s.station_id"
+        " AND st.node_id <> %(me)s AND st.node_id IN (SELECT node FROM alive))"
+    )
+    params = {"me": node_id, "states": list(ACTIVE_STATES), "stations": station_ids}
+    rows = conn.execute(
+        f"WITH {_ALIVE} UPDATE v2g_sessions s SET node_id = %(me)s"
+        f" WHERE s.state = ANY(%(states)s) AND {owner} AND {where}"
+        " RETURNING s.id, s.station_id",
+        params,
+    ).fetchall()
+    held: list[str] = []
+    if station_ids is not None:
+        held = [
+            r[0]
+            for r in conn.execute(
+                "SELECT DISTINCT station_id FROM v2g_sessions WHERE station_id = ANY(%(stations)s)"
+                " AND state = ANY(%(states)s) AND node_id <> %(me)s",
+                params,
+            ).fetchall()
+        ]
+    return Claimed([(r[0], r[1]) for r in rows], held)
+
+
+def release(conn: Connection, node_id: str, session_ids: list[uuid.UUID]) -> None:
+    """``node_id`` runs these sessions no more (their actors have stopped)."""
+    conn.execute(
+        "UPDATE v2g_sessions SET node_id = NULL WHERE id = ANY(%s) AND node_id = %s",
+        (session_ids, node_id),
+    )
+
+
+def held_elsewhere(conn: Connection, node_id: str, station_ids: list[str]) -> set[str]:
+    """Those of ``station_ids`` whose presence names another live node."""
+    rows = conn.execute(
+        f"WITH {_ALIVE} SELECT id FROM stations WHERE id = ANY(%s) AND node_id <> %s"
+        " AND node_id IN (SELECT node FROM alive)",
+        (station_ids, node_id),
+    ).fetchall()
+    return {r[0] for r in rows}
 
 
 def list_sessions(

@@ -49,6 +49,16 @@ class SessionIndex:
             return None
         return entry[1]
 
+    def take_station(self, station_id: str) -> list[tuple[uuid.UUID, ActorRef]]:
+        """Remove the sessions of ``station_id`` (handed over to another node) and return them."""
+        sessions = self._by_station.pop(station_id, {})
+        for session_id in sessions:
+            self._by_id.pop(session_id, None)
+        return list(sessions.items())
+
+    def stations(self) -> list[str]:
+        return list(self._by_station)
+
     def has_station(self, station_id: str) -> bool:
         return station_id in self._by_station
 

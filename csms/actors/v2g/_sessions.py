@@ -2,7 +2,9 @@
 dynamic supervisor this actor runs.
 
 It starts sessions (an operator's ``StartDischarge``, later the optimizer's), resumes the
-active ones from the database when the node starts (``v2g_sessions``), and routes to them what
+active ones from the database when the node starts (``v2g_sessions``: those whose station no
+other live node holds), adopts and hands over the sessions of the stations that move between
+nodes (``SessionOwners``: a session is run by the node holding its station), and routes to them what
 concerns their station: TransactionEvent, MeterValues and StatusNotification (notify routes,
 taken inline without a task switch, and only those that can say anything to a session) and
 the station's disconnects and reconnects (the event bus). It runs the sessions' one timer
@@ -18,6 +20,9 @@ import logging
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
+
+import attrs
+import trio
 
 from csms.actors.events import Subscription
 from csms.actors.node import NodeParts
@@ -46,6 +51,7 @@ from ._messages import (
     StopDischarge,
     V2XOwnerKnown,
 )
+from ._owners import SessionOwners
 from ._router import SessionIndex
 from ._session import DischargeSession, FirstSteps, SessionDeps
 from ._start import plan_start
@@ -70,6 +76,15 @@ class V2GSessions(Actor):
         )
         self._ctx: ActorContext | None = None
         self._feeds: list[Subscription] = []
+        self.node_id = parts.events.node_id  # the node's id
+        self.owners = SessionOwners(
+            self.node_id,
+            parts.database,
+            parts.gateway,
+            self.index,
+            self.sessions,
+            self._start_session,
+        )
 
     async def on_start(self, ctx: ActorContext) -> None:
         self._ctx = ctx
@@ -84,10 +99,13 @@ class V2GSessions(Actor):
             feed = self.parts.events.subscribe(subject)
             self._feeds.append(feed)
             ctx.nursery.start_soon(self._follow_stations, feed)
-        for row in await self.parts.database.run(repo.active):
-            self._start_session(row.id, row.station_id)
+        # the sessions no other live node runs, whose station no other live node holds
+        claimed = await self.parts.database.run(repo.claim, self.node_id, None)
+        for session_id, station_id in claimed.sessions:
+            self._start_session(session_id, station_id)
         if len(self.index):
             log.info("discharge sessions resumed", extra={"sessions": len(self.index)})
+        await ctx.nursery.start(self.owners.run)
 
     async def on_stop(self, reason: BaseException | None) -> None:
         for feed in self._feeds:
@@ -103,10 +121,13 @@ class V2GSessions(Actor):
         return False
 
     def _route(self, message: StationMessage) -> None:
-        if self.index.has_station(message.station_id) and worth_routing(
+        if self.index.has_station(message.station_id):
+            if worth_routing(message.action, message.raw):
+                self.index.deliver(message.station_id, message)
+        elif message.station_id in self.owners.adopting and worth_routing(
             message.action, message.raw
         ):
-            self.index.deliver(message.station_id, message)
+            self.owners.keep(message)  # handed to its session once adopted
 
     async def receive(self, message: Any) -> Any:
         if type(message) is StationMessage:
@@ -143,11 +164,13 @@ class V2GSessions(Actor):
                 "station_not_connected", f"station {start.station_id!r} is not connected"
             )
         new, accepted = await plan_start(self.parts.database, self.deps.policy, self.options, start)
+        new = attrs.evolve(new, node_id=self.node_id)
         try:
             row = await self.parts.database.run(repo.create, new)
         except SessionActive as exc:
             raise DischargeRefused("session_active", str(exc)) from None
         self._start_session(row.id, row.station_id, accepted.effects)
+        self.owners.started[row.station_id] = trio.current_time()
         log.info(
             "discharge session started",
             extra={"session": str(row.id), "station": row.station_id, "state": row.state},
@@ -182,10 +205,20 @@ class V2GSessions(Actor):
 
     async def _follow_stations(self, feed: Subscription) -> None:
         async for event in feed:
-            if not self.index.has_station(getattr(event, "station_id", "")):
+            station_id = getattr(event, "station_id", "")
+            if not self.index.has_station(station_id):
+                if type(event) is StationConnected:
+                    self.owners.connected(station_id)  # a session of it may be adopted
                 continue
             # when it happened, not when a session gets to it: the grace counts from then
             if type(event) is StationDisconnected:
-                self.index.deliver(event.station_id, StationGone(event.station_id, event.at))
+                if self.owners.taken_over(station_id):
+                    # its socket is on another node now: that node runs its sessions
+                    assert self._ctx is not None
+                    self._ctx.nursery.start_soon(self.owners.hand_over, station_id)
+                else:
+                    self.index.deliver(station_id, StationGone(station_id, event.at))
             elif type(event) is StationConnected:
-                self.index.deliver(event.station_id, StationBack(event.station_id, event.at))
+                self.index.deliver(station_id, StationBack(station_id, event.at))
+                if not self.index.has_station(station_id):  # those were ended: another may run
+                    self.owners.connected(station_id)
