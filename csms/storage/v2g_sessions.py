@@ -127,7 +127,7 @@ class NewSession:
     setpoint_w: Decimal | None = None
     policy_state: dict[str, Any] = attrs.field(factory=dict)
     id: uuid.UUID = attrs.field(factory=uuid.uuid4)
-    #: The node that runs it (migration 0018).
+    #: The node that runs it (migration 0017).
     node_id: str | None = None
 
 
