@@ -106,13 +106,15 @@ class SessionOwners:
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         task_status.started()
+        checked = trio.current_time()
         while True:
-            with trio.move_on_after(CHECK_INTERVAL) as waited:
+            with trio.move_on_at(checked + CHECK_INTERVAL):
                 await self._wake.wait()
             self._wake = trio.Event()
             try:
-                await self._adopt()
-                if waited.cancelled_caught:
+                await self._adopt()  # a refused claim is retried at the next check
+                if trio.current_time() >= checked + CHECK_INTERVAL:
+                    checked = trio.current_time()
                     await self._check()
             except Exception as exc:  # the database away: next time
                 log.warning(
