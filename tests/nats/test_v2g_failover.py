@@ -166,7 +166,9 @@ async def ended_by_its_transaction(
     assert "ClearChargingProfile" not in actions(old)
 
 
+@pytest.mark.parametrize("ended_meanwhile", [False, True], ids=["ends_later", "ended_meanwhile"])
 async def test_node_b_killed_its_station_on_node_a_has_its_session_adopted_and_ended_there(
+    ended_meanwhile: bool,
     database_url: str,
     nats: EmbeddedNats,
     admin_env: str,
@@ -195,11 +197,26 @@ async def test_node_b_killed_its_station_on_node_a_has_its_session_adopted_and_e
 
             b.send_signal(signal.SIGKILL)
             await until(lambda: not a.gateway.is_connected(STATION))
+            if ended_meanwhile:  # stored while no node ran the session: the adoption ends it
+                with connect(database_url) as conn:
+                    conn.execute(
+                        "UPDATE transactions SET state = 'Ended', ended_at = now()"
+                        " WHERE transaction_id = %s",
+                        (TRANSACTION,),
+                    )
+                    conn.commit()
             new = await connect_charge_point(
                 bridge, a.ocpp_port, STATION, PASSWORD, cls=Discharging
             )
             assert (await new.boot()).status == "Accepted"
             await until(lambda: session_row(database_url, session_id)[0] == "node-a")
+            if ended_meanwhile:
+                await until(lambda: session_row(database_url, session_id)[1] == "completed")
+                assert session_row(database_url, session_id)[2] == "transaction_ended"
+                await until(lambda: "ClearChargingProfile" in actions(new))
+                assert actions(new).count("SetChargingProfile") == 0
+                await new.close()
+                return
             await until(lambda: "SetChargingProfile" in actions(new))
             assert session_row(database_url, session_id)[1] == "discharging"
 
