@@ -13,17 +13,20 @@ each, alternating:
 * **none**: ``--tx-stations`` further stations run the ordinary transaction flow
   (``stations_load.transaction_flow``, one CALL outstanding per station), no dashboard open;
 * **dashboards**: the same load, with ``--dashboards`` signed-in dashboards open (a separate
-  process, pinned beside the load generators): each holds the overview's SSE stream (``/events``)
-  and, as the browser's page does, fetches the overview's live part again (an htmx GET of ``/``)
-  when a batch names one of its topics, at most once a second. One more client plays the
-  operator clicking: full pages of the overview and of the station list (``/stations``, the
-  first page of all the stations, then filtered by status) back to back, each timed.
+  process, pinned beside the load generators): each does what the browser's overview does: it
+  holds the overview's SSE stream (``/events?figures=1``), whose messages carry the overview's
+  figures (read from each message, as the page writes them into itself), fetches the overview's
+  live part (its security events, an htmx GET of ``/``) once when the stream opens and again
+  when a batch names its topic (``security``, or ``*``: everything), at most once a second.
+  One more client plays the operator clicking: full pages of the overview and of the station
+  list (``/stations``, the first page of all the stations, then filtered by status) back to
+  back, each timed.
 
 Every phase takes stations of its own (a fresh id range), so no phase meets the previous one's
 closing sockets. Reported per phase: the stations' messages/s and p99, the node's and
 PostgreSQL's CPU; for the dashboards phase also SSE batches delivered per second (all dashboards),
-live-part fetches per second, and the page render times (p50/p95/max, client-side, over
-loopback). The best round of each phase counts for messages/s.
+those carrying figures, live-part fetches per second, and the page render times (p50/p95/max,
+client-side, over loopback). The best round of each phase counts for messages/s.
 """
 
 from __future__ import annotations
@@ -47,7 +50,8 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
 sys.path.insert(0, str(ROOT))
 
 ADMIN_TOKEN = "bench-dashboard-admin-token-0123456789"
-OVERVIEW_TOPICS = {"station", "transaction", "v2g", "security", "*"}
+#: The topics of the overview's live part (its figures come in the messages themselves).
+OVERVIEW_TOPICS = {"security", "*"}
 
 
 def _stations_module() -> Any:
@@ -100,14 +104,18 @@ async def _dashboard(base: str, ready: asyncio.Event, stop: asyncio.Event, out: 
 
     fetcher = asyncio.create_task(refetch())
     try:
-        async with client.stream("GET", "/events") as stream:
+        async with client.stream("GET", "/events?figures=1") as stream:
             ready.set()
+            dirty.set()  # the page's first fetch of its live part, when the stream opens
             async for line in stream.aiter_lines():
                 if stop.is_set():
                     break
                 if line.startswith("data: "):
                     out["batches"] += 1
-                    if OVERVIEW_TOPICS & set(json.loads(line[6:])["topics"]):
+                    batch = json.loads(line[6:])
+                    if "figures" in batch:
+                        out["figures"] += 1
+                    if OVERVIEW_TOPICS & set(batch["topics"]):
                         dirty.set()
     finally:
         fetcher.cancel()
@@ -130,7 +138,7 @@ async def _operator(base: str, stop: asyncio.Event, times: dict[str, list[float]
 
 async def run_dashboards(base: str, count: int) -> None:
     stop = asyncio.Event()
-    counts = {"batches": 0, "fetches": 0}
+    counts = {"batches": 0, "figures": 0, "fetches": 0}
     readies = [asyncio.Event() for _ in range(count)]
     tasks = [asyncio.create_task(_dashboard(base, r, stop, counts)) for r in readies]
     for r in readies:
@@ -138,7 +146,7 @@ async def run_dashboards(base: str, count: int) -> None:
     print(json.dumps({"ready": count}), flush=True)
     loop = asyncio.get_running_loop()
     await loop.run_in_executor(None, sys.stdin.readline)  # "go"
-    counts.update(batches=0, fetches=0)
+    counts.update(batches=0, figures=0, fetches=0)
     times: dict[str, list[float]] = {"overview": [], "stations": [], "stations?status": []}
     started, cpu = time.perf_counter(), time.process_time()
     operator = asyncio.create_task(_operator(base, stop, times))
@@ -296,7 +304,8 @@ def orchestrate(args: argparse.Namespace) -> None:
         )
     d = dash["dashboards"]
     print(
-        f"{args.dashboards} dashboards: {d['batches']:,.1f} SSE batches/s delivered, "
+        f"{args.dashboards} dashboards: {d['batches']:,.1f} SSE batches/s delivered "
+        f"({d['figures']:,.1f}/s with figures), "
         f"{d['fetches']:,.1f} live-part fetches/s; node CPU +"
         f"{dash['node_cores'] - none['node_cores']:.2f} cores; stations' msg/s "
         f"{100 * (dash['msg_per_s'] / none['msg_per_s'] - 1):+.1f}%, p99 "

@@ -42,6 +42,32 @@ async def test_a_station_connecting_reaches_the_open_overview_without_a_reload(
         await browser.run(after)
 
 
+async def test_the_open_overview_takes_its_figures_from_the_stream_without_fetching(
+    browser: Browser, url, node, database_url
+):
+    """The figures come inside the stream's messages: a station connecting changes the open
+    overview's count with no request for the page or a part of it."""
+    await browser.sign_in(url, ADMIN_TOKEN)
+
+    async def watch(page) -> list[str]:
+        # the overview's fetch of its live part at the stream's start is over once idle
+        await page.wait_for_load_state("networkidle")
+        assert await page.text_content("[data-figure=online]") == "0"
+        requested: list[str] = []
+        page.on("request", lambda request: requested.append(request.url))
+        return requested
+
+    requested = await browser.run(watch)
+    async with simulator(node, database_url, "FIG1"):
+
+        async def after(page) -> None:
+            await expect(page.locator("[data-figure=online]")).to_have_text("1")
+            await expect(page.locator("[data-figure=offline]")).to_have_text("0")
+
+        await browser.run(after)
+    assert [u for u in requested if not u.startswith(url + "/static/")] == []
+
+
 async def test_an_operator_resets_a_station_and_sees_its_answer(
     browser: Browser, url, node, database_url, operator_token
 ):

@@ -15,6 +15,8 @@ from csms.api.dashboard._energy import EnergyTally
 from csms.domain.records import StationUpsert, TransactionEventRecord
 from csms.storage import Batch, BatchWriter, connect
 
+from ..storage.records import tx_event
+
 MIDNIGHT = dt.datetime(2026, 3, 2, 3, 0, tzinfo=dt.UTC)  # 00:00 in São Paulo
 HOUR = dt.timedelta(hours=1)
 REGISTER = "Energy.Active.Import.Register"
@@ -29,24 +31,13 @@ def event(
     event_type: str = "Updated",
 ) -> TransactionEventRecord:
     """A TransactionEvent whose one meter value, stamped ``at``, has these sampled values."""
-    payload: dict[str, Any] = {
-        "eventType": event_type,
-        "timestamp": at.isoformat(),
-        "seqNo": seq_no,
-        "transactionInfo": {"transactionId": transaction_id},
-    }
-    if readings:
-        payload["meterValue"] = [{"timestamp": at.isoformat(), "sampledValue": list(readings)}]
-    return TransactionEventRecord(
-        station_id,
-        transaction_id,
+    return tx_event(
         seq_no,
         event_type,
-        at,
-        "MeterValuePeriodic",
-        payload=payload,
-        evse_id=1,
-        connector_id=1,
+        station_id=station_id,
+        transaction_id=transaction_id,
+        at=at,
+        readings=readings,
     )
 
 
@@ -184,3 +175,26 @@ async def test_an_event_committed_after_a_later_one_is_still_counted(writer, poo
         slow.commit()
     assert await tally.total(MIDNIGHT) == Decimal(50 + 500)
     assert await tally.total(MIDNIGHT) == Decimal(50 + 500)
+
+
+async def test_a_look_gets_the_previous_total_while_the_refresh_runs_in_the_background(
+    writer, pool
+):
+    store(writer, StationUpsert("G1", MIDNIGHT))
+    store(writer, event("G1", "a", 0, MIDNIGHT + HOUR, wh(0), event_type="Started"))
+    store(writer, event("G1", "a", 1, MIDNIGHT + 2 * HOUR, wh(300)))
+    started: list[Any] = []
+    tally = EnergyTally(Reads(pool), spawn=lambda fn, *args: started.append((fn, args)))
+    # the first look at a day waits for its total
+    assert await tally.latest(MIDNIGHT, 60.0) == Decimal(300)
+    assert started == []
+    store(writer, event("G1", "a", 2, MIDNIGHT + 3 * HOUR, wh(800)))
+    # a recent total is served as it is; an older one too, with a refresh started behind it
+    assert await tally.latest(MIDNIGHT, 60.0) == Decimal(300)
+    assert started == []
+    assert await tally.latest(MIDNIGHT, 0.0) == Decimal(300)
+    assert await tally.latest(MIDNIGHT, 0.0) == Decimal(300)
+    assert len(started) == 1  # one refresh at a time
+    fn, args = started.pop()
+    await fn(*args)
+    assert await tally.latest(MIDNIGHT, 60.0) == Decimal(800)

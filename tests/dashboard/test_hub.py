@@ -127,3 +127,48 @@ async def test_a_batch_is_encoded_once_for_every_stream_that_had_seen_the_same_v
     # the fiftieth dashboard gets the very message the first one got
     assert hub.message(seen + 1) is up_to_date
     hub.leave()
+
+
+async def test_a_batch_carries_the_overviews_figures_once_for_all_and_only_while_one_is_open(
+    node,
+):
+    hub = EventHub(NodeControlPlane(node), coalesce=0.05)
+    computed: list[int] = []
+
+    async def figures(version: int) -> dict[str, str]:
+        computed.append(version)
+        return {"online": str(version)}
+
+    hub.figures = figures
+
+    async def batch(*events: object) -> int:
+        seen = hub.version
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(hub.wait, seen)
+            await trio.testing.wait_all_tasks_blocked()
+            for event in events:
+                node.events.publish(event)
+        return seen
+
+    # no overview open: no figures computed, none sent
+    hub.join()
+    seen = await batch(status("CP1"))
+    assert computed == []
+    assert b"figures" not in hub.message(seen)
+    # two overviews open: computed once per batch, in every stream's message
+    first, second = hub.join(figures=True), hub.join(figures=True)
+    assert first == second
+    seen = await batch(status("CP1"))
+    assert computed == [hub.version]
+    message = hub.message(seen)
+    assert b'"figures":{"online":"' + str(hub.version).encode() + b'"}' in message
+    assert hub.message(seen) is message
+    # a batch that cannot change them (commands only) carries none
+    seen = await batch(
+        CommandSent(at=NOW, command_id="c", station_id="CP9", action="Reset", requested_by="x")
+    )
+    assert len(computed) == 1
+    assert b"figures" not in hub.message(seen)
+    hub.leave(figures=True)
+    hub.leave(figures=True)
+    hub.leave()

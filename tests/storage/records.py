@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
+from typing import Any
 
 from csms.domain.records import MeterValueRow, StationUpsert, TransactionEventRecord
 
@@ -35,18 +37,25 @@ def tx_event(
     station_id: str = "CP001",
     transaction_id: str = "tx-1",
     meter_values: int = 2,
+    at: dt.datetime | None = None,
+    readings: Sequence[dict[str, Any]] | None = None,
 ) -> TransactionEventRecord:
-    """An event whose payload carries ``meter_values`` meter values, stored as the rows
-    ``meter(station_id, seq_no * 60 + i, transaction_id=transaction_id)``."""
-    at = T0 + dt.timedelta(minutes=seq_no)
-    payload = {
+    """An event stamped ``at`` (``seq_no`` minutes after ``T0`` by default) whose payload
+    carries ``meter_values`` meter values, stored as the rows ``meter(station_id, seq_no * 60 +
+    i, transaction_id=transaction_id)``; or, given ``readings``, one meter value stamped ``at``
+    with these sampled values (none: no meter value)."""
+    at = T0 + dt.timedelta(minutes=seq_no) if at is None else at
+    payload: dict[str, Any] = {
         "eventType": event_type,
         "timestamp": at.isoformat(),
         "seqNo": seq_no,
         "transactionInfo": {"transactionId": transaction_id},
         "evse": {"id": 1, "connectorId": 1},
     }
-    if meter_values:
+    if readings is not None:
+        if readings:
+            payload["meterValue"] = [{"timestamp": at.isoformat(), "sampledValue": list(readings)}]
+    elif meter_values:
         payload["meterValue"] = [
             {
                 "timestamp": (at + dt.timedelta(seconds=i)).isoformat(),

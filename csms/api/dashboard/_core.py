@@ -35,6 +35,8 @@ __all__ = [
     "Memo",
     "Page",
     "form_page",
+    "format_kw",
+    "format_kwh",
     "page",
 ]
 
@@ -149,8 +151,8 @@ class Dashboard:
             trim_blocks=True,
             lstrip_blocks=True,
         )
-        self.env.filters["kw"] = _kw
-        self.env.filters["kwh"] = _kwh
+        self.env.filters["kw"] = format_kw
+        self.env.filters["kwh"] = format_kwh
         self.env.filters["num"] = _num
 
     @property
@@ -170,11 +172,11 @@ def _num(value: Any, places: int = 1) -> str:
     return f"{Decimal(value):,.{places}f}"
 
 
-def _kw(watts: Any) -> str:
+def format_kw(watts: Any) -> str:
     return NONE if watts is None else f"{Decimal(watts) / 1000:,.1f} kW"
 
 
-def _kwh(wh: Any) -> str:
+def format_kwh(wh: Any) -> str:
     return NONE if wh is None else f"{Decimal(wh) / 1000:,.1f} kWh"
 
 

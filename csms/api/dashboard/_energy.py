@@ -13,11 +13,16 @@ in progress can leave an id below the newest one unseen. Such a missing id is lo
 at each refresh for ``HOLE_TTL`` seconds (an id a rolled-back or conflicting insert used up is
 never filled). Merging a span is idempotent (the least first reading, the greatest last one),
 so reading an event twice changes nothing.
+
+A page never waits for a refresh, except the first look of a day: ``latest`` answers with the
+total of the last refresh and starts the next one in the background when that one is older than
+asked (a refresh after a quiet spell can read tens of thousands of events, over a second).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from typing import Any
@@ -27,6 +32,8 @@ import trio
 from csms.storage import dashboard as queries
 
 __all__ = ["CHUNK", "EnergyTally"]
+
+log = logging.getLogger("csms.dashboard")
 
 #: Events read by one statement (one bounded query each, about a tenth of a second).
 CHUNK = 20_000
@@ -45,9 +52,22 @@ ARRIVAL_SLACK = dt.timedelta(hours=1)
 class EnergyTally:
     """Energy delivered since a day's start, Wh, for one ``since`` at a time."""
 
-    def __init__(self, read: Callable[..., Awaitable[Any]]) -> None:
-        """``await read(fn, *args)`` runs ``fn(conn, *args)`` (a ``csms.storage`` call)."""
+    def __init__(
+        self,
+        read: Callable[..., Awaitable[Any]],
+        spawn: Callable[..., object] = trio.lowlevel.spawn_system_task,
+    ) -> None:
+        """``await read(fn, *args)`` runs ``fn(conn, *args)`` (a ``csms.storage`` call);
+        ``spawn(fn, *args)`` runs ``fn(*args)`` in the background. A system task by default:
+        the dashboard has no task of its own (see ``_hub``), and a refresh must outlive the
+        request that started it."""
         self._read = read
+        self._spawn = spawn
+        #: The total at the end of the last refresh that caught up (None: none yet today),
+        #: when that refresh ended (trio clock), and whether one runs in the background.
+        self._shown: Decimal | None = None
+        self._refreshed_at = -float("inf")
+        self._refreshing = False
         self._lock = trio.Lock()
         self._since: dt.datetime | None = None
         #: The events with an id up to this one have been read (holes aside).
@@ -71,11 +91,34 @@ class EnergyTally:
             if since != self._since:
                 await self._start(since)
             await self._refresh()
+            self._refreshed_at = trio.current_time()
+            if self._caught_up:
+                self._shown = self._total
             return self._total if self._caught_up else None
+
+    async def latest(self, since: dt.datetime, max_age: float) -> Decimal | None:
+        """The energy delivered since ``since`` as of the last refresh, which is started again
+        in the background when older than ``max_age`` seconds; the first look at a day waits
+        for its refresh (None while the tally is still catching up with the day)."""
+        if since != self._since or self._shown is None:
+            return await self.total(since)
+        if not self._refreshing and trio.current_time() - self._refreshed_at >= max_age:
+            self._refreshing = True
+            self._spawn(self._refresh_in_background, since)
+        return self._shown
+
+    async def _refresh_in_background(self, since: dt.datetime) -> None:
+        try:
+            await self.total(since)
+        except Exception:  # the database unavailable: the next look tries again
+            log.warning("dashboard: the energy of the day failed to refresh", exc_info=True)
+        finally:
+            self._refreshing = False
+            self._refreshed_at = trio.current_time()
 
     async def _start(self, since: dt.datetime) -> None:
         first = await self._read(queries.first_transaction_event_since, since - ARRIVAL_SLACK)
-        self._since, self._mark, self._caught_up = since, first, False
+        self._since, self._mark, self._caught_up, self._shown = since, first, False, None
         self._spans, self._total, self._holes = {}, Decimal(0), {}
 
     async def _refresh(self) -> None:

@@ -8,6 +8,11 @@ touched and the stations concerned) and hands each batch to every stream. The co
 one set insertion, whatever the number of dashboards; a batch is encoded once, each dashboard
 costs one write of it.
 
+A batch about the overview's topics also carries the overview's figures (``Figures``), computed
+once per batch for all the open overviews (only while one is open), so an open overview updates
+its figures from the stream instead of fetching its HTML again (SPEC section 10). The figures are
+the ones every signed-in role sees on the overview, nothing more.
+
 There is no task of its own to start: the streams take turns reading the subscription. One of
 them leads (waits for the first event, gathers the rest, publishes the batch); the others wait
 for the batch. A leader that goes away mid-batch leaves what it gathered for the next one.
@@ -16,7 +21,8 @@ for the batch. A leader that goes away mid-batch leaves what it gathered for the
 from __future__ import annotations
 
 import collections
-from collections.abc import AsyncIterator
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 
 import attrs
 import orjson
@@ -26,7 +32,9 @@ from csms.domain.events import Event
 
 from .._control import ControlPlane, EventFeed
 
-__all__ = ["COALESCE", "Batch", "EventHub", "topic_of"]
+__all__ = ["COALESCE", "FIGURE_TOPICS", "Batch", "EventHub", "Figures", "topic_of"]
+
+log = logging.getLogger("csms.dashboard")
 
 #: Events arriving within this long after the first one go out in the same batch.
 COALESCE = 0.2
@@ -36,6 +44,12 @@ MAX_STATIONS = 200
 KEEPALIVE = 15.0
 #: Batches kept for streams that fell behind; one further behind is told "everything".
 HISTORY = 64
+#: The topics whose events can change the overview's figures.
+FIGURE_TOPICS = frozenset({"station", "transaction", "v2g", "*"})
+
+#: The overview's figures after the batch of a version, as shown (formatted text by figure
+#: name), computed by the overview.
+Figures = Callable[[int], Awaitable[Mapping[str, str]]]
 
 
 def topic_of(subject: str) -> str:
@@ -50,9 +64,12 @@ class Batch:
     #: The stations the events were about; None: too many to name (any station).
     stations: frozenset[str] | None
 
-    def to_json(self) -> bytes:
+    def to_json(self, figures: Mapping[str, str] | None = None) -> bytes:
         stations = None if self.stations is None else sorted(self.stations)
-        return orjson.dumps({"topics": sorted(self.topics), "stations": stations})
+        body: dict[str, object] = {"topics": sorted(self.topics), "stations": stations}
+        if figures is not None:
+            body["figures"] = figures
+        return orjson.dumps(body)
 
 
 #: What a stream that fell too far behind is told.
@@ -90,6 +107,12 @@ class EventHub:
         self._coalesce = coalesce
         self._feed: EventFeed | None = None
         self._clients = 0
+        #: How the overview's figures are computed (set by the overview), and the streams of
+        #: open overviews wanting them.
+        self.figures: Figures | None = None
+        self._watching = 0
+        #: The newest figures computed.
+        self._figures: Mapping[str, str] | None = None
         self._leading = False
         self._pending = _Pending()
         self._changed = trio.Event()
@@ -106,15 +129,24 @@ class EventHub:
     def clients(self) -> int:
         return self._clients
 
-    def join(self) -> int:
+    @property
+    def watching(self) -> int:
+        """Open streams wanting the overview's figures."""
+        return self._watching
+
+    def join(self, *, figures: bool = False) -> int:
         """A stream starts: the version it has seen."""
         if self._feed is None:
             self._feed = self._control.subscribe("")
         self._clients += 1
+        self._watching += figures
         return self.version
 
-    def leave(self) -> None:
+    def leave(self, *, figures: bool = False) -> None:
         self._clients -= 1
+        self._watching -= figures
+        if not self._watching:
+            self._figures = None
         if self._clients == 0 and self._feed is not None:
             self._control.unsubscribe(self._feed)
             self._feed = None
@@ -144,7 +176,11 @@ class EventHub:
             self._messages_version = self.version
         message = self._messages.get(seen)
         if message is None:
-            message = b"event: change\ndata: " + self.since(seen).to_json() + b"\n\n"
+            batch = self.since(seen)
+            # the newest figures, to a stream behind too: they are at least as new as any it missed
+            figures = self._figures if batch.topics & FIGURE_TOPICS else None
+            body = batch.to_json(figures)
+            message = b"event: change\ndata: " + body + b"\n\n"
             self._messages[seen] = message
         return message
 
@@ -175,16 +211,40 @@ class EventHub:
                 self._pending.add(receive.receive_nowait())
             except (trio.WouldBlock, trio.EndOfChannel, trio.ClosedResourceError):
                 break
+        figures = None
+        if self._watching and self.figures is not None and self._pending.topics & FIGURE_TOPICS:
+            # before the batch is taken: a leader cancelled here leaves it to the next one
+            try:
+                figures = await self.figures(self.version + 1)
+            except Exception:  # the database unavailable: the batch goes without figures
+                log.warning("dashboard: the overview's figures failed", exc_info=True)
         self.dropped = feed.dropped
         self.version += 1
         self._history.append((self.version, self._pending.take()))
+        if figures is not None:
+            self._figures = figures
 
-    async def stream(self, still_allowed: AsyncIterator[bool]) -> AsyncIterator[bytes]:
+    async def _current_figures(self, seen: int) -> bytes:
+        assert self.figures is not None
+        try:
+            figures = await self.figures(seen)
+        except Exception:
+            log.warning("dashboard: the overview's figures failed", exc_info=True)
+            figures = None
+        return Batch(frozenset(), frozenset()).to_json(figures)
+
+    async def stream(
+        self, still_allowed: AsyncIterator[bool], *, figures: bool = False
+    ) -> AsyncIterator[bytes]:
         """The SSE body of one dashboard. ``still_allowed`` is asked at each keep-alive whether
-        the session is still signed in; the stream ends when it is not."""
-        seen = self.join()
+        the session is still signed in; the stream ends when it is not. ``figures``: an open
+        overview, whose batches carry the overview's figures."""
+        seen = self.join(figures=figures)
         try:
             yield b"retry: 2000\n: connected\n\n"
+            if figures and self.figures is not None:
+                # what changed between the page's rendering and this stream's start
+                yield b"event: change\ndata: " + await self._current_figures(seen) + b"\n\n"
             while True:
                 version = seen
                 with trio.move_on_after(KEEPALIVE):
@@ -198,4 +258,4 @@ class EventHub:
                 seen = version
                 yield message
         finally:
-            self.leave()
+            self.leave(figures=figures)

@@ -1,7 +1,9 @@
 """The overview: the network's figures, the grid price with its next 24 hours, recent security
-events. Figures are computed once per batch of events (however many dashboards refresh on it),
-the energy of the day at most every ``ENERGY_TTL`` seconds (from the events stored since the
-last time: ``_energy``) and the price curve every minute."""
+events. Figures are computed once per batch of events however many overviews are open, and go
+to them inside the batch's SSE message (``_hub``): an open overview fetches only its security
+events again, when a batch names them. The energy of the day is refreshed in the background at
+most every ``ENERGY_TTL`` seconds (from the events stored since the last time: ``_energy``), the
+price curve every minute."""
 
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ from csms.services.grid_price_book import MarketQuery
 from csms.storage import dashboard as queries
 
 from .._errors import ApiError
-from ._core import Dashboard, Page, page
+from ._core import Dashboard, Page, format_kw, format_kwh, page
 
 __all__ = ["overview_routes"]
 
@@ -62,29 +64,64 @@ async def _prices(p: Page) -> dict[str, Any] | None:
     }
 
 
+def _version_key(dash: Dashboard, version: int | None = None) -> tuple[str, float]:
+    """While pages are open, a figure is computed once per batch of events (however many pages
+    ask); with none open the hub hears nothing, so it is kept a second."""
+    hub = dash.hub
+    if hub.clients:
+        return f":{hub.version if version is None else version}", 5.0
+    return "", 1.0
+
+
+async def _counts(dash: Dashboard, version: int | None = None) -> queries.NetworkCounts:
+    suffix, ttl = _version_key(dash, version)
+    return await cached(dash, "counts" + suffix, ttl, lambda: dash.db.run(queries.network_counts))
+
+
+async def _energy_today(dash: Dashboard) -> Decimal | None:
+    since = _local_midnight(dt.datetime.now(dt.UTC), dash.time_zone())
+    return await dash.energy.latest(since, ENERGY_TTL)
+
+
+def live_figures(dash: Dashboard) -> Callable[[int], Awaitable[dict[str, str]]]:
+    """The overview's figures after batch ``version`` as the page shows them, by the name of
+    their element (``data-figure``): what every role sees on the overview, nothing more."""
+
+    async def figures(version: int) -> dict[str, str]:
+        counts = await _counts(dash, version)
+        energy = await _energy_today(dash)
+        return {
+            "online": str(counts.online),
+            "offline": str(counts.stations - counts.online),
+            "faulted": str(counts.faulted),
+            "transactions": str(counts.active_transactions),
+            "energy": format_kwh(energy),
+            "v2g": str(counts.active_v2g_sessions),
+            "discharge": format_kw(counts.discharge_power_w),
+        }
+
+    return figures
+
+
 def overview_routes(dash: Dashboard) -> list[tuple[str, str, Any]]:
+    dash.hub.figures = live_figures(dash)
+
     @page(dash)
     async def overview(p: Page) -> Response:
-        db = p.db
-        # while pages are open, the figures are computed once per batch of events (however
-        # many pages ask); with none open the hub hears nothing, so they are kept a second
-        hub = dash.hub
-        key, ttl = (f"counts:{hub.version}", 5.0) if hub.clients else ("counts", 1.0)
-        counts = await cached(dash, key, ttl, lambda: db.run(queries.network_counts))
-        since = _local_midnight(dt.datetime.now(dt.UTC), p.tz)
-        energy: Decimal | None = await cached(
-            dash, f"energy:{since.isoformat()}", ENERGY_TTL, lambda: dash.energy.total(since)
-        )
+        suffix, ttl = _version_key(dash)
         security = await cached(
             dash,
-            "security" + key[len("counts") :],
+            "security" + suffix,
             ttl,
-            lambda: db.run(queries.recent_security_events, limit=10),
+            lambda: p.db.run(queries.recent_security_events, limit=10),
         )
-        context = {"counts": counts, "energy_wh": energy, "security": security}
-        if p.partial:
-            return p.render("_overview_live.html", **context)
+        if p.partial:  # the live part an open overview fetches: its figures come by SSE
+            return p.render("_overview_live.html", security=security)
+        counts = await _counts(dash)
+        energy = await _energy_today(dash)
         prices = await cached(dash, "prices", PRICE_TTL, lambda: _prices(p))
-        return p.render("overview.html", prices=prices, **context)
+        return p.render(
+            "overview.html", prices=prices, counts=counts, energy_wh=energy, security=security
+        )
 
     return [("GET", "/", overview)]

@@ -99,7 +99,8 @@ def signin_routes(dash: Dashboard) -> list[tuple[str, str, Any]]:
                 yield await dash.store.get(request) is not None
 
         return StreamingResponse(
-            dash.hub.stream(still_signed_in()),
+            # an open overview (?figures=1) has its figures in the stream's messages
+            dash.hub.stream(still_signed_in(), figures=request.query_params.get("figures") == "1"),
             media_type="text/event-stream",
             headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
         )

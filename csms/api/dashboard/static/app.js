@@ -2,7 +2,9 @@
 // Each live part of a page names the topics it shows (data-live), optionally its station
 // (data-station) or stations (data-stations), and where to fetch it again (data-src). An event batch from /events names
 // the topics and stations that changed; the parts concerned are fetched again (one request at
-// a time per part; changes during a request fetch it once more afterwards).
+// a time per part; changes during a request fetch it once more afterwards). On the overview the
+// batch also carries the figures themselves (data-figure name -> text): they are written into
+// the page's [data-figures] section, with no request.
 (function () {
   "use strict";
 
@@ -46,6 +48,18 @@
     });
   }
 
+  function showFigures(figures) {
+    document.querySelectorAll("[data-figures] [data-figure]").forEach(function (el) {
+      var text = figures[el.dataset.figure];
+      if (typeof text === "string" && el.textContent !== text) el.textContent = text;
+    });
+    document.querySelectorAll("[data-figures] [data-alert-when]").forEach(function (el) {
+      var text = figures[el.dataset.alertWhen];
+      if (typeof text === "string") el.classList.toggle("alert", text !== "0");
+    });
+    document.body.dataset.figuresAt = String(Date.now());
+  }
+
   function connect() {
     var live = document.getElementById("live");
     var url = document.body.dataset.stream;
@@ -64,6 +78,7 @@
     };
     source.addEventListener("change", function (msg) {
       var batch = JSON.parse(msg.data);
+      if (batch.figures) showFigures(batch.figures);
       document.querySelectorAll("[data-live][id]").forEach(function (el) {
         if (matches(el, batch)) refresh(el.id);
       });
