@@ -40,13 +40,15 @@ class Acknowledged:
 
 @attrs.frozen
 class Delivered:
-    """A CALL of the CSMS a station received (a command), with the wall-clock instant in
-    seconds since the epoch: compared with the node's command audit afterwards."""
+    """A CALL of the CSMS a station received (a command), with the wall-clock instants in
+    seconds since the epoch it was received and its connection was opened (None in a ledger
+    written before they were recorded): compared with the node's command audit afterwards."""
 
     station_id: str
     message_id: str
     action: str
     received_at: float
+    connection_opened_at: float | None = None
 
 
 def _sampled(payload: Mapping[str, Any]) -> int:
@@ -89,8 +91,11 @@ class Ledger:
         if self.on_record is not None:
             self.on_record()
 
-    def delivered(self, station_id: str, message_id: str, action: str) -> None:
-        self.deliveries.append(Delivered(station_id, message_id, action, time.time()))
+    def delivered(
+        self, station_id: str, message_id: str, action: str, opened_at: float | None = None
+    ) -> None:
+        """``opened_at``: when the connection the CALL came on was opened."""
+        self.deliveries.append(Delivered(station_id, message_id, action, time.time(), opened_at))
 
     def __len__(self) -> int:
         return len(self.entries)

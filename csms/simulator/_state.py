@@ -46,6 +46,9 @@ class StationConfig:
     meter_interval: float = 60.0
     heartbeat_interval: float | None = None  # None: the interval the CSMS answers at boot
     response_timeout: float = 30.0
+    #: Seconds for the TCP connection and the WebSocket opening handshake (then the attempt
+    #: counts as failed and the back-off follows).
+    connect_timeout: float = 30.0
     backoff: ReconnectBackoff = attrs.field(factory=ReconnectBackoff)
     firmware_step: float = 1.0
     retry_interval: float = 5.0  # before resending a transaction message the CSMS refused

@@ -11,17 +11,12 @@ import base64
 import datetime
 import logging
 import math
+import time
 from collections import deque
 from typing import Any
 
 import trio
-from trio_websocket import (
-    ConnectionClosed,
-    HandshakeError,
-    WebSocketConnection,
-    connect_websocket_url,
-)
-from wsproto.utilities import LocalProtocolError as WebSocketStateError
+from trio_websocket import ConnectionClosed, WebSocketConnection, connect_websocket_url
 
 from csms.protocol import (
     Call,
@@ -44,6 +39,7 @@ from csms.runtime import Actor, ActorContext, ChildSpec, Rejected, RestartType
 
 from . import _commands as cmd
 from ._answers import ChangeHeartbeat, Effect, Reboot, RunFirmwareUpdate, SendMessages, answer
+from ._connection_errors import NETWORK_ERRORS, HandshakeTimeout, close, first_leaf, timed_out
 from ._firmware import run_update
 from ._model import Outgoing, SimulationError
 from ._operator import now as _now
@@ -54,17 +50,6 @@ from ._v2x import follow_schedules, needs_answered
 __all__ = ["SimulatedStation", "station_spec"]
 
 log = logging.getLogger("csms.simulator")
-
-_NETWORK_ERRORS = (
-    OSError,
-    HandshakeError,
-    ConnectionClosed,
-    trio.BrokenResourceError,
-    trio.ClosedResourceError,
-    # trio-websocket answering a ping while the station closes (a reboot): the connection's
-    # end, not a crash (which would lose what the actor runs, a firmware update say)
-    WebSocketStateError,
-)
 
 
 class _CallTimeout(ConnectionError):
@@ -90,6 +75,8 @@ class SimulatedStation(Actor):
         self._heartbeat_s = self.cfg.heartbeat_interval or 300.0
         self._advanced_at = 0.0  # trio time up to which the model's energy is counted
         self._offline_since: float | None = None  # trio time the CSMS went out of reach
+        self._unexpected_logged: set[str] = set()  # exception types logged (once each)
+        self._opened_at = 0.0  # wall-clock instant the current connection was opened
 
     # --- actor --------------------------------------------------------------------------
 
@@ -133,14 +120,12 @@ class SimulatedStation(Actor):
         cp.boot_reason = reason
         self.s.booted = False
         self._rebooting = True
-        ws = self._ws
-        if ws is not None and self._ctx is not None:
-            self._ctx.nursery.start_soon(ws.aclose)
+        self.drop_connection()
 
     def drop_connection(self) -> None:
         """Close the socket (a soak's mass disconnect); reconnects with the back-off."""
         if self._ws is not None and self._ctx is not None:
-            self._ctx.nursery.start_soon(self._ws.aclose)
+            self._ctx.nursery.start_soon(close, self._ws)
 
     # --- outgoing -----------------------------------------------------------------------
 
@@ -228,11 +213,14 @@ class SimulatedStation(Actor):
             self.s.changed()
             try:
                 await self._connect_once()
-            except* _NETWORK_ERRORS as group:
+            except* NETWORK_ERRORS as group:
                 reason = repr(group.exceptions[0])
                 if not self._rebooting:
-                    self.s.error("connection", reason)
+                    kind = "handshake_timeout" if timed_out(group) else "connection"
+                    self.s.error(kind, reason)
                 log.info("disconnected", extra={"station": self.cfg.station_id, "reason": reason})
+            except* Exception as group:  # a bug of ours or a library's: reconnect all the same
+                self._unexpected(first_leaf(group))
             if self.s.connected:
                 attempt = 0
             elif len(self.cfg.fallback_servers) > 0:  # this CSMS is unreachable: the next one
@@ -246,18 +234,35 @@ class SimulatedStation(Actor):
             attempt += 1
             await trio.sleep(delay)
 
+    def _unexpected(self, exc: BaseException) -> None:
+        """Count an error the connection loop does not expect (the station goes on with the
+        back-off: one station's bug must not take it offline for good), logged once a type."""
+        kind = type(exc).__name__
+        self.s.error(f"unexpected:{kind}", repr(exc))
+        if kind not in self._unexpected_logged:
+            self._unexpected_logged.add(kind)
+            log.error(
+                "unexpected error in the connection, reconnecting",
+                exc_info=exc,
+                extra={"station": self.cfg.station_id, "error": kind},
+            )
+
     async def _connect_once(self) -> None:
         headers: list[tuple[bytes, bytes]] = []
         if self.cfg.password is not None:
             secret = f"{self.cfg.station_id}:{self.cfg.password}".encode()
             headers.append((b"Authorization", b"Basic " + base64.b64encode(secret)))
         async with trio.open_nursery() as nursery:
-            ws = await connect_websocket_url(
-                nursery,
-                self.cfg.url_at(self.s.server_index),
-                subprotocols=[self.cfg.version.subprotocol],
-                extra_headers=headers,
-            )
+            with trio.move_on_after(self.cfg.connect_timeout) as handshake:
+                ws = await connect_websocket_url(
+                    nursery,
+                    self.cfg.url_at(self.s.server_index),
+                    subprotocols=[self.cfg.version.subprotocol],
+                    extra_headers=headers,
+                )
+            if handshake.cancelled_caught:
+                nursery.cancel_scope.cancel()
+                raise HandshakeTimeout(f"no handshake within {self.cfg.connect_timeout} s")
             try:
                 if ws.subprotocol != self.cfg.version.subprotocol:
                     raise ConnectionRefusedError(f"the CSMS chose subprotocol {ws.subprotocol!r}")
@@ -271,6 +276,7 @@ class SimulatedStation(Actor):
     async def _session(self, ws: WebSocketConnection) -> None:
         conn = OcppConnection(Role.CLIENT, self.cfg.version, validate_outbound=self.cfg.validate)
         self._ws, self._conn = ws, conn
+        self._opened_at = time.time()
         self._outbox.clear()
         self.s.connected = True
         if self.s.stats is not None:
@@ -386,7 +392,8 @@ class SimulatedStation(Actor):
     async def _on_call(self, ws: WebSocketConnection, conn: OcppConnection, call: Any) -> None:
         self.s.received[call.action] += 1
         if self.s.ledger is not None:  # a soak checks no command came twice or too late
-            self.s.ledger.delivered(self.cfg.station_id, call.message_id, call.action)
+            station, opened = self.cfg.station_id, self._opened_at
+            self.s.ledger.delivered(station, call.message_id, call.action, opened)
         if self.s.stats is not None:
             self.s.stats.received += 1
         log.info("command", extra={"station": self.cfg.station_id, "action": call.action})

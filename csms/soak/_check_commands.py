@@ -1,11 +1,15 @@
 """The ledger's command half: what the stations received from the CSMS against the node's command
 audit (``commands``, see ``csms/storage/commands.py``).
 
-A command is delivered twice when a station received the same CALL message id more than once;
-it is delivered after its asker gave up when the audit row with that message id ended as
-``timeout``, ``abandoned`` or ``failed`` (the asker was told it did not happen) before the
-station received it. Each violation names the station, the message id, the action and, for a
-late one, both instants.
+A command is delivered twice when a station received the same CALL message id more than once.
+It is delivered after its asker gave up when the audit row with that message id ended as
+``timeout``, ``abandoned`` or ``failed`` (the asker was told so) at an instant (the give-up)
+and the CSMS sent it after that instant, or the station received it on a connection opened
+after it. What the CSMS controls is judged, not when the station got round to reading: a CALL
+sent while the connection was open and read by a busy station from its socket's buffer after
+the node dropped the connection (keepalive) came before the give-up. A ledger without the
+connection's instant (written before it was recorded) is judged by the receipt instant.
+Each violation names the station, the message id, the action and the instants compared.
 """
 
 from __future__ import annotations
@@ -44,28 +48,41 @@ def check_commands(conn: Connection, deliveries: Sequence[Delivered]) -> list[Vi
             )
     ids = sorted({d.message_id for d in deliveries})
     rows = conn.execute(
-        "SELECT station_id, message_id, id, status, completed_at FROM commands"
-        " WHERE message_id = ANY(%s) AND status = ANY(%s)",
+        "SELECT station_id, message_id, id, status, sent_at, completed_at FROM commands"
+        " WHERE message_id = ANY(%s) AND status = ANY(%s) AND completed_at IS NOT NULL",
         (ids, sorted(GAVE_UP)),
     ).fetchall()
-    gave_up = {(s, m): (cid, status, done) for s, m, cid, status, done in rows}
+    gave_up = {(s, m): (cid, status, sent, done) for s, m, cid, status, sent, done in rows}
     for d in deliveries:
         row = gave_up.get((d.station_id, d.message_id))
-        if row is None or row[2] is None:
+        if row is None:
             continue
-        command_id, status, completed_at = row
-        received = dt.datetime.fromtimestamp(d.received_at, dt.UTC)
-        if received > completed_at:
+        command_id, status, sent_at, completed_at = row
+        late = _late(d, sent_at, completed_at)
+        if late is not None:
             violations.append(
                 Violation(
                     "command_after_give_up",
                     d.station_id,
-                    f"{d.action} messageId={d.message_id} (command {command_id}) received at"
-                    f" {received.isoformat()}, its asker told {status} at"
-                    f" {completed_at.isoformat()}",
+                    f"{d.action} messageId={d.message_id} (command {command_id}) {late},"
+                    f" its asker told {status} at {completed_at.isoformat()}",
                 )
             )
     return violations
+
+
+def _late(d: Delivered, sent_at: dt.datetime | None, gave_up: dt.datetime) -> str | None:
+    """What came after the give-up instant, or None: the CSMS's send, else the connection the
+    station received the CALL on (else, in an old ledger, the receipt)."""
+    if sent_at is not None and sent_at > gave_up:
+        return f"sent at {sent_at.isoformat()}"
+    if d.connection_opened_at is not None:
+        opened = dt.datetime.fromtimestamp(d.connection_opened_at, dt.UTC)
+        if opened <= gave_up:
+            return None
+        return f"received on a connection opened at {opened.isoformat()}"
+    received = dt.datetime.fromtimestamp(d.received_at, dt.UTC)
+    return f"received at {received.isoformat()}" if received > gave_up else None
 
 
 def check_answered(

@@ -309,6 +309,16 @@ def _commands_line(commands: dict[str, Any], ledger: dict[str, Any]) -> str:
     )
 
 
+def _errors_line(errors: int, kinds: dict[str, int]) -> str:
+    """The station errors, with those a station cannot leave unnoticed (it reconnects after
+    them): handshakes the CSMS did not finish in time, errors the station did not expect."""
+    prefix = "unexpected:"
+    unexpected = [f"{k.removeprefix(prefix)} {n}" for k, n in kinds.items() if k.startswith(prefix)]
+    named = ", ".join(sorted(unexpected)) or "none"
+    timeouts = kinds.get("handshake_timeout", 0)
+    return f"| station errors | {errors} (handshake timeouts {timeouts}; unexpected: {named}) |"
+
+
 def format_report(report: dict[str, Any]) -> str:
     """The report as the table of docs/RELIABILITY.md."""
     ledger = report["ledger"]
@@ -326,7 +336,7 @@ def format_report(report: dict[str, Any]) -> str:
         _commands_line(report["commands"], ledger),
         f"| V2G stations / sessions started / active at a fault | {report['v2g']['stations']} /"
         f" {report['v2g']['sessions_started']} / {report['v2g']['sessions_at_faults']} |",
-        f"| station errors | {report['errors']} |",
+        _errors_line(report["errors"], report["error_kinds"]),
     ]
     for kind, row in report["fault_summary"].items():
         lines.append(

@@ -25,7 +25,13 @@ from ..simulator.conftest import PASSWORD, register, running_node
 STATION = "CMDLEDGER1"
 
 
-def audit(database_url: str, message_id: str, status: str, completed: dt.datetime) -> str:
+def audit(
+    database_url: str,
+    message_id: str,
+    status: str,
+    completed: dt.datetime,
+    sent: dt.datetime | None = None,
+) -> str:
     command_id = str(uuid.uuid4())
     row = CommandAudit(
         command_id=command_id,
@@ -36,7 +42,7 @@ def audit(database_url: str, message_id: str, status: str, completed: dt.datetim
         status=status,
         requested_at=completed - dt.timedelta(seconds=30),
         message_id=message_id,
-        sent_at=completed - dt.timedelta(seconds=30),
+        sent_at=completed - dt.timedelta(seconds=30) if sent is None else sent,
         completed_at=completed,
     )
     with connect(database_url) as conn:
@@ -75,6 +81,40 @@ def test_a_command_received_twice_or_after_its_asker_gave_up_is_named(database_u
     }
 
 
+def test_a_command_after_its_give_up_is_judged_by_its_send_and_its_connection(database_url):
+    """The soak's benign case: the CSMS sent the CALL on an open connection, its keepalive
+    dropped the connection and the asker was told "failed", then the busy station read the
+    CALL from its buffer. Not a late delivery. One received on a connection opened after the
+    give-up, or sent after it, is."""
+    register(database_url, STATION)
+    gave_up = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1)
+    before, after = (gave_up + dt.timedelta(seconds=s) for s in (-9, 5))
+    audit(database_url, "m-read-late", "failed", gave_up)
+    reconnected = audit(database_url, "m-new-connection", "failed", gave_up)
+    resent = audit(database_url, "m-sent-late", "timeout", gave_up, sent=after)
+    ledger = Ledger()
+    ledger.delivered(STATION, "m-read-late", "ClearCache", before.timestamp())
+    clean = check_ledger(database_url, [], [], [], ledger.deliveries)
+    assert clean.ok, clean.violations
+
+    ledger.delivered(STATION, "m-new-connection", "Reset", after.timestamp())
+    ledger.delivered(STATION, "m-sent-late", "Reset", before.timestamp())
+    check = check_ledger(database_url, [], [], [], ledger.deliveries)
+    told = f"its asker told {{}} at {gave_up.isoformat()}"
+    assert [(v.kind, v.detail) for v in check.violations] == [
+        (
+            "command_after_give_up",
+            f"Reset messageId=m-new-connection (command {reconnected}) received on a"
+            f" connection opened at {after.isoformat()}, " + told.format("failed"),
+        ),
+        (
+            "command_after_give_up",
+            f"Reset messageId=m-sent-late (command {resent}) sent at {after.isoformat()}, "
+            + told.format("timeout"),
+        ),
+    ]
+
+
 async def test_a_fleet_records_the_commands_it_received_with_the_audits_message_id(
     database_url,
 ):
@@ -101,6 +141,8 @@ async def test_a_fleet_records_the_commands_it_received_with_the_audits_message_
                 await ref.ask(SendCommand("TriggerMessage", payload), timeout=15)
                 nursery.cancel_scope.cancel()
     [delivered] = fleet.deliveries()
+    assert delivered.connection_opened_at is not None
+    assert delivered.connection_opened_at <= delivered.received_at
     with connect(database_url) as conn:
         [(message_id, status)] = conn.execute(
             "SELECT message_id, status FROM commands WHERE station_id = 'CMDFLEET000000'"

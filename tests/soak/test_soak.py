@@ -56,6 +56,7 @@ async def test_a_short_soak_with_one_fault_of_each_kind_loses_and_duplicates_not
     table = format_report(report)
     assert "| fault kill | 1 times, 1 recovered" in table
     assert "| duplicates | 0 |" in table
+    assert "unexpected: none) |" in table  # no station error its connection loop did not expect
     assert "| V2G stations / sessions started / active at a fault | 0 / 0 / 0 |" in table
 
 
