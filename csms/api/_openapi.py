@@ -40,7 +40,11 @@ _REASONS = {
     401: "Missing, unknown, expired or revoked token",
     403: "The token's role is too weak",
     404: "Not found",
-    409: "Conflict (exists, or the station is not connected: `station_disconnected`)",
+    409: (
+        "Conflict (exists, or the station is not connected: `station_disconnected`; with a"
+        " `commandId` the command was sent and the station disconnected before answering: its"
+        " outcome is unknown)"
+    ),
     422: "Invalid body or query (`field` names it)",
     502: "The station answered with a CALLERROR (`station_error`)",
     503: "The node is stopping, not ready, or cannot reach its database (`database_unavailable`)",

@@ -61,6 +61,14 @@ async def _not_connected(call: Call, station_id: str) -> Conflict:
     return Conflict(f"station {station_id!r} is not connected", code="station_disconnected")
 
 
+def _conflict_text(exc: CommandError) -> str:
+    # A command with an id was sent: the station may have received it, even carried it out,
+    # before its connection ended (SPEC: the audit row is "failed", error code Disconnected).
+    if isinstance(exc, StationDisconnected) and exc.command_id is not None:
+        return f"{exc}; the command was sent, its outcome is unknown (see the command audit)"
+    return str(exc)
+
+
 async def send_command(
     call: Call, station_id: str, action: str, payload: Mapping[str, Any]
 ) -> CommandResult:
@@ -95,7 +103,9 @@ async def send_command(
             except StationNotConnected:
                 raise await _not_connected(call, station_id) from None
             except (CommandNotAllowed, StationDisconnected) as exc:
-                raise Conflict(str(exc), code=exc.code, commandId=exc.command_id) from None
+                raise Conflict(
+                    _conflict_text(exc), code=exc.code, commandId=exc.command_id
+                ) from None
             except StationTimeout as exc:
                 result_kind = "timeout"
                 raise GatewayTimeout(str(exc), code=exc.code, commandId=exc.command_id) from None

@@ -12,7 +12,7 @@ import psycopg
 import trio
 
 from csms.api import BOOTSTRAP_NAME
-from csms.commands import StationCallError
+from csms.commands import StationCallError, StationDisconnected
 from csms.storage import stations
 
 from ..fake_control_plane import FakeControlPlane
@@ -93,6 +93,26 @@ async def test_a_call_error_of_the_station_is_502_with_its_code(
         "station_error",
         "NotSupported",
         "cmd-9",
+    )
+
+
+async def test_a_station_gone_before_answering_is_409_with_an_unknown_outcome(
+    control: FakeControlPlane, api: httpx.AsyncClient
+) -> None:
+    """Sent, then the connection ended: the station may have carried the command out, so the
+    answer must not say it did not reach the station."""
+
+    def gone(action: str, payload: Mapping[str, Any]) -> Mapping[str, Any]:
+        raise StationDisconnected("CP001 disconnected before answering Reset", command_id="cmd-7")
+
+    control.connect("CP001", gone)
+    reply = await api.post(RESET, json={"type": "Immediate"})
+    assert reply.status_code == 409
+    error = reply.json()["error"]
+    assert (error["code"], error["commandId"]) == ("station_disconnected", "cmd-7")
+    assert error["message"] == (
+        "CP001 disconnected before answering Reset; the command was sent, its outcome is"
+        " unknown (see the command audit)"
     )
 
 
