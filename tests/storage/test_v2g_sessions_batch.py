@@ -91,7 +91,7 @@ def test_a_batch_with_a_missing_session_writes_nothing(database_url, write):
 def test_a_committed_batch_is_what_the_batch_writes(database_url):
     states = [discharging(f"CP{n}", POLICY) for n in range(4)]
     store(database_url, states)
-    records = _records(states)
+    records = _records(states)[:3]  # committed as statements of two rows and of one
     ids = [r[0] for r in records]
     with connect(database_url) as conn:
         store_updates(conn, records)
