@@ -1,14 +1,12 @@
 """The wire form of a command sent to another node over NATS request/reply, and of its
-answer: compact JSON (made and read with orjson), so that a ``CommandResult`` or the very
-``CommandError`` the holding node raised comes out of the remote gateway as it would out of the
-local one."""
+answer: plain JSON, so that a ``CommandResult`` or the very ``CommandError`` the holding node
+raised comes out of the remote gateway as it would out of the local one."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
-
-import orjson
 
 from csms.commands import (
     CommandAbandoned,
@@ -55,11 +53,11 @@ def encode_request(
         "timeout": timeout,
         "origin": origin,
     }
-    return orjson.dumps(body)
+    return json.dumps(body, separators=(",", ":")).encode()
 
 
 def decode_request(data: bytes) -> dict[str, Any]:
-    body = orjson.loads(data)
+    body = json.loads(data)
     if not isinstance(body, dict) or body.get("v") != WIRE_VERSION:
         raise ValueError("not a command request of this version")
     return body
@@ -73,7 +71,7 @@ def encode_result(result: CommandResult, version: str) -> bytes:
         "response": dict(result.response),
         "version": version,
     }
-    return orjson.dumps(body)
+    return json.dumps(body, separators=(",", ":")).encode()
 
 
 def encode_error(exc: CommandError) -> bytes:
@@ -92,12 +90,12 @@ def encode_error(exc: CommandError) -> bytes:
             "description": exc.description,
             "details": dict(exc.details),
         }
-    return orjson.dumps(body, default=str)
+    return json.dumps(body, separators=(",", ":"), default=str).encode()
 
 
 def decode_reply(data: bytes) -> CommandResult:
     """The holding node's answer: the result, or its error raised."""
-    body = orjson.loads(data)
+    body = json.loads(data)
     if body.get("ok"):
         version = Version(body["version"])
         message = structure_payload(

@@ -37,9 +37,6 @@ __all__ = ["CommandServer"]
 
 log = logging.getLogger("csms.nats")
 
-#: Commands being served at once at most (a request beyond is dropped: its asker times out).
-MAX_SERVING = 10_000
-
 #: How often the command subjects are checked against the stations registry, and other
 #: nodes' presence reread from PostgreSQL.
 RECONCILE_INTERVAL = 5.0
@@ -68,8 +65,6 @@ class CommandServer(Actor):
         self.node_id = node_id
         self.prefix = gateway.prefix
         self._incoming_send, self._incoming = trio.open_memory_channel[Incoming](10_000)
-        self._nursery: trio.Nursery | None = None
-        self._serving = 0
         self._sub: Subscription | None = None
         self._wake = trio.Event()
         self.database_url = database_url
@@ -86,8 +81,7 @@ class CommandServer(Actor):
         self._sub = self.events.subscribe("station.", capacity=50_000)
         # alive from now on for the other nodes; a second node with this id fails here
         self._lock = await trio.to_thread.run_sync(nodes.hold, self.database_url, self.node_id)
-        self._nursery = ctx.nursery
-        await self.link.start(ctx.nursery)
+        await self.link.start()
         ctx.nursery.start_soon(self._run, ctx.nursery)
         ctx.nursery.start_soon(self._liveness)
 
@@ -155,7 +149,7 @@ class CommandServer(Actor):
                     log.warning("nats_commands: NATS not reachable", extra={"error": repr(exc)})
                 await trio.sleep(backoff.delay(attempt, rng))
         log.info("nats_commands: connected", extra={"url": self.link.url})
-        nursery.start_soon(self._serve_incoming)
+        nursery.start_soon(self._serve_incoming, nursery)
         nursery.start_soon(self._follow_bus)
         while True:
             await self._reconcile()
@@ -163,18 +157,11 @@ class CommandServer(Actor):
                 await self._wake.wait()
             self._wake = trio.Event()
 
-    def _deliver(self, item: Incoming) -> None:  # from the link's reader
-        if item[0].endswith(".cmd"):  # served at once: no hop through the channel
-            if self._serving < MAX_SERVING and self._nursery is not None:
-                self._serving += 1
-                self._nursery.start_soon(self._serve, *item)
-            else:
-                self.lost_requests += 1  # its sender times out; nothing is sent twice
-            return
+    def _deliver(self, item: Incoming) -> None:  # trio thread, from the asyncio thread
         try:
             self._incoming_send.send_nowait(item)
         except trio.WouldBlock:
-            self.lost_requests += 1
+            self.lost_requests += 1  # its sender times out; nothing is sent twice
 
     # -- this node's stations -----------------------------------------------------------------
 
@@ -228,17 +215,20 @@ class CommandServer(Actor):
 
     # -- what arrives -------------------------------------------------------------------------
 
-    async def _serve_incoming(self) -> None:
-        async for subject, data, _ in self._incoming:
-            try:
-                if subject == f"{self.prefix}.takeover":
-                    await self._takeover(data)
-                elif subject == preferences_subject(self.prefix):
-                    self._preferences(data)
-                else:
-                    self._presence_event(data)
-            except (ValueError, TypeError) as exc:
-                log.warning("nats_commands: bad message", extra={"error": repr(exc)})
+    async def _serve_incoming(self, nursery: trio.Nursery) -> None:
+        async for subject, data, reply in self._incoming:
+            if subject.endswith(".cmd"):
+                nursery.start_soon(self._serve, subject, data, reply)
+            else:
+                try:
+                    if subject == f"{self.prefix}.takeover":
+                        await self._takeover(data)
+                    elif subject == preferences_subject(self.prefix):
+                        self._preferences(data)
+                    else:
+                        self._presence_event(data)
+                except (ValueError, TypeError) as exc:
+                    log.warning("nats_commands: bad message", extra={"error": repr(exc)})
 
     async def _serve(self, subject: str, data: bytes, reply: str) -> None:
         token = subject[len(self.prefix) + len(".station.") : -len(".cmd")]
@@ -261,7 +251,6 @@ class CommandServer(Actor):
             log.warning("nats_commands: request refused", extra={"error": repr(exc)})
             answer = encode_error(CommandError(f"the holding node could not send it: {exc}"))
         self.served += 1
-        self._serving -= 1
         if reply:
             try:
                 self.link.reply_nowait(reply, answer)
