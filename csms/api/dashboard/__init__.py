@@ -5,7 +5,8 @@ Server-rendered pages (Jinja2 templates in ``templates/``) with two small librar
 run time). Sign-in exchanges an API token for a server-side session (``_sessions``); the token's
 role decides what a page shows and what it lets one do. Pages change live: one shared
 subscription to the node's events feeds a Server-Sent Events stream per open page (``_hub``),
-telling it which of its parts to fetch again.
+telling it which of its parts to fetch again; an open overview's figures come in the message
+itself, computed once per batch for all of them.
 """
 
 from __future__ import annotations
