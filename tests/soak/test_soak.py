@@ -119,15 +119,17 @@ async def test_a_soak_on_two_nodes_survives_the_second_one_killed(tmp_path):
     back to the restarted node 1); ``node-kill`` SIGKILLs node 2: it has recovered once every
     station is online on node 1 with what it held acknowledged and no presence row names node
     2 (the survivor reaped it); node 2 is started again afterwards. Commands asked meanwhile
-    reach stations on either node."""
+    reach stations on either node. A fifth of the stations are V2X EVs discharging: each
+    session active at a fault is settled at the end, run by the node its station is on."""
     stations = 30
     options = short(
         tmp_path,
         stations=stations,
         faults=("kill", "node-kill"),
-        charge_seconds=3.0,
+        charge_seconds=8.0,
         nodes=2,
         commands_per_s=4.0,
+        v2g_share=0.2,
     )
     report = await run_soak(options)
     ledger = report["ledger"]
@@ -141,4 +143,6 @@ async def test_a_soak_on_two_nodes_survives_the_second_one_killed(tmp_path):
     ]
     assert report["node_unplanned_exits"] == 0
     assert report["commands"]["answered"] > 0
+    assert report["v2g"]["sessions_started"] > 0
+    assert ledger["v2g_sessions_at_faults"] > 0  # the check had material
     assert report["ok"]
